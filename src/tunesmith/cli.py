@@ -1,0 +1,80 @@
+"""The ``tunesmith`` command line: thin commands over :mod:`tunesmith.pipeline`; heavy imports happen inside each."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tunesmith import __version__
+from tunesmith.errors import TunesmithError
+
+app = typer.Typer(help="Fine-tune small models on small data: plan, train, evaluate.", no_args_is_help=True)
+
+ConfigPath = Annotated[Path, typer.Argument(help="Run config (YAML or JSON).")]
+RunDir = Annotated[Path, typer.Argument(help="A finished run folder.")]
+MaxExamples = Annotated[int | None, typer.Option(help="Score only the first N test examples.")]
+
+
+def _load(config_path: Path):
+    from tunesmith.config import load_config
+
+    return load_config(config_path)
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+
+@app.command()
+def plan(config_path: ConfigPath) -> None:
+    """Print the hyperparameters a run would use, why, and the time and memory it should take."""
+    config = _load(config_path)
+    _quiet_libraries()
+    from tunesmith.pipeline import show_plan
+
+    show_plan(config)
+
+
+@app.command()
+def train(config_path: ConfigPath) -> None:
+    """Plan, train a LoRA adapter, and score base vs fine-tuned on the test split, in a new run folder."""
+    config = _load(config_path)
+    _quiet_libraries()
+    from tunesmith.pipeline import train_run
+
+    train_run(config)
+
+
+@app.command("eval")
+def evaluate(run_dir: RunDir, max_examples: MaxExamples = None) -> None:
+    """Re-score a finished run on its test split (results go to RUN_DIR/evals/eval-<timestamp>/)."""
+    _quiet_libraries()
+    from tunesmith.pipeline import evaluate_run
+
+    target = evaluate_run(run_dir, max_examples)
+    typer.echo(f"results written to {target}")
+
+
+@app.command()
+def version() -> None:
+    """Print tunesmith's version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    try:
+        app()
+    except TunesmithError as err:
+        typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""The run configuration: one pydantic model per section, validated before anything heavy is imported.
+
+Fields left as ``None`` are chosen by the plan (see :mod:`tunesmith.plan`); a value set here always wins.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+class Section(BaseModel):
+    """Base for every section: unknown keys are errors, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(Section):
+    """Which base model to fine-tune."""
+
+    name: str = Field(DEFAULT_MODEL, description="Hugging Face id, local model folder, or a .gguf file.")
+    system_prompt: str | None = Field(
+        None, description="System message put before every prompt; None keeps the chat template's default."
+    )
+
+
+class DataConfig(Section):
+    """Where the examples come from and how their fields are named."""
+
+    train: Path = Field(description="JSON, JSONL or CSV file with the training records.")
+    valid: Path | None = Field(None, description="Validation file; carved out of train when absent.")
+    test: Path | None = Field(None, description="Test file; carved out of train when absent.")
+    format: Literal["auto", "qa", "alpaca", "messages"] = Field("auto", description="Record shape.")
+    prompt_field: str | None = Field(None, description="Field holding the question/instruction (dotted path).")
+    answer_field: str | None = Field(None, description="Field holding the answer/output (dotted path).")
+    category_field: str = Field("category", description="Field holding the category (dotted path).")
+    difficulty_field: str = Field("difficulty", description="Field holding the difficulty (dotted path).")
+    valid_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="Share of train held out when valid is absent.")
+    test_fraction: float = Field(0.2, ge=0.0, lt=1.0, description="Share of train held out when test is absent.")
+    split_seed: int = Field(42, description="Seed of the train/valid/test split.")
+
+    @model_validator(mode="after")
+    def _fractions_leave_training_data(self) -> DataConfig:
+        held_out = (self.valid_fraction if self.valid is None else 0) + (
+            self.test_fraction if self.test is None else 0
+        )
+        if held_out >= 0.9:
+            raise ValueError(f"valid_fraction + test_fraction = {held_out:.2f} leaves almost nothing to train on")
+        return self
+
+
+class LoraConfig(Section):
+    """LoRA adapter shape (PEFT)."""
+
+    r: int | None = Field(None, ge=1, le=1024, description="Rank; chosen by the plan when unset.")
+    alpha: float | None = Field(None, gt=0, description="Scaling numerator; chosen by the plan when unset.")
+    dropout: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Dropout on the adapter's input; 0 by default: it costs ~40% speed on CPU."
+    )
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        "all-linear", description="Modules to adapt; all linear layers store facts better than attention only."
+    )
+
+
+class TrainingConfig(Section):
+    """Optimisation settings."""
+
+    epochs: float | None = Field(None, gt=0, description="Passes over the training data; plan chooses when unset.")
+    max_steps: int | None = Field(None, gt=0, description="Stop after this many optimiser steps (overrides epochs).")
+    batch_size: int | None = Field(None, ge=1, description="Examples per forward pass.")
+    grad_accum: int | None = Field(None, ge=1, description="Forward passes per optimiser step.")
+    learning_rate: float | None = Field(None, gt=0, lt=1, description="Peak learning rate.")
+    weight_decay: float = Field(0.0, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    max_length: int | None = Field(None, ge=16, description="Tokens per example; longer ones are cut.")
+    bf16: bool | None = Field(None, description="bf16 autocast; plan enables it where the CPU/GPU supports it.")
+    gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")
+    seed: int = 42
+    time_budget_minutes: float | None = Field(
+        None, gt=0, description="If set, the plan lowers epochs so the estimated training time fits."
+    )
+
+
+class ScheduleConfig(Section):
+    """Learning-rate schedule: a warmup then a decay."""
+
+    type: Literal["warmup_cosine", "linear", "constant"] = "warmup_cosine"
+    warmup_ratio: float | None = Field(None, ge=0, lt=1, description="Share of steps spent warming up.")
+    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Floor of the decay, as a share of the peak rate.")
+
+
+class EvaluationConfig(Section):
+    """How the test split is scored."""
+
+    max_new_tokens: int | None = Field(None, ge=1, description="Generation length; plan sizes it from answers.")
+    batch_size: int = Field(16, ge=1)
+    compare_base: bool = Field(True, description="Also score the base model, side by side.")
+    max_examples: int | None = Field(None, ge=1, description="Score only the first N test examples.")
+
+
+class OutputConfig(Section):
+    """Where runs are written."""
+
+    runs_dir: Path = Field(Path("runs"), description="Each run gets a new folder <name>-<timestamp> here.")
+    logging_steps: int = Field(5, ge=1)
+    save_checkpoints: bool = Field(True, description="Save a checkpoint at the end of every epoch.")
+    keep_checkpoints: int | None = Field(3, ge=1, description="Keep only the newest N checkpoints; None keeps all.")
+
+
+class RunConfig(Section):
+    """A whole run: everything ``tunesmith train`` needs."""
+
+    name: str = Field("run", pattern=r"^[A-Za-z0-9._-]+$", description="Prefix of the run folder's name.")
+    task: Literal["causal_lm"] = Field("causal_lm", description="What kind of model is trained.")
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    data: DataConfig
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _not_dots_only(cls, value: str) -> str:
+        if set(value) <= {"."}:
+            raise ValueError("name must contain a letter or digit")
+        return value

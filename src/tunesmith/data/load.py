@@ -1,0 +1,129 @@
+"""Read JSON, JSONL and CSV files into Examples; every error names the file, the line or index, and the field."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tunesmith.data.shapes import Example, FieldMap, detect_shape, to_example
+from tunesmith.data.split import split_examples
+from tunesmith.errors import DataError
+
+SUFFIXES = (".json", ".jsonl", ".csv")
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: list[Example]
+    valid: list[Example]
+    test: list[Example]
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train), "valid": len(self.valid), "test": len(self.test)}
+
+
+def load_examples(path: str | Path, shape: str = "auto", fields: FieldMap | None = None) -> list[Example]:
+    """Load every record of one file as an Example.
+
+    Args:
+        path: a ``.json`` (list of objects), ``.jsonl`` (one object a line) or ``.csv`` (header row) file.
+        shape: ``auto`` to detect from the first record, or one of ``qa``, ``alpaca``, ``messages``.
+        fields: where the prompt, answer, category and difficulty live when not under their usual names.
+
+    Raises:
+        DataError: naming the file, the line (JSONL, CSV) or record index (JSON), and the field.
+    """
+    path = Path(path)
+    fields = fields or FieldMap()
+    if path.suffix.lower() not in SUFFIXES:
+        raise DataError(f"{path}: unsupported file type '{path.suffix}', expected one of {', '.join(SUFFIXES)}")
+    if not path.is_file():
+        raise DataError(f"{path}: data file not found")
+    examples = []
+    for source, record in _records(path):
+        if shape == "auto":
+            try:
+                shape = detect_shape(record, fields) if isinstance(record, dict) else "qa"
+            except DataError as err:
+                raise DataError(f"{source}: {err}") from None
+        examples.append(to_example(record, shape, fields, source))
+    if not examples:
+        raise DataError(f"{path}: no records found")
+    return examples
+
+
+def load_splits(data_config: Any) -> Splits:
+    """Load train/valid/test from a config's ``data`` section, carving missing splits out of train."""
+    fields = FieldMap(
+        prompt=data_config.prompt_field,
+        answer=data_config.answer_field,
+        category=data_config.category_field,
+        difficulty=data_config.difficulty_field,
+    )
+    shape = data_config.format
+
+    def read(path: Path | None) -> list[Example] | None:
+        return None if path is None else load_examples(path, shape, fields)
+
+    train, valid, test = read(data_config.train), read(data_config.valid), read(data_config.test)
+    fractions = {
+        "valid": data_config.valid_fraction if valid is None else 0.0,
+        "test": data_config.test_fraction if test is None else 0.0,
+    }
+    if any(fractions.values()):
+        parts = split_examples(train, fractions, seed=data_config.split_seed)
+        train = parts["train"]
+        valid = valid if valid is not None else parts["valid"]
+        test = test if test is not None else parts["test"]
+    return Splits(train=train, valid=valid or [], test=test or [])
+
+
+def _records(path: Path) -> Iterator[tuple[str, Any]]:
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        yield from _jsonl_records(path)
+    elif suffix == ".json":
+        yield from _json_records(path)
+    else:
+        yield from _csv_records(path)
+
+
+def _jsonl_records(path: Path) -> Iterator[tuple[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield f"{path}:{number}", json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path}:{number}: not valid JSON ({err.msg} at column {err.colno})") from None
+
+
+def _json_records(path: Path) -> Iterator[tuple[str, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}:{err.lineno}: not valid JSON ({err.msg} at column {err.colno})") from None
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        data = data["data"]
+    if not isinstance(data, list):
+        raise DataError(f'{path}: expected a list of records (or {{"data": [...]}}), got {type(data).__name__}')
+    for index, record in enumerate(data):
+        yield f"{path}: record {index}", record
+
+
+def _csv_records(path: Path) -> Iterator[tuple[str, Any]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames:
+            raise DataError(f"{path}: the CSV file has no header row")
+        start = reader.line_num + 1
+        for row in reader:
+            if None in row:
+                raise DataError(f"{path}:{start}: more values than header columns")
+            yield f"{path}:{start}", {key: value for key, value in row.items() if value is not None}
+            start = reader.line_num + 1

@@ -1,0 +1,152 @@
+"""The record shapes tunesmith reads, how each is detected, and how it becomes a chat :class:`Example`.
+
+Shapes:
+    qa        {"question": ..., "answer": ...}
+    alpaca    {"instruction": ..., "input": ... (optional), "output" | "response": ...}
+    messages  {"messages": [{"role": "user" | "assistant" | "system", "content": ...}, ...]}
+
+Every shape may carry ``category`` and ``difficulty`` (or other fields named in the config); they are kept as
+metadata for stratified splits and per-category scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tunesmith.errors import DataError
+
+ROLES = ("system", "user", "assistant")
+ALPACA_ANSWER_FIELDS = ("output", "response")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One conversation whose last message is the assistant answer to learn and to score."""
+
+    messages: tuple[dict[str, str], ...]
+    category: str | None = None
+    difficulty: str | None = None
+    source: str = ""
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def prompt(self) -> list[dict[str, str]]:
+        return list(self.messages[:-1])
+
+    @property
+    def answer(self) -> str:
+        return self.messages[-1]["content"]
+
+    @property
+    def question(self) -> str:
+        return next(m["content"] for m in reversed(self.messages) if m["role"] == "user")
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """Where a record keeps its parts; ``None`` means the shape's usual field names."""
+
+    prompt: str | None = None
+    answer: str | None = None
+    category: str = "category"
+    difficulty: str = "difficulty"
+
+
+def detect_shape(record: dict[str, Any], fields: FieldMap) -> str:
+    """Name the shape of one record, or raise a DataError listing the shapes that were expected."""
+    if fields.prompt and fields.answer:
+        return "qa"
+    if "messages" in record:
+        return "messages"
+    if "instruction" in record and any(name in record for name in ALPACA_ANSWER_FIELDS):
+        return "alpaca"
+    if "question" in record and "answer" in record:
+        return "qa"
+    raise DataError(
+        f"cannot tell the record's shape from its fields {sorted(record)}; expected question/answer, "
+        "instruction/output (alpaca), or messages, or set data.prompt_field and data.answer_field"
+    )
+
+
+def to_example(record: dict[str, Any], shape: str, fields: FieldMap, source: str) -> Example:
+    """Turn one raw record into an Example; errors name ``source`` (file and line) and the field."""
+    if not isinstance(record, dict):
+        raise DataError(f"{source}: expected an object with fields, got {type(record).__name__}")
+    builders = {"qa": _qa_messages, "alpaca": _alpaca_messages, "messages": _chat_messages}
+    messages = builders[shape](record, fields, source)
+    return Example(
+        messages=tuple(messages),
+        category=_optional_label(record, fields.category, source),
+        difficulty=_optional_label(record, fields.difficulty, source),
+        source=source,
+    )
+
+
+def get_field(record: dict[str, Any], dotted: str) -> Any:
+    """Read ``a.b.c`` from nested mappings; missing parts give None."""
+    value: Any = record
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _required_text(record: dict[str, Any], name: str, source: str) -> str:
+    value = get_field(record, name)
+    if value is None:
+        raise DataError(f"{source}: field '{name}' is missing")
+    if not isinstance(value, str):
+        raise DataError(f"{source}: field '{name}' must be text, got {type(value).__name__}")
+    if not value.strip():
+        raise DataError(f"{source}: field '{name}' is empty")
+    return value.strip()
+
+
+def _optional_label(record: dict[str, Any], name: str, source: str) -> str | None:
+    value = get_field(record, name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, (str, int, float)):
+        raise DataError(f"{source}: field '{name}' must be a short label, got {type(value).__name__}")
+    return str(value).strip()
+
+
+def _qa_messages(record: dict[str, Any], fields: FieldMap, source: str) -> list[dict[str, str]]:
+    question = _required_text(record, fields.prompt or "question", source)
+    answer = _required_text(record, fields.answer or "answer", source)
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+
+
+def _alpaca_messages(record: dict[str, Any], fields: FieldMap, source: str) -> list[dict[str, str]]:
+    instruction = _required_text(record, "instruction", source)
+    answer_name = next(name for name in ALPACA_ANSWER_FIELDS if name in record)
+    answer = _required_text(record, answer_name, source)
+    extra = record.get("input")
+    if extra is not None and not isinstance(extra, str):
+        raise DataError(f"{source}: field 'input' must be text, got {type(extra).__name__}")
+    prompt = f"{instruction}\n\n{extra.strip()}" if extra and extra.strip() else instruction
+    return [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+
+
+def _chat_messages(record: dict[str, Any], fields: FieldMap, source: str) -> list[dict[str, str]]:
+    messages = record.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise DataError(f"{source}: field 'messages' must be a non-empty list")
+    checked = []
+    for index, message in enumerate(messages):
+        where = f"{source}: field 'messages[{index}]"
+        if not isinstance(message, dict):
+            raise DataError(f"{where}' must be an object with role and content")
+        role, content = message.get("role"), message.get("content")
+        if role not in ROLES:
+            raise DataError(f"{where}.role' must be one of {', '.join(ROLES)}, got {role!r}")
+        if not isinstance(content, str) or not content.strip():
+            raise DataError(f"{where}.content' must be non-empty text")
+        checked.append({"role": role, "content": content.strip()})
+    if checked[-1]["role"] != "assistant":
+        raise DataError(f"{source}: field 'messages' must end with an assistant message (the answer to learn)")
+    if not any(m["role"] == "user" for m in checked):
+        raise DataError(f"{source}: field 'messages' has no user message")
+    return checked

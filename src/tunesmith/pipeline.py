@@ -1,0 +1,144 @@
+"""The end-to-end chain behind ``plan``, ``train`` and ``eval``: one call per step, each step's output a plain object.
+
+config -> splits -> model folder + tokenizer -> profile -> plan -> run folder -> train -> evaluate -> finish
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+
+from tunesmith.config import RunConfig, config_from_dict, dump_config
+from tunesmith.data import Example, Splits, load_examples, load_splits
+from tunesmith.errors import RunError
+from tunesmith.metrics.evaluate import write_results
+from tunesmith.plan import Plan, detect_hardware, make_plan, profile_splits, read_model_info
+from tunesmith.plan.show import print_plan
+from tunesmith.runs import RunFolder, write_text
+
+console = Console()
+
+
+@dataclass
+class Prepared:
+    config: RunConfig
+    splits: Splits
+    model_dir: Path
+    plan: Plan
+
+
+def prepare(config: RunConfig) -> Prepared:
+    """Everything before training: data checked, model located, plan made. Nothing is written."""
+    from tunesmith.models import resolve_model
+    from tunesmith.tasks.causal import load_tokenizer
+
+    splits = load_splits(config.data)
+    if not splits.test:
+        console.print("[yellow]warning: no test examples; the run will not be scored[/yellow]")
+    model_dir = resolve_model(config.model.name)
+    tokenizer = load_tokenizer(model_dir)
+    profile = profile_splits(splits, tokenizer, config.model.system_prompt)
+    plan = make_plan(profile, config, detect_hardware(), read_model_info(model_dir))
+    return Prepared(config, splits, model_dir, plan)
+
+
+def show_plan(config: RunConfig) -> Prepared:
+    prepared = prepare(config)
+    print_plan(prepared.plan, console)
+    return prepared
+
+
+def train_run(config: RunConfig) -> RunFolder:
+    """Plan, train, evaluate base vs tuned, and leave a finished run folder."""
+    from tunesmith.tasks.causal import build_causal, encode_examples
+    from tunesmith.training import train
+
+    prepared = show_plan(config)
+    plan = prepared.plan
+    run = RunFolder.create(config.output.runs_dir, config.name)
+    console.print(f"run folder: [bold]{run.path}[/bold]")
+    _write_run_inputs(run, prepared)
+    bundle = build_causal(prepared.model_dir, plan, config.lora.dropout, config.model.system_prompt)
+    encode = lambda examples: encode_examples(bundle.tokenizer, examples, plan["max_length"], bundle.system_prompt)  # noqa: E731
+    valid = encode(prepared.splits.valid) if prepared.splits.valid else None
+    try:
+        result = train(
+            bundle, encode(prepared.splits.train), valid, plan, config, run, use_cpu=plan.hardware["device"] == "cpu"
+        )
+        run.update(training=result.__dict__)
+        if prepared.splits.test:
+            choices = {name: choice.value for name, choice in plan.choices.items()}
+            write_results(run.path, _score(bundle, prepared.splits.test, choices, config))
+    except BaseException as err:
+        run.finish(status="failed", error=f"{type(err).__name__}: {err}")
+        raise
+    run.finish(status="done")
+    record = run.read_json("run.json")
+    console.print(
+        f"done in {record['wall_seconds'] / 60:.1f} min (training {result.train_seconds / 60:.1f} min, "
+        f"peak memory {result.peak_memory_gb:.2f} GiB). Run folder: [bold]{run.path}[/bold]"
+    )
+    return run
+
+
+def evaluate_run(run_path: Path, max_examples: int | None = None) -> Path:
+    """Re-score a finished run's test split; results go to a new ``evals/eval-<timestamp>/`` folder in the run."""
+    from tunesmith.models import resolve_model
+    from tunesmith.tasks.causal import load_trained
+
+    run = RunFolder.open(run_path)
+    if not run.adapter_dir.is_dir():
+        raise RunError(f"{run.path}: the run has no adapter (did training finish?)")
+    config_file = run.path / "config.yaml"
+    config = config_from_dict(yaml.safe_load(config_file.read_text()), str(config_file))
+    if max_examples:
+        config.evaluation.max_examples = max_examples
+    test = load_examples(run.data_dir / "test.jsonl", "messages")
+    bundle = load_trained(resolve_model(config.model.name), run.adapter_dir, config.model.system_prompt)
+    choices = {name: choice["value"] for name, choice in run.read_json("plan.json")["choices"].items()}
+    result = _score(bundle, test, choices, config)
+    target = RunFolder.create(run.path / "evals", "eval").path
+    write_results(target, result)
+    return target
+
+
+def _score(bundle, test: list[Example], choices: dict, config: RunConfig) -> dict:
+    """Generate and score the test examples (the first ``evaluation.max_examples``), and print the tables."""
+    from tunesmith.metrics import evaluate_bundle
+    from tunesmith.metrics.show import print_metrics
+
+    test = test[: config.evaluation.max_examples] if config.evaluation.max_examples else test
+    result = evaluate_bundle(
+        bundle,
+        test,
+        max_new_tokens=choices["max_new_tokens"],
+        batch_size=config.evaluation.batch_size,
+        bf16=bool(choices["bf16"]),
+        compare_base=config.evaluation.compare_base,
+    )
+    print_metrics(result["summary"], console)
+    return result
+
+
+def _write_run_inputs(run: RunFolder, prepared: Prepared) -> None:
+    config = prepared.config
+    run.write_text("config.yaml", dump_config(config))
+    run.write_json("plan.json", prepared.plan.to_dict())
+    for name in ("train", "valid", "test"):
+        examples = getattr(prepared.splits, name)
+        lines = "".join(json.dumps(_as_record(example), ensure_ascii=False) + "\n" for example in examples)
+        write_text(run.data_dir / f"{name}.jsonl", lines)
+    run.start(base_model=config.model.name, resolved_from=str(prepared.model_dir))
+
+
+def _as_record(example: Example) -> dict:
+    record = {"messages": list(example.messages), "source": example.source}
+    if example.category is not None:
+        record["category"] = example.category
+    if example.difficulty is not None:
+        record["difficulty"] = example.difficulty
+    return record

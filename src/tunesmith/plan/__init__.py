@@ -1,0 +1,18 @@
+from tunesmith.plan.hardware import Hardware, detect_hardware
+from tunesmith.plan.make import Choice, Estimate, Plan, make_plan
+from tunesmith.plan.model_info import ModelInfo, read_model_info
+from tunesmith.plan.profile import DataProfile, LengthStats, profile_splits
+
+__all__ = [
+    "Choice",
+    "DataProfile",
+    "Estimate",
+    "Hardware",
+    "LengthStats",
+    "ModelInfo",
+    "Plan",
+    "detect_hardware",
+    "make_plan",
+    "profile_splits",
+    "read_model_info",
+]

@@ -1,0 +1,101 @@
+"""What the machine can do: cores, memory, bf16 support, and a measured matrix-multiply speed."""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Hardware:
+    device: str  # "cpu" or "cuda"
+    name: str
+    cores: int
+    memory_gb: float
+    bf16: bool
+    matmul_gflops: float  # measured, in the dtype training will use
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@functools.cache
+def detect_hardware() -> Hardware:
+    import torch
+
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        bf16 = torch.cuda.is_bf16_supported()
+        return Hardware(
+            device="cuda",
+            name=props.name,
+            cores=os.cpu_count() or 1,
+            memory_gb=props.total_memory / 2**30,
+            bf16=bf16,
+            matmul_gflops=_matmul_gflops(torch.bfloat16 if bf16 else torch.float16, "cuda"),
+        )
+    bf16 = _cpu_has_bf16()
+    return Hardware(
+        device="cpu",
+        name=_cpu_name(),
+        cores=torch.get_num_threads(),
+        memory_gb=_total_memory_gb(),
+        bf16=bf16,
+        matmul_gflops=_matmul_gflops(torch.bfloat16 if bf16 else torch.float32, "cpu"),
+    )
+
+
+def _matmul_gflops(dtype, device: str, size: int = 1024, windows: int = 4, seconds: float = 0.1) -> float:
+    """Best of a few short timing windows: one slow window (a busy core, kernel set-up) must not skew the plan."""
+    import torch
+
+    a = torch.randn(size, size, dtype=dtype, device=device)
+    b = torch.randn(size, size, dtype=dtype, device=device)
+    for _ in range(5):
+        a @ b
+    best = 0.0
+    for _ in range(windows):
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            a @ b
+            count += 1
+        if device == "cuda":
+            torch.cuda.synchronize()
+        best = max(best, 2 * size**3 * count / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def _cpu_has_bf16() -> bool:
+    """bf16 autocast pays on a CPU only with native bf16 dot products (AVX512-BF16 or AMX)."""
+    return bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "cpu"
+
+
+def _total_memory_gb() -> float:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError):
+        return 0.0

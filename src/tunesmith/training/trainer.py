@@ -1,0 +1,124 @@
+"""One ``train()`` over the Hugging Face Trainer: the loop is theirs, the settings and schedule are the plan's."""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch.optim.lr_scheduler import LambdaLR
+from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer, TrainingArguments
+
+from tunesmith.runs import RunFolder, save_folder
+from tunesmith.schedules import to_lambda
+from tunesmith.tasks.causal import answer_only_loss, supports_answer_only_head
+from tunesmith.training.callbacks import ProgressCallback
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    train_seconds: float
+    final_loss: float | None
+    eval_losses: list[float]
+    peak_memory_gb: float
+
+
+class _TunesmithTrainer(Trainer):
+    """The stock Trainer with two changes: tunesmith's pure-function schedule, and (where the model allows it)
+    the loss computed with the vocabulary projection on answer tokens only, which is much faster on a CPU."""
+
+    def __init__(self, *args, schedule: tuple[str, int, float], **kwargs):
+        super().__init__(*args, **kwargs)
+        self._schedule = schedule
+        self._answer_only = supports_answer_only_head(self.model)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        unwrapped = self.accelerator.unwrap_model(model) is model  # wrapped (DDP, ...) models need their forward
+        if return_outputs or not self._answer_only or not unwrapped or "labels" not in inputs:
+            self.loss_is_scaled_for_ga = None
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        with self.accelerator.autocast():  # accelerate autocasts model.forward only, which this path skips
+            loss = answer_only_loss(model, inputs, num_items_in_batch)
+        self.loss_is_scaled_for_ga = num_items_in_batch is not None
+        return loss
+
+    def create_scheduler(self, num_training_steps, optimizer=None):
+        if self.lr_scheduler is None:
+            name, warmup, min_ratio = self._schedule
+            self.lr_scheduler = LambdaLR(
+                optimizer or self.optimizer, to_lambda(name, num_training_steps, warmup, min_ratio)
+            )
+        return self.lr_scheduler
+
+
+def training_arguments(plan, config, output_dir: Path, has_validation: bool, use_cpu: bool) -> TrainingArguments:
+    training, output = config.training, config.output
+    per_epoch = "epoch" if has_validation else "no"
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=plan["batch_size"],
+        per_device_eval_batch_size=plan["batch_size"],
+        gradient_accumulation_steps=plan["grad_accum"],
+        num_train_epochs=float(plan["epochs"]),
+        max_steps=training.max_steps or -1,
+        learning_rate=plan["learning_rate"],
+        weight_decay=training.weight_decay,
+        max_grad_norm=training.max_grad_norm,
+        bf16=bool(plan["bf16"]),
+        use_cpu=use_cpu,
+        activation_checkpointing=training.gradient_checkpointing,
+        train_sampling_strategy="group_by_length",
+        logging_steps=output.logging_steps,
+        eval_strategy=per_epoch,
+        save_strategy="epoch" if output.save_checkpoints else "no",
+        save_total_limit=output.keep_checkpoints,
+        save_only_model=False,
+        report_to="none",
+        disable_tqdm=True,
+        seed=training.seed,
+        dataloader_num_workers=0,
+    )
+
+
+def train(bundle, train_dataset, valid_dataset, plan, config, run: RunFolder, use_cpu: bool) -> TrainResult:
+    """Train the bundle's LoRA adapter and save it atomically to ``run/adapter``."""
+    args = training_arguments(plan, config, run.checkpoints_dir, valid_dataset is not None, use_cpu)
+    collator = DataCollatorForSeq2Seq(bundle.tokenizer, padding=True, label_pad_token_id=-100, pad_to_multiple_of=8)
+    trainer = _TunesmithTrainer(
+        model=bundle.model,
+        args=args,
+        train_dataset=train_dataset,
+        eval_dataset=valid_dataset,
+        data_collator=collator,
+        processing_class=bundle.tokenizer,
+        callbacks=[ProgressCallback(run.logs_dir / "train_log.jsonl")],
+        schedule=(config.schedule.type, plan["warmup_steps"], config.schedule.min_lr_ratio),
+    )
+    trainer.remove_callback(PrinterCallback)
+    started = time.time()
+    output = trainer.train()
+    elapsed = time.time() - started
+    save_folder(run.adapter_dir, lambda folder: _save_adapter(bundle, folder))
+    history = trainer.state.log_history
+    losses = [entry["loss"] for entry in history if "loss" in entry]
+    return TrainResult(
+        steps=output.global_step,
+        train_seconds=round(elapsed, 1),
+        final_loss=losses[-1] if losses else None,
+        eval_losses=[entry["eval_loss"] for entry in history if "eval_loss" in entry],
+        peak_memory_gb=peak_memory_gb(),
+    )
+
+
+def _save_adapter(bundle, folder: Path) -> None:
+    bundle.model.save_pretrained(folder)
+    bundle.tokenizer.save_pretrained(folder)
+
+
+def peak_memory_gb() -> float:
+    """Peak resident memory of this process so far (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**30 if sys.platform == "darwin" else 2**20), 2)

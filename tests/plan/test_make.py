@@ -1,0 +1,85 @@
+import pytest
+
+from tunesmith.config import config_from_dict
+from tunesmith.plan import DataProfile, Hardware, LengthStats, ModelInfo, make_plan
+
+CPU = Hardware(device="cpu", name="test cpu", cores=2, memory_gb=24, bf16=True, matmul_gflops=800.0)
+SMOL = ModelInfo(n_params=134_515_008, hidden_size=576, n_layers=30, vocab_size=49152, max_positions=8192)
+
+
+def profile(n_train: int, p99: int = 110, longest: int = 120, n_test: int = 50) -> DataProfile:
+    sequence = LengthStats(mean=70, p50=70, p95=100, p99=p99, max=longest, total=70 * n_train)
+    answer = LengthStats(mean=30, p50=30, p95=50, p99=60, max=68, total=30 * n_train)
+    return DataProfile(n_train, 20, n_test, 5, sequence, answer, train_tokens=70 * n_train)
+
+
+def config(**sections):
+    return config_from_dict({"data": {"train": "t.jsonl"}, **sections})
+
+
+def test_small_datasets_get_more_epochs_and_smaller_batches_than_large_ones():
+    small, large = make_plan(profile(200), config(), CPU, SMOL), make_plan(profile(20_000), config(), CPU, SMOL)
+    assert small["epochs"] > large["epochs"]
+    assert small["batch_size"] * small["grad_accum"] < large["batch_size"] * large["grad_accum"]
+    assert small["lora_r"] <= large["lora_r"]
+    assert small["lora_alpha"] == 2 * small["lora_r"]
+
+
+def test_every_choice_has_a_reason_and_the_plan_is_the_source_by_default():
+    plan = make_plan(profile(300), config(), CPU, SMOL)
+    for name in (
+        "lora_r",
+        "lora_alpha",
+        "epochs",
+        "batch_size",
+        "grad_accum",
+        "max_length",
+        "warmup_steps",
+        "learning_rate",
+    ):
+        assert plan.choices[name].source == "plan" and plan.choices[name].reason
+
+
+def test_values_set_in_the_config_win_over_the_plan():
+    chosen = config(
+        lora={"r": 4, "alpha": 4}, training={"epochs": 1, "batch_size": 2, "max_length": 64, "learning_rate": 1e-4}
+    )
+    plan = make_plan(profile(300), chosen, CPU, SMOL)
+    assert (plan["lora_r"], plan["lora_alpha"], plan["epochs"], plan["batch_size"]) == (4, 4, 1, 2)
+    assert (plan["max_length"], plan["learning_rate"]) == (64, 1e-4)
+    assert plan.choices["epochs"].source == "config" and plan.choices["epochs"].reason == "set in the config"
+
+
+def test_max_length_covers_the_longest_example_unless_it_is_an_outlier():
+    assert make_plan(profile(300, p99=110, longest=130), config(), CPU, SMOL)["max_length"] == 144
+    assert make_plan(profile(300, p99=110, longest=900), config(), CPU, SMOL)["max_length"] == 112
+
+
+def test_batch_times_accumulation_gives_the_effective_batch_and_fits_the_token_budget():
+    plan = make_plan(profile(5000, p99=500, longest=510), config(), CPU, SMOL)
+    assert plan["batch_size"] * plan["max_length"] <= 2048
+    assert plan["batch_size"] * plan["grad_accum"] == 16
+
+
+def test_time_budget_cuts_epochs_but_not_below_one():
+    free = make_plan(profile(300), config(), CPU, SMOL)
+    tight = make_plan(
+        profile(300), config(training={"time_budget_minutes": free.estimate.train_minutes / 3}), CPU, SMOL
+    )
+    assert 1 <= tight["epochs"] < free["epochs"]
+    assert "time_budget_minutes" in tight.choices["epochs"].reason
+    assert tight.estimate.train_minutes < free.estimate.train_minutes
+
+
+def test_estimate_counts_steps_and_scales_with_epochs():
+    plan = make_plan(profile(200), config(training={"epochs": 2, "batch_size": 8, "grad_accum": 1}), CPU, SMOL)
+    assert plan.estimate.steps_per_epoch == 25 and plan.estimate.total_steps == 50
+    twice = make_plan(profile(200), config(training={"epochs": 4, "batch_size": 8, "grad_accum": 1}), CPU, SMOL)
+    assert twice.estimate.train_minutes == pytest.approx(2 * plan.estimate.train_minutes)
+    assert plan.choices["warmup_steps"].value == 3
+    assert 1 < plan.estimate.peak_memory_gb < 24
+
+
+def test_no_bf16_on_hardware_without_it():
+    plain = Hardware(device="cpu", name="old", cores=2, memory_gb=8, bf16=False, matmul_gflops=100.0)
+    assert make_plan(profile(200), config(), plain, SMOL)["bf16"] is False
