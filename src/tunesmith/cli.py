@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +27,8 @@ def _load(config_path: Path):
 
 def _quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Deprecation notices about the libraries' own internals say nothing a tunesmith user can act on.
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft|accelerate)\.")
     from transformers.utils import logging
 
     logging.set_verbosity_error()
