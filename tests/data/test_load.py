@@ -106,3 +106,18 @@ def test_load_splits_uses_given_files_as_they_are(tmp_path, qa_records):
     test = write_jsonl(tmp_path / "test.jsonl", qa_records[30:40])
     config = config_from_dict({"data": {"train": str(train), "test": str(test), "valid_fraction": 0.0}})
     assert load_splits(config.data).sizes() == {"train": 30, "valid": 0, "test": 10}
+
+
+def test_the_msu_example_config_loads_the_real_shared_data():
+    from pathlib import Path
+
+    from tunesmith.config import load_config
+
+    config = load_config(Path(__file__).resolve().parents[2] / "examples" / "msu_cs.yaml")
+    if not config.data.train.is_file():
+        pytest.skip("../shared/data/msu is not beside this checkout")
+    splits = load_splits(config.data)
+    assert splits.sizes() == {"train": 74, "valid": 11, "test": 21}
+    assert {ex.category for ex in splits.test} <= {ex.category for ex in splits.train}
+    assert all("@" not in ex.question for ex in splits.test)  # questions are questions, answers kept whole
+    assert any("missouristate.edu" in ex.answer for ex in splits.train + splits.valid + splits.test)

@@ -28,3 +28,10 @@ def test_same_seed_same_split_other_seed_other_split():
 def test_every_category_keeps_its_share_in_the_test_split():
     test = split_examples(ITEMS, {"test": 0.2}, seed=3)["test"]
     assert Counter(item.category for item in test) == {f"c{i}": 8 for i in range(5)}
+
+
+def test_a_rare_category_is_trained_on_before_it_is_tested():
+    items = [Item(i, "common") for i in range(30)] + [Item(100, "rare"), Item(101, "once")]
+    for seed in range(10):
+        parts = split_examples(items, {"valid": 0.1, "test": 0.3}, seed=seed)
+        assert {"rare", "once"} <= {item.category for item in parts["train"]}

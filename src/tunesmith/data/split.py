@@ -14,7 +14,8 @@ def split_examples(examples: Sequence[T], fractions: dict[str, float], seed: int
     """Split ``examples`` into ``train`` plus the named held-out parts (e.g. ``{"valid": 0.1, "test": 0.2}``).
 
     Examples are grouped by their ``category`` attribute (when present) and each group is dealt out so every
-    split gets close to its share of every category; the overall sizes are exact up to rounding.
+    split gets close to its share of every category; the first of each category goes to train, so no category
+    is scored that training never saw. The overall sizes are exact up to rounding.
     """
     rng = random.Random(seed)
     targets = _target_sizes(len(examples), fractions)
@@ -22,11 +23,12 @@ def split_examples(examples: Sequence[T], fractions: dict[str, float], seed: int
     for example in examples:
         groups[getattr(example, "category", None)].append(example)
     parts: dict[str, list[T]] = {name: [] for name in targets}
-    for key in sorted(groups, key=str):
+    for key in sorted(groups, key=lambda name: (len(groups[name]), str(name))):  # rare categories first
         members = groups[key]
         rng.shuffle(members)
-        for example in members:
-            parts[_most_behind(parts, targets)].append(example)
+        for position, example in enumerate(members):
+            first_of_category = position == 0 and len(parts["train"]) < targets["train"]
+            parts["train" if first_of_category else _most_behind(parts, targets)].append(example)
     for members in parts.values():
         rng.shuffle(members)
     return parts

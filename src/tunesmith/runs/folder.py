@@ -1,0 +1,111 @@
+"""RunFolder: one run's folder, its layout, and its run.json (status, timings, versions, lineage).
+
+Layout::
+
+    runs/<name>-<YYYYmmdd-HHMMSS>/
+        config.yaml     the resolved config          plan.json     the plan with reasons
+        run.json        status, parent, timings      data/         the exact train/valid/test splits
+        adapter/        the trained LoRA adapter      checkpoints/  one per epoch
+        logs/           train_log.jsonl               metrics.json, metrics.csv, predictions.jsonl
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tunesmith.errors import RunError
+from tunesmith.runs.atomic import write_json, write_text
+
+
+@dataclass
+class RunFolder:
+    path: Path
+
+    @classmethod
+    def create(cls, runs_dir: Path, name: str) -> RunFolder:
+        """Make a new, empty run folder; an existing folder is never reused."""
+        runs_dir = Path(runs_dir)
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        for attempt in range(1000):
+            path = runs_dir / (f"{name}-{stamp}" if attempt == 0 else f"{name}-{stamp}-{attempt}")
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            return cls(path)
+        raise RunError(f"{runs_dir}: cannot find a free run folder name for {name}-{stamp}")
+
+    @classmethod
+    def open(cls, path: Path) -> RunFolder:
+        path = Path(path)
+        if not (path / "run.json").is_file():
+            raise RunError(f"{path}: not a tunesmith run folder (no run.json)")
+        return cls(path)
+
+    @property
+    def adapter_dir(self) -> Path:
+        return self.path / "adapter"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.path / "logs"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path / "data"
+
+    def read_json(self, name: str) -> Any:
+        return json.loads((self.path / name).read_text())
+
+    def write_json(self, name: str, data: Any) -> None:
+        write_json(self.path / name, data)
+
+    def write_text(self, name: str, text: str) -> None:
+        write_text(self.path / name, text)
+
+    def start(self, base_model: str, resolved_from: str) -> None:
+        self.write_json(
+            "run.json",
+            {
+                "status": "running",
+                "parent": {"kind": "base_model", "name": base_model, "path": resolved_from},
+                "started_at": datetime.now().isoformat(timespec="seconds"),
+                "started_unix": time.time(),
+                "versions": _versions(),
+                "host": {"python": platform.python_version(), "platform": platform.platform()},
+            },
+        )
+
+    def update(self, **fields: Any) -> None:
+        record = self.read_json("run.json")
+        record.update(fields)
+        self.write_json("run.json", record)
+
+    def finish(self, status: str = "done", **fields: Any) -> None:
+        record = self.read_json("run.json")
+        record.update(fields, status=status, finished_at=datetime.now().isoformat(timespec="seconds"))
+        record["wall_seconds"] = round(time.time() - record["started_unix"], 1)
+        self.write_json("run.json", record)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in ("tunesmith", "torch", "transformers", "peft", "accelerate"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "not installed"
+    return found

@@ -1,0 +1,46 @@
+import json
+
+import pytest
+
+from tunesmith.errors import RunError
+from tunesmith.runs import RunFolder, save_folder, write_json, write_text
+
+
+def test_each_run_gets_its_own_new_folder(tmp_path):
+    first, second = RunFolder.create(tmp_path, "demo"), RunFolder.create(tmp_path, "demo")
+    assert first.path != second.path and first.path.name.startswith("demo-")
+
+
+def test_run_json_records_status_parent_versions_and_wall_time(tmp_path):
+    run = RunFolder.create(tmp_path, "demo")
+    run.start(base_model="org/model", resolved_from="/models/x")
+    assert run.read_json("run.json")["status"] == "running"
+    run.finish(status="done", note="ok")
+    record = json.loads((run.path / "run.json").read_text())
+    assert record["status"] == "done" and record["parent"]["name"] == "org/model"
+    assert record["note"] == "ok" and record["wall_seconds"] >= 0 and "torch" in record["versions"]
+    assert RunFolder.open(run.path).path == run.path
+    with pytest.raises(RunError, match="not a tunesmith run folder"):
+        RunFolder.open(tmp_path)
+
+
+def test_atomic_writes_leave_no_temp_files(tmp_path):
+    write_text(tmp_path / "a.txt", "one")
+    write_text(tmp_path / "a.txt", "two")
+    write_json(tmp_path / "b.json", {"x": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.json"]
+    assert (tmp_path / "a.txt").read_text() == "two"
+
+
+def test_a_failed_save_leaves_no_folder_and_an_existing_one_is_never_replaced(tmp_path):
+    def broken(folder):
+        (folder / "half.bin").write_bytes(b"x")
+        raise RuntimeError("crash mid-save")
+
+    with pytest.raises(RuntimeError):
+        save_folder(tmp_path / "adapter", broken)
+    assert list(tmp_path.iterdir()) == []
+    save_folder(tmp_path / "adapter", lambda folder: (folder / "w.bin").write_bytes(b"ok"))
+    assert (tmp_path / "adapter" / "w.bin").read_bytes() == b"ok"
+    with pytest.raises(FileExistsError):
+        save_folder(tmp_path / "adapter", lambda folder: None)
