@@ -14,9 +14,11 @@ def write(tmp_path: Path, text: str, name: str = "run.yaml") -> Path:
     return path
 
 
-def test_minimal_config_gets_defaults_and_resolves_paths_relative_to_the_file(tmp_path):
-    config = load_config(write(tmp_path, "data:\n  train: data/train.jsonl\n"))
-    assert config.data.train == (tmp_path / "data" / "train.jsonl").resolve()
+def test_data_paths_are_relative_to_the_file_and_runs_to_the_working_directory(tmp_path, monkeypatch):
+    (tmp_path / "configs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    config = load_config(write(tmp_path / "configs", "data:\n  train: data/train.jsonl\n"))
+    assert config.data.train == (tmp_path / "configs" / "data" / "train.jsonl").resolve()
     assert config.output.runs_dir == (tmp_path / "runs").resolve()
     assert config.model.name == "HuggingFaceTB/SmolLM2-135M-Instruct"
     assert config.lora.r is None and config.training.epochs is None  # left to the plan

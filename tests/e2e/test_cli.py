@@ -21,7 +21,7 @@ def make_config(tmp_path, model_dir, **overrides):
         "data": {"train": "train.jsonl", "test": "test.jsonl", "valid_fraction": 0.2},
         "training": {"epochs": 2, "bf16": False},
         "evaluation": {"max_new_tokens": 8},
-        "output": {"runs_dir": "runs", "logging_steps": 1},
+        "output": {"runs_dir": str(tmp_path / "runs"), "logging_steps": 1},
         **overrides,
     }
     write_jsonl(tmp_path / "train.jsonl", train)

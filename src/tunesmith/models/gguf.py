@@ -20,10 +20,10 @@ def home_dir() -> Path:
     return Path(os.environ.get("TUNESMITH_HOME", Path.home() / ".cache" / "tunesmith")).expanduser()
 
 
-def convert_gguf(gguf_path: Path, name: str | None = None) -> Path:
+def convert_gguf(gguf_path: Path) -> Path:
     """Return the cached safetensors folder for ``gguf_path``, converting it on first use."""
     gguf_path = Path(gguf_path).resolve()
-    target = home_dir() / "models" / f"{name or gguf_path.stem}-{_fingerprint(gguf_path)}"
+    target = home_dir() / "models" / f"{gguf_path.stem}-{_fingerprint(gguf_path)}"
     if (target / "config.json").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

