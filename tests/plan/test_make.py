@@ -47,6 +47,11 @@ def test_values_set_in_the_config_win_over_the_plan():
     plan = make_plan(profile(300), chosen, CPU, SMOL)
     assert (plan["lora_r"], plan["lora_alpha"], plan["epochs"], plan["batch_size"]) == (4, 4, 1, 2)
     assert (plan["max_length"], plan["learning_rate"]) == (64, 1e-4)
+    assert make_plan(profile(300), config(), CPU, SMOL)["target_modules"] == "all-linear"
+    attention = make_plan(profile(300), config(lora={"target_modules": ["q_proj", "v_proj"]}), CPU, SMOL)
+    assert (
+        attention["target_modules"] == ["q_proj", "v_proj"] and attention.choices["target_modules"].source == "config"
+    )
     assert plan.choices["epochs"].source == "config" and plan.choices["epochs"].reason == "set in the config"
 
 

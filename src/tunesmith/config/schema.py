@@ -61,8 +61,8 @@ class LoraConfig(Section):
     dropout: float = Field(
         0.0, ge=0.0, lt=1.0, description="Dropout on the adapter's input; 0 by default: it costs ~40% speed on CPU."
     )
-    target_modules: list[str] | Literal["all-linear"] = Field(
-        "all-linear", description="Modules to adapt; all linear layers store facts better than attention only."
+    target_modules: list[str] | Literal["all-linear"] | None = Field(
+        None, description="Modules to adapt; the plan picks all-linear: it stores facts better than attention only."
     )
 
 

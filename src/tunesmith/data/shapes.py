@@ -11,7 +11,7 @@ metadata for stratified splits and per-category scores.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tunesmith.errors import DataError
@@ -28,7 +28,6 @@ class Example:
     category: str | None = None
     difficulty: str | None = None
     source: str = ""
-    meta: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def prompt(self) -> list[dict[str, str]]:

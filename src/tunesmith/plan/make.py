@@ -74,7 +74,9 @@ def make_plan(profile: DataProfile, config, hardware: Hardware, model: ModelInfo
     chooser.pick("lora_r", lora.r, rank, f"{n} training examples: room for their facts, still a small adapter")
     r = chooser["lora_r"]
     chooser.pick("lora_alpha", lora.alpha, 2 * r, "2 x rank, the usual scale for LoRA updates")
-    chooser.pick("target_modules", None, lora.target_modules, "attention and MLP layers: facts live in the MLP")
+    chooser.pick(
+        "target_modules", lora.target_modules, "all-linear", "attention and MLP layers: facts live in the MLP"
+    )
     chooser.pick("epochs", training.epochs, _by_size(EPOCHS_BY_SIZE, n), f"{n} examples: more passes to learn facts")
     chooser.pick(
         "learning_rate", training.learning_rate, _learning_rate(model), "high for a small model: facts, not only style"
@@ -91,7 +93,7 @@ def make_plan(profile: DataProfile, config, hardware: Hardware, model: ModelInfo
     chooser.pick("grad_accum", training.grad_accum, accum, f"{effective} examples per optimiser step for {n} examples")
     chooser.pick("bf16", training.bf16, hardware.bf16, _bf16_reason(hardware))
     steps_per_epoch = math.ceil(n / (chooser["batch_size"] * chooser["grad_accum"])) if n else 0
-    _fit_time_budget(chooser, profile, hardware, model, training.time_budget_minutes, steps_per_epoch)
+    _fit_time_budget(chooser, profile, hardware, model, training.time_budget_minutes)
     total_steps = training.max_steps or max(1, math.ceil(steps_per_epoch * chooser["epochs"]))
     chooser.pick(
         "warmup_steps",
@@ -173,7 +175,7 @@ def _epoch_tokens(chooser: _Chooser, profile: DataProfile) -> float:
     return min(profile.train_tokens, profile.n_train * chooser["max_length"]) * PADDING_OVERHEAD
 
 
-def _fit_time_budget(chooser, profile, hardware, model, budget_minutes, steps_per_epoch) -> None:
+def _fit_time_budget(chooser, profile, hardware, model, budget_minutes) -> None:
     if budget_minutes is None or chooser.choices["epochs"].source == "config":
         return
     per_epoch = _train_seconds(_epoch_tokens(chooser, profile), hardware, model, chooser["bf16"]) / 60
