@@ -17,6 +17,7 @@ app = typer.Typer(help="Fine-tune small models on small data: plan, train, evalu
 ConfigPath = Annotated[Path, typer.Argument(help="Run config (YAML or JSON).")]
 RunDir = Annotated[Path, typer.Argument(help="A finished run folder.")]
 MaxExamples = Annotated[int | None, typer.Option(help="Score only the first N test examples.")]
+PlotFlag = Annotated[bool, typer.Option("--plot", help="Also draw the learning rate over steps: <name>-lr.png here.")]
 
 
 def _load(config_path: Path):
@@ -36,13 +37,22 @@ def _quiet_libraries() -> None:
 
 
 @app.command()
-def plan(config_path: ConfigPath) -> None:
+def plan(config_path: ConfigPath, plot: PlotFlag = False) -> None:
     """Print the hyperparameters a run would use, why, and the time and memory it should take."""
     config = _load(config_path)
     _quiet_libraries()
     from tunesmith.pipeline import show_plan
 
-    show_plan(config)
+    prepared = show_plan(config)
+    if plot:
+        from tunesmith.plan.plot import plot_schedule
+        from tunesmith.schedules import schedule_settings
+
+        settings = schedule_settings(config.schedule, prepared.plan["warmup_steps"])
+        path = plot_schedule(
+            settings, prepared.plan.estimate.total_steps, prepared.plan["learning_rate"], Path(f"{config.name}-lr.png")
+        )
+        typer.echo(f"learning-rate plot written to {path}")
 
 
 @app.command()

@@ -41,9 +41,67 @@ def constant(step: int, total: int, warmup: int = 0, min_ratio: float = 0.0) -> 
     return 1.0 if rising is None else rising
 
 
-SCHEDULES: dict[str, Callable[..., float]] = {"warmup_cosine": warmup_cosine, "linear": linear, "constant": constant}
+def three_phase(
+    step: int,
+    total: int,
+    warmup: int = 0,
+    min_ratio: float = 0.05,
+    boundaries: tuple[float, float] = (0.3, 0.8),
+    explore_end_ratio: float = 0.6,
+) -> float:
+    """Warmup, then three phases over the remaining steps, split at ``boundaries`` (shares of ``total``):
+
+    exploration   a high rate decaying linearly from 1 to ``explore_end_ratio``
+    exploitation  a half cosine from ``explore_end_ratio`` down to ``min_ratio``
+    refinement    a low constant tail at ``min_ratio``
+    """
+    rising = _warmup(step, warmup)
+    if rising is not None:
+        return rising
+    explore_end, exploit_end = (max(warmup, round(share * total)) for share in boundaries)
+    if step < explore_end:
+        progress = (step - warmup) / max(1, explore_end - warmup)
+        return 1 - (1 - explore_end_ratio) * progress
+    if step < exploit_end:
+        progress = (step - explore_end) / max(1, exploit_end - explore_end)
+        return min_ratio + (explore_end_ratio - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+    return min_ratio
 
 
-def to_lambda(name: str, total: int, warmup: int, min_ratio: float) -> Callable[[int], float]:
-    """A step -> multiplier function with everything but the step bound."""
-    return partial(SCHEDULES[name], total=total, warmup=warmup, min_ratio=min_ratio)
+def phase_of(step: int, total: int, warmup: int = 0, boundaries: tuple[float, float] = (0.3, 0.8), **_) -> str:
+    """The three-phase schedule's phase at ``step``: warmup, exploration, exploitation or refinement."""
+    if warmup > 0 and step < warmup:
+        return "warmup"
+    explore_end, exploit_end = (max(warmup, round(share * total)) for share in boundaries)
+    if step < explore_end:
+        return "exploration"
+    return "exploitation" if step < exploit_end else "refinement"
+
+
+SCHEDULES: dict[str, Callable[..., float]] = {
+    "warmup_cosine": warmup_cosine,
+    "linear": linear,
+    "constant": constant,
+    "three_phase": three_phase,
+}
+
+
+def to_lambda(name: str, total: int, warmup: int, min_ratio: float, **options) -> Callable[[int], float]:
+    """A step -> multiplier function with everything but the step bound (``options``: three_phase's shape)."""
+    return partial(SCHEDULES[name], total=total, warmup=warmup, min_ratio=min_ratio, **options)
+
+
+def schedule_settings(schedule_config, warmup: int) -> dict:
+    """Everything a config's schedule needs but the step and the total: name, warmup, floor and shape."""
+    settings = {"name": schedule_config.type, "warmup": warmup, "min_ratio": schedule_config.min_lr_ratio}
+    if schedule_config.type == "three_phase":
+        settings["boundaries"] = tuple(schedule_config.phase_boundaries)
+        settings["explore_end_ratio"] = schedule_config.explore_end_ratio
+    return settings
+
+
+def phase_name(step: int, total: int, name: str, warmup: int, min_ratio: float = 0.0, **options) -> str:
+    """The phase at ``step`` for any schedule: three_phase names its phases, the others are warmup then decay."""
+    if name == "three_phase":
+        return phase_of(step, total, warmup, **options)
+    return "warmup" if warmup > 0 and step < warmup else "decay"

@@ -37,8 +37,10 @@ def run_cli(*args):
     return result.output
 
 
-def test_plan_prints_each_choice_with_its_reason_and_an_estimate(tmp_path, tiny_model_dir):
-    output = run_cli("plan", make_config(tmp_path, tiny_model_dir))
+def test_plan_prints_each_choice_with_its_reason_and_an_estimate(tmp_path, tiny_model_dir, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    output = run_cli("plan", make_config(tmp_path, tiny_model_dir), "--plot")
+    assert (tmp_path / "tiny-lr.png").read_bytes()[:4] == b"\x89PNG" and "tiny-lr.png" in output
     for expected in (
         "lora_r",
         "epochs",

@@ -64,6 +64,8 @@ def test_training_loss_goes_down(trained):
     assert sum(losses[-3:]) / 3 < 0.5 * sum(losses[:3]) / 3
     assert result.eval_losses[-1] < result.eval_losses[0]
     assert result.steps == 48 and result.peak_memory_gb > 0
+    lines = [json.loads(line) for line in (run.logs_dir / "train_log.jsonl").read_text().splitlines()]
+    assert {line["phase"] for line in lines} == {"warmup", "decay"}
 
 
 def test_only_lora_weights_move(trained):

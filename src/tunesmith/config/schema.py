@@ -86,11 +86,28 @@ class TrainingConfig(Section):
 
 
 class ScheduleConfig(Section):
-    """Learning-rate schedule: a warmup then a decay."""
+    """Learning-rate schedule: a warmup then a decay (see :mod:`tunesmith.schedules`)."""
 
-    type: Literal["warmup_cosine", "linear", "constant"] = "warmup_cosine"
+    type: Literal["warmup_cosine", "linear", "constant", "three_phase"] = "warmup_cosine"
     warmup_ratio: float | None = Field(None, ge=0, lt=1, description="Share of steps spent warming up.")
     min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Floor of the decay, as a share of the peak rate.")
+    phase_boundaries: tuple[float, float] = Field(
+        (0.3, 0.8), description="three_phase: where exploration and exploitation end, as shares of all steps."
+    )
+    explore_end_ratio: float = Field(
+        0.6, gt=0, le=1, description="three_phase: the rate at the end of exploration, as a share of the peak."
+    )
+
+    @model_validator(mode="after")
+    def _phases_in_order(self) -> ScheduleConfig:
+        first, second = self.phase_boundaries
+        if not 0 < first < second <= 1:
+            raise ValueError(
+                f"phase_boundaries must satisfy 0 < first < second <= 1, got {list(self.phase_boundaries)}"
+            )
+        if self.type == "three_phase" and self.min_lr_ratio > self.explore_end_ratio:
+            raise ValueError("min_lr_ratio must not exceed explore_end_ratio: the rate only decays")
+        return self
 
 
 class EvaluationConfig(Section):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from transformers import TrainerCallback
@@ -12,8 +13,9 @@ from transformers import TrainerCallback
 class ProgressCallback(TrainerCallback):
     """A progress bar over optimiser steps with loss, learning rate and ETA; logs also go to a JSONL file."""
 
-    def __init__(self, log_file: Path) -> None:
+    def __init__(self, log_file: Path, phase: Callable[[int, int], str] | None = None) -> None:
         self.log_file = Path(log_file)
+        self.phase = phase  # (step, total steps) -> the schedule's phase name, logged with every line
         self.bar = None
         self.started = 0.0
 
@@ -31,6 +33,8 @@ class ProgressCallback(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = dict(logs or {})
         record = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 3), **logs}
+        if self.phase is not None:
+            record["phase"] = self.phase(state.global_step, state.max_steps)
         record["elapsed_s"] = round(time.time() - self.started, 1)
         with self.log_file.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")

@@ -6,13 +6,14 @@ import resource
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from torch.optim.lr_scheduler import LambdaLR
 from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer, TrainingArguments
 
 from tunesmith.runs import RunFolder, save_folder
-from tunesmith.schedules import to_lambda
+from tunesmith.schedules import phase_name, schedule_settings, to_lambda
 from tunesmith.tasks.causal import answer_only_loss, supports_answer_only_head
 from tunesmith.training.callbacks import ProgressCallback
 
@@ -30,7 +31,7 @@ class _TunesmithTrainer(Trainer):
     """The stock Trainer with two changes: tunesmith's pure-function schedule, and (where the model allows it)
     the loss computed with the vocabulary projection on answer tokens only, which is much faster on a CPU."""
 
-    def __init__(self, *args, schedule: tuple[str, int, float], **kwargs):
+    def __init__(self, *args, schedule: dict, **kwargs):
         super().__init__(*args, **kwargs)
         self._schedule = schedule
         self._answer_only = supports_answer_only_head(self.model)
@@ -47,9 +48,8 @@ class _TunesmithTrainer(Trainer):
 
     def create_scheduler(self, num_training_steps, optimizer=None):
         if self.lr_scheduler is None:
-            name, warmup, min_ratio = self._schedule
             self.lr_scheduler = LambdaLR(
-                optimizer or self.optimizer, to_lambda(name, num_training_steps, warmup, min_ratio)
+                optimizer or self.optimizer, to_lambda(total=num_training_steps, **self._schedule)
             )
         return self.lr_scheduler
 
@@ -87,6 +87,7 @@ def train(bundle, train_dataset, valid_dataset, plan, config, run: RunFolder, us
     """Train the bundle's LoRA adapter and save it atomically to ``run/adapter``."""
     args = training_arguments(plan, config, run.checkpoints_dir, valid_dataset is not None, use_cpu)
     collator = DataCollatorForSeq2Seq(bundle.tokenizer, padding=True, label_pad_token_id=-100, pad_to_multiple_of=8)
+    schedule = schedule_settings(config.schedule, plan["warmup_steps"])
     trainer = _TunesmithTrainer(
         model=bundle.model,
         args=args,
@@ -94,8 +95,8 @@ def train(bundle, train_dataset, valid_dataset, plan, config, run: RunFolder, us
         eval_dataset=valid_dataset,
         data_collator=collator,
         processing_class=bundle.tokenizer,
-        callbacks=[ProgressCallback(run.logs_dir / "train_log.jsonl")],
-        schedule=(config.schedule.type, plan["warmup_steps"], config.schedule.min_lr_ratio),
+        callbacks=[ProgressCallback(run.logs_dir / "train_log.jsonl", phase=partial(phase_name, **schedule))],
+        schedule=schedule,
     )
     trainer.remove_callback(PrinterCallback)
     started = time.time()
