@@ -16,6 +16,8 @@ app = typer.Typer(help="Fine-tune small models on small data: plan, train, evalu
 
 ConfigPath = Annotated[Path, typer.Argument(help="Run config (YAML or JSON).")]
 RunDir = Annotated[Path, typer.Argument(help="A finished run folder.")]
+OptionalConfigPath = Annotated[Path | None, typer.Argument(help="Run config (YAML or JSON).")]
+ResumeDir = Annotated[Path | None, typer.Option(help="Finish a stopped run from its last complete checkpoint.")]
 MaxExamples = Annotated[int | None, typer.Option(help="Score only the first N test examples.")]
 PlotFlag = Annotated[bool, typer.Option("--plot", help="Also draw the learning rate over steps: <name>-lr.png here.")]
 
@@ -56,13 +58,18 @@ def plan(config_path: ConfigPath, plot: PlotFlag = False) -> None:
 
 
 @app.command()
-def train(config_path: ConfigPath) -> None:
+def train(config_path: OptionalConfigPath = None, resume: ResumeDir = None) -> None:
     """Plan, train a LoRA adapter, and score base vs fine-tuned on the test split, in a new run folder."""
-    config = _load(config_path)
+    if (config_path is None) == (resume is None):
+        raise typer.BadParameter("give a config file to start a run, or --resume RUN_DIR to finish one")
+    config = _load(config_path) if config_path else None
     _quiet_libraries()
-    from tunesmith.pipeline import train_run
+    from tunesmith.pipeline import resume_run, train_run
 
-    train_run(config)
+    if config is not None:
+        train_run(config)
+    else:
+        resume_run(resume)
 
 
 @app.command("eval")

@@ -54,25 +54,49 @@ def show_plan(config: RunConfig) -> Prepared:
 
 def train_run(config: RunConfig) -> RunFolder:
     """Plan, train, evaluate base vs tuned, and leave a finished run folder."""
-    from tunesmith.tasks.causal import build_causal, encode_examples
-    from tunesmith.training import train
-
     prepared = show_plan(config)
-    plan = prepared.plan
     run = RunFolder.create(config.output.runs_dir, config.name)
     console.print(f"run folder: [bold]{run.path}[/bold]")
     _write_run_inputs(run, prepared)
+    return _train_and_score(run, prepared)
+
+
+def resume_run(run_path: Path) -> RunFolder:
+    """Finish a run that was stopped: same config, plan and splits, from its newest complete checkpoint."""
+    from tunesmith.models import resolve_model
+
+    run = RunFolder.open(run_path)
+    if run.read_json("run.json")["status"] == "done":
+        raise RunError(f"{run.path}: the run already finished; start a new one instead")
+    config = _saved_config(run)
+    plan = Plan.from_dict(run.read_json("plan.json"))
+    splits = Splits(*(_saved_split(run, name) for name in ("train", "valid", "test")))
+    checkpoint = run.last_complete_checkpoint()
+    print_plan(plan, console)
+    console.print(f"resuming {run.path} from {checkpoint.name if checkpoint else 'the start (no checkpoint yet)'}")
+    run.update(status="running", resumed_from=str(checkpoint) if checkpoint else None)
+    prepared = Prepared(config, splits, resolve_model(config.model.name), plan)
+    return _train_and_score(run, prepared, resume_from=checkpoint)
+
+
+def _train_and_score(run: RunFolder, prepared: Prepared, resume_from: Path | None = None) -> RunFolder:
+    from transformers import set_seed
+
+    from tunesmith.tasks.causal import build_causal, encode_examples
+    from tunesmith.training import train
+
+    config, plan, splits = prepared.config, prepared.plan, prepared.splits
+    set_seed(config.training.seed)  # the adapter's random init too: same config, same run
     bundle = build_causal(prepared.model_dir, plan, config.lora.dropout, config.model.system_prompt)
     encode = lambda examples: encode_examples(bundle.tokenizer, examples, plan["max_length"], bundle.system_prompt)  # noqa: E731
-    valid = encode(prepared.splits.valid) if prepared.splits.valid else None
+    valid = encode(splits.valid) if splits.valid else None
+    use_cpu = plan.hardware["device"] == "cpu"
     try:
-        result = train(
-            bundle, encode(prepared.splits.train), valid, plan, config, run, use_cpu=plan.hardware["device"] == "cpu"
-        )
+        result = train(bundle, encode(splits.train), valid, plan, config, run, use_cpu, resume_from)
         run.update(training=result.__dict__)
-        if prepared.splits.test:
+        if splits.test:
             choices = {name: choice.value for name, choice in plan.choices.items()}
-            write_results(run.path, _score(bundle, prepared.splits.test, choices, config))
+            write_results(run.path, _score(bundle, splits.test, choices, config))
     except BaseException as err:
         run.finish(status="failed", error=f"{type(err).__name__}: {err}")
         raise
@@ -85,6 +109,16 @@ def train_run(config: RunConfig) -> RunFolder:
     return run
 
 
+def _saved_config(run: RunFolder) -> RunConfig:
+    config_file = run.path / "config.yaml"
+    return config_from_dict(yaml.safe_load(config_file.read_text()), str(config_file))
+
+
+def _saved_split(run: RunFolder, name: str) -> list[Example]:
+    path = run.data_dir / f"{name}.jsonl"
+    return load_examples(path, "messages") if path.is_file() and path.stat().st_size else []
+
+
 def evaluate_run(run_path: Path, max_examples: int | None = None) -> Path:
     """Re-score a finished run's test split; results go to a new ``evals/eval-<timestamp>/`` folder in the run."""
     from tunesmith.models import resolve_model
@@ -93,11 +127,10 @@ def evaluate_run(run_path: Path, max_examples: int | None = None) -> Path:
     run = RunFolder.open(run_path)
     if not run.adapter_dir.is_dir():
         raise RunError(f"{run.path}: the run has no adapter (did training finish?)")
-    config_file = run.path / "config.yaml"
-    config = config_from_dict(yaml.safe_load(config_file.read_text()), str(config_file))
+    config = _saved_config(run)
     if max_examples:
         config.evaluation.max_examples = max_examples
-    test = load_examples(run.data_dir / "test.jsonl", "messages")
+    test = _saved_split(run, "test")
     bundle = load_trained(resolve_model(config.model.name), run.adapter_dir, config.model.system_prompt)
     choices = {name: choice["value"] for name, choice in run.read_json("plan.json")["choices"].items()}
     result = _score(bundle, test, choices, config)

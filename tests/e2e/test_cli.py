@@ -118,3 +118,9 @@ def test_unknown_model_is_a_clear_error(tmp_path, tiny_model_dir, model):
     config_path = make_config(tmp_path, tiny_model_dir, model={"name": model})
     result = cli("plan", config_path, cwd=tmp_path)
     assert result.returncode == 2 and "error:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_train_needs_exactly_one_of_a_config_and_resume(tmp_path, tiny_model_dir):
+    for args in ([], [str(make_config(tmp_path, tiny_model_dir)), "--resume", str(tmp_path)]):
+        result = CliRunner().invoke(app, ["train", *args])
+        assert result.exit_code == 2 and "--resume RUN_DIR" in result.output

@@ -62,6 +62,17 @@ class Plan:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Plan:
+        """Read back a plan written by :meth:`to_dict` (a run folder's plan.json)."""
+        return cls(
+            choices={name: Choice(**choice) for name, choice in data["choices"].items()},
+            estimate=Estimate(**data["estimate"]),
+            hardware=data.get("hardware", {}),
+            model=data.get("model", {}),
+            data=data.get("data", {}),
+        )
+
 
 def make_plan(profile: DataProfile, config, hardware: Hardware, model: ModelInfo) -> Plan:
     """Build the plan for ``config`` (a RunConfig) on this data, model and machine."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,6 +66,19 @@ class RunFolder:
     def data_dir(self) -> Path:
         return self.path / "data"
 
+    def last_complete_checkpoint(self) -> Path | None:
+        """The newest checkpoint the trainer finished writing; half-written ones (a crash mid-save) are removed.
+
+        transformers writes ``trainer_state.json`` last, so a checkpoint without it is incomplete.
+        """
+        complete = None
+        for folder in sorted(self.checkpoints_dir.glob("checkpoint-*"), key=_checkpoint_step):
+            if (folder / "trainer_state.json").is_file():
+                complete = folder
+            else:
+                shutil.rmtree(folder)
+        return complete
+
     def read_json(self, name: str) -> Any:
         return json.loads((self.path / name).read_text())
 
@@ -97,6 +111,11 @@ class RunFolder:
         record.update(fields, status=status, finished_at=datetime.now().isoformat(timespec="seconds"))
         record["wall_seconds"] = round(time.time() - record["started_unix"], 1)
         self.write_json("run.json", record)
+
+
+def _checkpoint_step(folder: Path) -> int:
+    suffix = folder.name.rsplit("-", 1)[-1]
+    return int(suffix) if suffix.isdigit() else -1
 
 
 def _versions() -> dict[str, str]:

@@ -83,8 +83,14 @@ def training_arguments(plan, config, output_dir: Path, has_validation: bool, use
     )
 
 
-def train(bundle, train_dataset, valid_dataset, plan, config, run: RunFolder, use_cpu: bool) -> TrainResult:
-    """Train the bundle's LoRA adapter and save it atomically to ``run/adapter``."""
+def train(
+    bundle, train_dataset, valid_dataset, plan, config, run: RunFolder, use_cpu: bool, resume_from: Path | None = None
+) -> TrainResult:
+    """Train the bundle's LoRA adapter and save it atomically to ``run/adapter``.
+
+    With ``resume_from`` (a complete checkpoint of this run), training continues from it with the optimiser,
+    schedule, random state and data order it had, and ends where an uninterrupted run would.
+    """
     args = training_arguments(plan, config, run.checkpoints_dir, valid_dataset is not None, use_cpu)
     collator = DataCollatorForSeq2Seq(bundle.tokenizer, padding=True, label_pad_token_id=-100, pad_to_multiple_of=8)
     schedule = schedule_settings(config.schedule, plan["warmup_steps"])
@@ -100,7 +106,7 @@ def train(bundle, train_dataset, valid_dataset, plan, config, run: RunFolder, us
     )
     trainer.remove_callback(PrinterCallback)
     started = time.time()
-    output = trainer.train()
+    output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     elapsed = time.time() - started
     save_folder(run.adapter_dir, lambda folder: _save_adapter(bundle, folder))
     history = trainer.state.log_history

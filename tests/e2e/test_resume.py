@@ -1,0 +1,52 @@
+"""A run stopped after its first checkpoint and resumed ends with the same adapter as a run never stopped."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from tests.e2e.test_cli import make_config
+from tunesmith.config import load_config
+from tunesmith.errors import RunError
+from tunesmith.pipeline import resume_run, train_run
+from tunesmith.training.callbacks import ProgressCallback
+
+
+class Killed(RuntimeError):
+    pass
+
+
+def adapter_weights(run_path):
+    return load_file(run_path / "adapter" / "adapter_model.safetensors")
+
+
+def test_resumed_run_matches_an_uninterrupted_one(tmp_path, tiny_model_dir, monkeypatch):
+    overrides = {"training": {"epochs": 3, "batch_size": 4, "grad_accum": 1, "bf16": False, "learning_rate": 1e-2}}
+    config_path = make_config(tmp_path, tiny_model_dir, **overrides)
+    straight = train_run(load_config(config_path))
+
+    def kill_after_first_checkpoint(self, args, state, control, **kwargs):
+        raise Killed(f"killed after saving step {state.global_step}")
+
+    monkeypatch.setattr(ProgressCallback, "on_save", kill_after_first_checkpoint, raising=False)
+    with pytest.raises(Killed):
+        train_run(load_config(config_path))
+    monkeypatch.undo()
+    [stopped] = [path for path in (tmp_path / "runs").iterdir() if path != straight.path]
+    assert json.loads((stopped / "run.json").read_text())["status"] == "failed"
+    assert [p.name for p in (stopped / "checkpoints").iterdir()] == ["checkpoint-5"]
+    half_written = stopped / "checkpoints" / "checkpoint-10"
+    half_written.mkdir()
+    (half_written / "adapter_model.safetensors").write_bytes(b"truncated")
+
+    resumed = resume_run(stopped)
+    record = json.loads((resumed.path / "run.json").read_text())
+    assert record["status"] == "done" and record["resumed_from"].endswith("checkpoint-5")
+    expected, actual = adapter_weights(straight.path), adapter_weights(resumed.path)
+    assert expected.keys() == actual.keys()
+    for name in expected:
+        assert torch.allclose(expected[name], actual[name], atol=1e-6), name
+    assert (resumed.path / "metrics.json").is_file()
+    with pytest.raises(RunError, match="already finished"):
+        resume_run(resumed.path)
