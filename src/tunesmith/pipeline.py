@@ -82,12 +82,13 @@ def resume_run(run_path: Path) -> RunFolder:
 def _train_and_score(run: RunFolder, prepared: Prepared, resume_from: Path | None = None) -> RunFolder:
     from transformers import set_seed
 
-    from tunesmith.tasks.causal import build_causal, encode_examples
+    from tunesmith.tasks import BUILDERS
+    from tunesmith.tasks.causal import encode_examples
     from tunesmith.training import train
 
     config, plan, splits = prepared.config, prepared.plan, prepared.splits
     set_seed(config.training.seed)  # the adapter's random init too: same config, same run
-    bundle = build_causal(prepared.model_dir, plan, config.lora.dropout, config.model.system_prompt)
+    bundle = BUILDERS[config.task](prepared.model_dir, plan, config.lora.dropout, config.model.system_prompt)
     encode = lambda examples: encode_examples(bundle.tokenizer, examples, plan["max_length"], bundle.system_prompt)  # noqa: E731
     valid = encode(splits.valid) if splits.valid else None
     use_cpu = plan.hardware["device"] == "cpu"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -98,6 +99,4 @@ def _values(scores: dict) -> list:
 
 
 def _json_line(row: dict) -> str:
-    import json
-
     return json.dumps(row, ensure_ascii=False) + "\n"
