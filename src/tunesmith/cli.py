@@ -62,14 +62,14 @@ def train(config_path: OptionalConfigPath = None, resume: ResumeDir = None) -> N
     """Plan, train a LoRA adapter, and score base vs fine-tuned on the test split, in a new run folder."""
     if (config_path is None) == (resume is None):
         raise typer.BadParameter("give a config file to start a run, or --resume RUN_DIR to finish one")
-    config = _load(config_path) if config_path else None
+    config = None if resume else _load(config_path)  # a bad config fails before any heavy import
     _quiet_libraries()
     from tunesmith.pipeline import resume_run, train_run
 
-    if config is not None:
-        train_run(config)
-    else:
+    if resume:
         resume_run(resume)
+    else:
+        train_run(config)
 
 
 @app.command("eval")

@@ -96,8 +96,7 @@ def _train_and_score(run: RunFolder, prepared: Prepared, resume_from: Path | Non
         result = train(bundle, encode(splits.train), valid, plan, config, run, use_cpu, resume_from)
         run.update(training=result.__dict__)
         if splits.test:
-            choices = {name: choice.value for name, choice in plan.choices.items()}
-            write_results(run.path, _score(bundle, splits.test, choices, config))
+            write_results(run.path, _score(bundle, splits.test, plan, config))
     except BaseException as err:
         run.finish(status="failed", error=f"{type(err).__name__}: {err}")
         raise
@@ -133,14 +132,13 @@ def evaluate_run(run_path: Path, max_examples: int | None = None) -> Path:
         config.evaluation.max_examples = max_examples
     test = _saved_split(run, "test")
     bundle = load_trained(resolve_model(config.model.name), run.adapter_dir, config.model.system_prompt)
-    choices = {name: choice["value"] for name, choice in run.read_json("plan.json")["choices"].items()}
-    result = _score(bundle, test, choices, config)
+    result = _score(bundle, test, Plan.from_dict(run.read_json("plan.json")), config)
     target = RunFolder.create(run.path / "evals", "eval").path
     write_results(target, result)
     return target
 
 
-def _score(bundle, test: list[Example], choices: dict, config: RunConfig) -> dict:
+def _score(bundle, test: list[Example], plan: Plan, config: RunConfig) -> dict:
     """Generate and score the test examples (the first ``evaluation.max_examples``), and print the tables."""
     from tunesmith.metrics import evaluate_bundle
     from tunesmith.metrics.show import print_metrics
@@ -149,9 +147,9 @@ def _score(bundle, test: list[Example], choices: dict, config: RunConfig) -> dic
     result = evaluate_bundle(
         bundle,
         test,
-        max_new_tokens=choices["max_new_tokens"],
+        max_new_tokens=plan["max_new_tokens"],
         batch_size=config.evaluation.batch_size,
-        bf16=bool(choices["bf16"]),
+        bf16=bool(plan["bf16"]),
         compare_base=config.evaluation.compare_base,
     )
     print_metrics(result["summary"], console)
