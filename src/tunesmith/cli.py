@@ -72,6 +72,15 @@ def train(config_path: OptionalConfigPath = None, resume: ResumeDir = None) -> N
         train_run(config)
 
 
+@app.command()
+def report(run_dir: RunDir) -> None:
+    """(Re)build a scored run's report.md and self-contained report.html, with plots and suggestions."""
+    from tunesmith.reports import write_report
+
+    markdown, page = write_report(run_dir)
+    typer.echo(f"report written to {markdown} and {page}")
+
+
 @app.command("eval")
 def evaluate(run_dir: RunDir, max_examples: MaxExamples = None) -> None:
     """Re-score a finished run on its test split (results go to RUN_DIR/evals/eval-<timestamp>/)."""

@@ -18,6 +18,7 @@ from tunesmith.errors import RunError
 from tunesmith.metrics.evaluate import write_results
 from tunesmith.plan import Plan, detect_hardware, make_plan, profile_splits, read_model_info
 from tunesmith.plan.show import print_plan
+from tunesmith.reports import write_report
 from tunesmith.runs import RunFolder, write_text
 
 console = Console()
@@ -101,10 +102,13 @@ def _train_and_score(run: RunFolder, prepared: Prepared, resume_from: Path | Non
         run.finish(status="failed", error=f"{type(err).__name__}: {err}")
         raise
     run.finish(status="done")
+    if splits.test:
+        write_report(run.path)  # derived from the finished folder; `tunesmith report` rebuilds it
     record = run.read_json("run.json")
     console.print(
         f"done in {record['wall_seconds'] / 60:.1f} min (training {result.train_seconds / 60:.1f} min, "
         f"peak memory {result.peak_memory_gb:.2f} GiB). Run folder: [bold]{run.path}[/bold]"
+        + (f"\nreport: {run.path / 'report.html'}" if (run.path / "report.html").is_file() else "")
     )
     return run
 
@@ -151,6 +155,7 @@ def _score(bundle, test: list[Example], plan: Plan, config: RunConfig) -> dict:
         batch_size=config.evaluation.batch_size,
         bf16=bool(plan["bf16"]),
         compare_base=config.evaluation.compare_base,
+        max_length=plan["max_length"],
     )
     print_metrics(result["summary"], console)
     return result

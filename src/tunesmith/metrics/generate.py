@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
 
-def generate_answers(
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    cut: bool  # stopped by max_new_tokens, not by an end-of-turn token
+
+
+def generate(
     model,
     tokenizer,
     prompts: Sequence[str],
@@ -15,12 +22,12 @@ def generate_answers(
     batch_size: int = 16,
     bf16: bool = False,
     description: str = "generating",
-) -> list[str]:
-    """Greedy answers for already-templated ``prompts``, returned in the order given."""
+) -> list[Generation]:
+    """Greedy answers for already-templated ``prompts``, in the order given, each marked if it was cut short."""
     from tqdm.auto import tqdm
 
     order = sorted(range(len(prompts)), key=lambda index: len(prompts[index]), reverse=True)
-    answers: list[str] = [""] * len(prompts)
+    answers: list[Generation] = [Generation("", False)] * len(prompts)
     previous_side, tokenizer.padding_side = tokenizer.padding_side, "left"
     model.eval()
     try:
@@ -37,7 +44,7 @@ def generate_answers(
 
 
 @torch.inference_mode()
-def _generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int, bf16: bool) -> list[str]:
+def _generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int, bf16: bool) -> list[Generation]:
     batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
     with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=bf16):
         output = model.generate(
@@ -49,4 +56,7 @@ def _generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int, b
             eos_token_id=tokenizer.eos_token_id,
         )
     new_tokens = output[:, batch["input_ids"].shape[1] :]
-    return [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+    texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+    stops = {tokenizer.eos_token_id, tokenizer.pad_token_id}
+    cut = [new_tokens.shape[1] >= max_new_tokens and not stops & set(row.tolist()) for row in new_tokens]
+    return [Generation(text.strip(), bool(was_cut)) for text, was_cut in zip(texts, cut)]
