@@ -19,6 +19,18 @@ RunDir = Annotated[Path, typer.Argument(help="A finished run folder.")]
 OptionalConfigPath = Annotated[Path | None, typer.Argument(help="Run config (YAML or JSON).")]
 ResumeDir = Annotated[Path | None, typer.Option(help="Finish a stopped run from its last complete checkpoint.")]
 MaxExamples = Annotated[int | None, typer.Option(help="Score only the first N test examples.")]
+DataFiles = Annotated[list[Path], typer.Argument(help="Data files (train/valid/test by name), or one run config.")]
+DataFile = Annotated[Path, typer.Argument(help="A JSON, JSONL or CSV data file.")]
+OutPath = Annotated[Path | None, typer.Option("--out", help="Where to write (a default name is printed).")]
+ModelOption = Annotated[str | None, typer.Option("--model", help="Model whose tokenizer counts tokens.")]
+ShapeOption = Annotated[str, typer.Option("--format", help="Record shape: auto, qa, alpaca or messages.")]
+PromptField = Annotated[str | None, typer.Option(help="Field holding the question (dotted path).")]
+AnswerField = Annotated[str | None, typer.Option(help="Field holding the answer (dotted path).")]
+CategoryField = Annotated[str, typer.Option(help="Field holding the category (dotted path).")]
+DifficultyField = Annotated[str, typer.Option(help="Field holding the difficulty (dotted path).")]
+Seed = Annotated[int, typer.Option(help="Random seed (same seed, same result).")]
+Operations = Annotated[str, typer.Option(help="Comma-separated: delete, swap, synonym, duplicate.")]
+SynonymsFile = Annotated[Path | None, typer.Option(help="Word list: JSON {word: [synonyms]} or 'word: a, b' lines.")]
 PlotFlag = Annotated[bool, typer.Option("--plot", help="Also draw the learning rate over steps: <name>-lr.png here.")]
 
 
@@ -70,6 +82,76 @@ def train(config_path: OptionalConfigPath = None, resume: ResumeDir = None) -> N
         resume_run(resume)
     else:
         train_run(config)
+
+
+def _fields(prompt_field, answer_field, category_field, difficulty_field):
+    from tunesmith.data import FieldMap
+
+    return FieldMap(prompt_field, answer_field, category_field, difficulty_field)
+
+
+@app.command()
+def analyze(
+    paths: DataFiles,
+    model: ModelOption = None,
+    shape: ShapeOption = "auto",
+    prompt_field: PromptField = None,
+    answer_field: AnswerField = None,
+    category_field: CategoryField = "category",
+    difficulty_field: DifficultyField = "difficulty",
+    out: OutPath = None,
+) -> None:
+    """Sizes, token lengths, categories, duplicates, suspicious answers and leakage; then the plan that fits."""
+    _quiet_libraries()
+    from tunesmith.data.commands import analyze_command
+
+    fields = _fields(prompt_field, answer_field, category_field, difficulty_field)
+    analyze_command(paths, model, shape, fields, out)
+
+
+@app.command()
+def split(
+    path: DataFile,
+    fractions: Annotated[tuple[float, float, float], typer.Option(help="train valid test shares.")] = (0.7, 0.2, 0.1),
+    seed: Seed = 42,
+    shape: ShapeOption = "auto",
+    prompt_field: PromptField = None,
+    answer_field: AnswerField = None,
+    category_field: CategoryField = "category",
+    difficulty_field: DifficultyField = "difficulty",
+    out: OutPath = None,
+) -> None:
+    """Stratified train/valid/test JSONL files (by category and difficulty); near duplicates stay together."""
+    from tunesmith.data.commands import split_command
+
+    fields = _fields(prompt_field, answer_field, category_field, difficulty_field)
+    split_command(path, fractions, seed, shape, fields, out)
+
+
+@app.command()
+def augment(
+    path: DataFile,
+    copies: Annotated[int, typer.Option(min=1, help="Augmented copies per example.")] = 2,
+    ops: Annotated[
+        str, typer.Option(help="Comma-separated: delete, swap, synonym, duplicate.")
+    ] = "delete,swap,synonym",
+    synonyms: Annotated[
+        Path | None, typer.Option(help="Word list: JSON {word: [synonyms]} or 'word: a, b' lines.")
+    ] = None,
+    seed: Seed = 42,
+    shape: ShapeOption = "auto",
+    prompt_field: PromptField = None,
+    answer_field: AnswerField = None,
+    category_field: CategoryField = "category",
+    difficulty_field: DifficultyField = "difficulty",
+    out: OutPath = None,
+) -> None:
+    """Edited copies of each question (answers untouched), marked so they never reach a valid or test split."""
+    from tunesmith.data.commands import augment_command
+
+    fields = _fields(prompt_field, answer_field, category_field, difficulty_field)
+    operations = [op.strip() for op in ops.split(",") if op.strip()]
+    augment_command(path, copies, operations, synonyms, seed, shape, fields, out)
 
 
 @app.command()

@@ -28,6 +28,7 @@ class Example:
     category: str | None = None
     difficulty: str | None = None
     source: str = ""
+    augmented_from: str | None = None  # set on copies made by `tunesmith augment`: they never reach a test split
 
     @property
     def prompt(self) -> list[dict[str, str]]:
@@ -79,6 +80,7 @@ def to_example(record: dict[str, Any], shape: str, fields: FieldMap, source: str
         category=_optional_label(record, fields.category, source),
         difficulty=_optional_label(record, fields.difficulty, source),
         source=source,
+        augmented_from=_optional_label(record, "augmented_from", source),
     )
 
 

@@ -14,7 +14,7 @@ def plot_losses(log_rows: list[dict], path: Path) -> Path | None:
     valid = [(row["step"], row["eval_loss"]) for row in log_rows if "eval_loss" in row]
     if not train and not valid:
         return None
-    figure, axes = _figure()
+    figure, axes = new_figure()
     if train:
         axes.plot(*zip(*train), label="training loss", color="#1f77b4")
     if valid:
@@ -22,19 +22,19 @@ def plot_losses(log_rows: list[dict], path: Path) -> Path | None:
     axes.set_xlabel("optimiser step")
     axes.set_ylabel("loss")
     axes.legend()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_learning_rate(log_rows: list[dict], path: Path) -> Path | None:
     points = [(row["step"], row["learning_rate"]) for row in log_rows if "learning_rate" in row]
     if not points:
         return None
-    figure, axes = _figure()
+    figure, axes = new_figure()
     axes.plot(*zip(*points), color="#2ca02c")
     axes.set_xlabel("optimiser step")
     axes.set_ylabel("learning rate")
     axes.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_groups(by_group: dict[str, dict[str, dict]], metric: str, group_by: str, path: Path) -> Path | None:
@@ -43,7 +43,7 @@ def plot_groups(by_group: dict[str, dict[str, dict]], metric: str, group_by: str
     groups = list(next(iter(by_group.values()), {}))
     if not groups:
         return None
-    figure, axes = _figure(height=max(2.5, 0.32 * len(groups) * len(labels) + 1))
+    figure, axes = new_figure(height=max(2.5, 0.32 * len(groups) * len(labels) + 1))
     height = 0.8 / len(labels)
     for offset, label in enumerate(labels):
         values = [by_group[label][group][metric] or 0.0 for group in groups]
@@ -53,10 +53,10 @@ def plot_groups(by_group: dict[str, dict[str, dict]], metric: str, group_by: str
     axes.invert_yaxis()
     axes.set_xlabel(f"{metric} by {group_by}")
     axes.legend()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
-def _figure(height: float = 3.5):
+def new_figure(height: float = 3.5):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -67,7 +67,7 @@ def _figure(height: float = 3.5):
     return figure, axes
 
 
-def _save(figure, path: Path) -> Path:
+def save_figure(figure, path: Path) -> Path:
     from matplotlib import pyplot
 
     buffer = io.BytesIO()
