@@ -163,6 +163,24 @@ def report(run_dir: RunDir) -> None:
     typer.echo(f"report written to {markdown} and {page}")
 
 
+@app.command()
+def compare(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run folders to put side by side.")],
+    show_all: Annotated[bool, typer.Option("--all", help="Also list config entries that are equal.")] = False,
+    out: OutPath = None,
+) -> None:
+    """Several runs' settings and scores side by side, with the settings that differ highlighted."""
+    from tunesmith.runs.compare import collect, print_comparison, to_markdown
+
+    comparison = collect(run_dirs)
+    print_comparison(comparison, show_all=show_all)
+    if out:
+        from tunesmith.runs import write_text
+
+        write_text(out, to_markdown(comparison))
+        typer.echo(f"comparison written to {out}")
+
+
 @app.command("eval")
 def evaluate(run_dir: RunDir, max_examples: MaxExamples = None) -> None:
     """Re-score a finished run on its test split (results go to RUN_DIR/evals/eval-<timestamp>/)."""
