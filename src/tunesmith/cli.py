@@ -181,6 +181,59 @@ def compare(
         typer.echo(f"comparison written to {out}")
 
 
+runs_app = typer.Typer(help="The runs folder as a registry: lineage tree, one run in detail.")
+app.add_typer(runs_app, name="runs")
+RunsDir = Annotated[Path, typer.Option("--runs-dir", help="The runs folder.")]
+RunRef = Annotated[str, typer.Argument(help="A run folder, a run name in --runs-dir, or 'current'.")]
+
+
+@runs_app.callback(invoke_without_command=True)
+def runs_list(ctx: typer.Context, runs_dir: RunsDir = Path("runs")) -> None:
+    """List the runs as lineage trees with their key metrics; the current run is marked."""
+    if ctx.invoked_subcommand is None:
+        from tunesmith.runs.show import print_runs
+
+        print_runs(runs_dir)
+
+
+@runs_app.command("show")
+def runs_show(run: RunRef, runs_dir: RunsDir = Path("runs")) -> None:
+    """One run: parent, data files and hashes, training, scores, and retention of earlier stages."""
+    from tunesmith.runs.registry import resolve_run
+    from tunesmith.runs.show import print_run
+
+    print_run(resolve_run(run, runs_dir), runs_dir)
+
+
+@app.command()
+def rollback(run: RunRef, runs_dir: RunsDir = Path("runs")) -> None:
+    """Make an earlier finished run the current one (what serve and export use); one atomic switch."""
+    from tunesmith.runs.registry import resolve_run, set_current
+
+    target = resolve_run(run, runs_dir)
+    set_current(runs_dir, target)
+    typer.echo(f"current run: {target.name}")
+
+
+@app.command()
+def prune(
+    runs: Annotated[list[str], typer.Argument(help="Runs to delete (folders or names).")],
+    runs_dir: RunsDir = Path("runs"),
+    checkpoints_only: Annotated[bool, typer.Option(help="Delete only their checkpoints/ folders.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete runs (or their checkpoints); refuses to delete a run that a kept run descends from, or the current."""
+    from tunesmith.runs.registry import prune as prune_runs
+    from tunesmith.runs.registry import resolve_run
+
+    targets = [resolve_run(run, runs_dir) for run in runs]
+    what = "the checkpoints of" if checkpoints_only else "the run folders"
+    if not yes:
+        typer.confirm(f"delete {what} {', '.join(t.name for t in targets)}?", abort=True)
+    for path in prune_runs(runs_dir, targets, checkpoints_only):
+        typer.echo(f"deleted {path}")
+
+
 @app.command("eval")
 def evaluate(run_dir: RunDir, max_examples: MaxExamples = None) -> None:
     """Re-score a finished run on its test split (results go to RUN_DIR/evals/eval-<timestamp>/)."""

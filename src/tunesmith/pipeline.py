@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
+from tunesmith import continual
 from tunesmith.config import RunConfig, config_from_dict, dump_config
 from tunesmith.data import Example, Splits, load_examples, load_splits
 from tunesmith.errors import RunError
@@ -20,6 +21,7 @@ from tunesmith.plan import Plan, detect_hardware, make_plan, profile_splits, rea
 from tunesmith.plan.show import print_plan
 from tunesmith.reports import write_report
 from tunesmith.runs import RunFolder, write_text
+from tunesmith.runs.registry import set_current
 
 console = Console()
 
@@ -34,16 +36,18 @@ class Prepared:
 
 def prepare(config: RunConfig) -> Prepared:
     """Everything before training: data checked, model located, plan made. Nothing is written."""
-    from tunesmith.models import resolve_model
     from tunesmith.tasks.causal import load_tokenizer
 
     splits = load_splits(config.data)
     if not splits.test:
         console.print("[yellow]warning: no test examples; the run will not be scored[/yellow]")
-    model_dir = resolve_model(config.model.name)
+    splits, replay = continual.with_replay(config, splits)
+    model_dir = continual.model_dir_for(config)
     tokenizer = load_tokenizer(model_dir)
     profile = profile_splits(splits, tokenizer, config.model.system_prompt)
     plan = make_plan(profile, config, detect_hardware(), read_model_info(model_dir))
+    if replay is not None:
+        plan.choices["replay_examples"] = replay
     return Prepared(config, splits, model_dir, plan)
 
 
@@ -64,7 +68,6 @@ def train_run(config: RunConfig) -> RunFolder:
 
 def resume_run(run_path: Path) -> RunFolder:
     """Finish a run that was stopped: same config, plan and splits, from its newest complete checkpoint."""
-    from tunesmith.models import resolve_model
 
     run = RunFolder.open(run_path)
     if run.read_json("run.json")["status"] == "done":
@@ -76,7 +79,7 @@ def resume_run(run_path: Path) -> RunFolder:
     print_plan(plan, console)
     console.print(f"resuming {run.path} from {checkpoint.name if checkpoint else 'the start (no checkpoint yet)'}")
     run.update(status="running", resumed_from=str(checkpoint) if checkpoint else None)
-    prepared = Prepared(config, splits, resolve_model(config.model.name), plan)
+    prepared = Prepared(config, splits, continual.model_dir_for(config), plan)
     return _train_and_score(run, prepared, resume_from=checkpoint)
 
 
@@ -97,11 +100,14 @@ def _train_and_score(run: RunFolder, prepared: Prepared, resume_from: Path | Non
         result = train(bundle, encode(splits.train), valid, plan, config, run, use_cpu, resume_from)
         run.update(training=result.__dict__)
         if splits.test:
-            write_results(run.path, _score(bundle, splits.test, plan, config))
+            scores = _score(bundle, splits.test, plan, config)
+            earlier = continual.score_earlier_stages(run, bundle, plan, config) if _rescore_earlier(config) else []
+            write_results(run.path, scores, {"earlier_stages": earlier} if earlier else None)
     except BaseException as err:
         run.finish(status="failed", error=f"{type(err).__name__}: {err}")
         raise
     run.finish(status="done")
+    set_current(run.path.parent, run.path)  # the newest finished run serves until a rollback says otherwise
     if splits.test:
         write_report(run.path)  # derived from the finished folder; `tunesmith report` rebuilds it
     record = run.read_json("run.json")
@@ -125,7 +131,6 @@ def _saved_split(run: RunFolder, name: str) -> list[Example]:
 
 def evaluate_run(run_path: Path, max_examples: int | None = None) -> Path:
     """Re-score a finished run's test split; results go to a new ``evals/eval-<timestamp>/`` folder in the run."""
-    from tunesmith.models import resolve_model
     from tunesmith.tasks.causal import load_trained
 
     run = RunFolder.open(run_path)
@@ -135,7 +140,7 @@ def evaluate_run(run_path: Path, max_examples: int | None = None) -> Path:
     if max_examples:
         config.evaluation.max_examples = max_examples
     test = _saved_split(run, "test")
-    bundle = load_trained(resolve_model(config.model.name), run.adapter_dir, config.model.system_prompt)
+    bundle = load_trained(continual.model_dir_for(config), run.adapter_dir, config.model.system_prompt)
     result = _score(bundle, test, Plan.from_dict(run.read_json("plan.json")), config)
     target = RunFolder.create(run.path / "evals", "eval").path
     write_results(target, result)
@@ -169,7 +174,7 @@ def _write_run_inputs(run: RunFolder, prepared: Prepared) -> None:
         examples = getattr(prepared.splits, name)
         lines = "".join(json.dumps(_as_record(example), ensure_ascii=False) + "\n" for example in examples)
         write_text(run.data_dir / f"{name}.jsonl", lines)
-    run.start(base_model=config.model.name, resolved_from=str(prepared.model_dir))
+    run.start(parent=continual.parent_record(config, prepared.model_dir), data_files=_data_files(config))
 
 
 def _as_record(example: Example) -> dict:
@@ -179,3 +184,19 @@ def _as_record(example: Example) -> dict:
     if example.difficulty is not None:
         record["difficulty"] = example.difficulty
     return record
+
+
+def _rescore_earlier(config: RunConfig) -> bool:
+    return bool(config.continue_from) and config.continual.evaluate_earlier
+
+
+def _data_files(config: RunConfig) -> dict:
+    """Each source data file with its content hash, so a run's lineage says exactly what it learned from."""
+    import hashlib
+
+    files = {}
+    for name in ("train", "valid", "test"):
+        path = getattr(config.data, name)
+        if path is not None and Path(path).is_file():
+            files[name] = {"path": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
+    return files

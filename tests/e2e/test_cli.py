@@ -58,7 +58,7 @@ def test_plan_prints_each_choice_with_its_reason_and_an_estimate(tmp_path, tiny_
 def test_train_writes_a_complete_new_run_folder_and_eval_rescores_it(tmp_path, tiny_model_dir):
     config_path = make_config(tmp_path, tiny_model_dir)
     output = run_cli("train", config_path)
-    [run] = list((tmp_path / "runs").iterdir())
+    [run] = [path.parent for path in (tmp_path / "runs").glob("*/run.json")]
     assert "Training plan" in output and "token_f1" in output and str(run) in output.replace("\n", "")
     names = ("config.yaml", "plan.json", "run.json", "metrics.json", "metrics.csv", "predictions.jsonl", "report.html")
     for name in (*names, "report.md", "report/loss.png"):
@@ -89,7 +89,8 @@ def test_train_writes_a_complete_new_run_folder_and_eval_rescores_it(tmp_path, t
     assert all(path.read_bytes() == content for path, content in before.items())  # nothing rewritten
 
     run_cli("train", config_path)
-    assert len(list((tmp_path / "runs").iterdir())) == 2  # a second run never reuses the first's folder
+    assert len(list((tmp_path / "runs").glob("*/run.json"))) == 2  # a second run never reuses the first's folder
+    assert json.loads((tmp_path / "runs" / "current.json").read_text())["previous"] == run.name
 
 
 def cli(*args, cwd):

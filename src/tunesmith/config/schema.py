@@ -119,6 +119,18 @@ class EvaluationConfig(Section):
     max_examples: int | None = Field(None, ge=1, description="Score only the first N test examples.")
 
 
+class ContinualConfig(Section):
+    """Continual learning: a run that continues from an earlier one (``continue_from``) without forgetting it."""
+
+    replay_ratio: float | None = Field(
+        None,
+        ge=0,
+        le=10,
+        description="Earlier training examples mixed in per new one; the plan picks 1.0 when continuing.",
+    )
+    evaluate_earlier: bool = Field(True, description="Re-score every earlier stage's test split at the end.")
+
+
 class OutputConfig(Section):
     """Where runs are written."""
 
@@ -135,12 +147,16 @@ class RunConfig(Section):
 
     name: str = Field("run", pattern=r"^[A-Za-z0-9._-]+$", description="Prefix of the run folder's name.")
     task: Literal["causal_lm"] = Field("causal_lm", description="What kind of model is trained.")
+    continue_from: str | None = Field(
+        None, description="An earlier run (folder, or its name in output.runs_dir) to continue from."
+    )
     model: ModelConfig = Field(default_factory=ModelConfig)
     data: DataConfig
     lora: LoraConfig = Field(default_factory=LoraConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    continual: ContinualConfig = Field(default_factory=ContinualConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
 
     @field_validator("name")

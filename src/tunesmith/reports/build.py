@@ -47,6 +47,7 @@ def build_document(run_path: Path) -> doc.Document:
     document.add(doc.Heading("Results on the test split"), _overall_table(summary))
     for group_by in ("category", "difficulty"):
         document.add(*_group_section(summary, group_by, primary, train_categories, figures))
+    document.add(*_earlier_stages(metrics.get("earlier_stages", []), primary))
     document.add(doc.Heading("What to do next"))
     document.add(doc.BulletList(suggestions(summary, rows, log_rows, plan, train_categories, primary)))
     document.add(*_training_section(log_rows, figures))
@@ -103,6 +104,22 @@ def _group_section(summary, group_by, primary, train_categories, figures) -> lis
     if image:
         blocks.append(doc.Image(image, f"{primary} by {group_by}, base vs fine-tuned"))
     return blocks
+
+
+def _earlier_stages(stages: list[dict], primary: str) -> list:
+    """Forgetting: each earlier stage's test split, scored after that stage and after this run."""
+    if not stages:
+        return []
+    rows = []
+    for stage in stages:
+        kept = stage["retention"].get(primary)
+        before, after = stage["before"].get(primary), stage["after"].get(primary)
+        rows.append(
+            [stage["run"], str(stage["n"]), _number(before), _number(after), "-" if kept is None else f"{kept:.0%}"]
+        )
+    caption = f"{primary} on each earlier stage's test split: after that stage, and after this run"
+    headers = ["earlier stage", "test n", "before", "after", "retention"]
+    return [doc.Heading("Earlier stages (forgetting)"), doc.Table(headers, rows, caption=caption)]
 
 
 def _training_section(log_rows: list[dict], figures: Path) -> list:
