@@ -76,6 +76,41 @@ def build_tiny_llama(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
+def build_tiny_t5(folder: Path, seed: int = 0) -> Path:
+    """A 2-layer T5 whose tokenizer ends every text with its end token, as T5's own does; no chat template."""
+    import torch
+    from tokenizers.processors import TemplateProcessing
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    tokenizer = build_tiny_tokenizer()
+    tokenizer.chat_template = None
+    eos = tokenizer.eos_token
+    tokenizer._tokenizer.post_processor = TemplateProcessing(
+        single=f"$A {eos}", special_tokens=[(eos, tokenizer.eos_token_id)]
+    )
+    config = T5Config(
+        vocab_size=len(tokenizer),
+        d_model=48,
+        d_ff=96,
+        d_kv=12,
+        num_layers=2,
+        num_heads=4,
+        decoder_start_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        initializer_factor=1.0,
+    )
+    torch.manual_seed(seed)
+    T5ForConditionalGeneration(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_t5_dir(tmp_path_factory) -> Path:
+    return build_tiny_t5(tmp_path_factory.mktemp("tiny_t5"))
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A 2-layer Llama (~40k parameters) saved as a normal model folder."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tunesmith.data import Splits
-from tunesmith.plan import Choice
+from tunesmith.plan import Choice, generation_settings
 from tunesmith.runs import RunFolder
 from tunesmith.runs.lineage import (
     earlier_stages,
@@ -88,6 +88,7 @@ def score_earlier_stages(run: RunFolder, bundle, plan, config) -> list[dict]:
             bf16=bool(plan["bf16"]),
             compare_base=False,
             max_length=plan["max_length"],
+            generation=generation_settings(plan),
         )
         after = scored["summary"]["tuned"]["overall"]
         results.append(

@@ -16,8 +16,8 @@ from tunesmith import continual
 from tunesmith.config import RunConfig, config_from_dict, dump_config
 from tunesmith.data import Example, Splits, load_examples, load_splits
 from tunesmith.errors import RunError
-from tunesmith.metrics.evaluate import write_results
-from tunesmith.plan import Plan, detect_hardware, make_plan, profile_splits, read_model_info
+from tunesmith.metrics.evaluate import primary_metric, write_results
+from tunesmith.plan import Plan, detect_hardware, generation_settings, make_plan, profile_splits, read_model_info
 from tunesmith.plan.show import print_plan
 from tunesmith.reports import write_report
 from tunesmith.runs import RunFolder, write_text
@@ -86,14 +86,13 @@ def resume_run(run_path: Path) -> RunFolder:
 def _train_and_score(run: RunFolder, prepared: Prepared, resume_from: Path | None = None) -> RunFolder:
     from transformers import set_seed
 
-    from tunesmith.tasks import BUILDERS
-    from tunesmith.tasks.causal import encode_examples
+    from tunesmith.tasks import BUILDERS, encode_for
     from tunesmith.training import train
 
     config, plan, splits = prepared.config, prepared.plan, prepared.splits
     set_seed(config.training.seed)  # the adapter's random init too: same config, same run
     bundle = BUILDERS[config.task](prepared.model_dir, plan, config.lora.dropout, config.model.system_prompt)
-    encode = lambda examples: encode_examples(bundle.tokenizer, examples, plan["max_length"], bundle.system_prompt)  # noqa: E731
+    encode = lambda examples: encode_for(bundle, examples, plan["max_length"], plan["max_new_tokens"])  # noqa: E731
     valid = encode(splits.valid) if splits.valid else None
     use_cpu = plan.hardware["device"] == "cpu"
     try:
@@ -102,7 +101,8 @@ def _train_and_score(run: RunFolder, prepared: Prepared, resume_from: Path | Non
         if splits.test:
             scores = _score(bundle, splits.test, plan, config)
             earlier = continual.score_earlier_stages(run, bundle, plan, config) if _rescore_earlier(config) else []
-            write_results(run.path, scores, {"earlier_stages": earlier} if earlier else None)
+            extra = {"earlier_stages": earlier} if earlier else None
+            write_results(run.path, scores, extra, primary=primary_metric(config.task))
     except BaseException as err:
         run.finish(status="failed", error=f"{type(err).__name__}: {err}")
         raise
@@ -131,7 +131,7 @@ def _saved_split(run: RunFolder, name: str) -> list[Example]:
 
 def evaluate_run(run_path: Path, max_examples: int | None = None) -> Path:
     """Re-score a finished run's test split; results go to a new ``evals/eval-<timestamp>/`` folder in the run."""
-    from tunesmith.tasks.causal import load_trained
+    from tunesmith.tasks import load_trained_model
 
     run = RunFolder.open(run_path)
     if not run.adapter_dir.is_dir():
@@ -140,10 +140,10 @@ def evaluate_run(run_path: Path, max_examples: int | None = None) -> Path:
     if max_examples:
         config.evaluation.max_examples = max_examples
     test = _saved_split(run, "test")
-    bundle = load_trained(continual.model_dir_for(config), run.adapter_dir, config.model.system_prompt)
+    bundle = load_trained_model(continual.model_dir_for(config), run.adapter_dir, config.model.system_prompt)
     result = _score(bundle, test, Plan.from_dict(run.read_json("plan.json")), config)
     target = RunFolder.create(run.path / "evals", "eval").path
-    write_results(target, result)
+    write_results(target, result, primary=primary_metric(config.task))
     return target
 
 
@@ -161,8 +161,9 @@ def _score(bundle, test: list[Example], plan: Plan, config: RunConfig) -> dict:
         bf16=bool(plan["bf16"]),
         compare_base=config.evaluation.compare_base,
         max_length=plan["max_length"],
+        generation=generation_settings(plan),
     )
-    print_metrics(result["summary"], console)
+    print_metrics(result["summary"], console, primary=primary_metric(config.task))
     return result
 
 

@@ -137,3 +137,9 @@ def test_bleu_agrees_with_sacrebleu():
         expected = sacrebleu.sentence_bleu(prediction, [reference]).score / 100
         assert sentence_bleu(prediction, reference) == pytest.approx(expected, abs=1e-6)
     assert sentence_bleu("the same sentence here", "the same sentence here") == pytest.approx(1.0)
+
+
+def test_length_ratio_is_answer_words_per_reference_word():
+    scores = score_answer("one two three four", "one two")
+    assert scores["length_ratio"] == 2.0
+    assert score_answer("anything", "")["length_ratio"] is None

@@ -34,7 +34,10 @@ class DataConfig(Section):
     train: Path = Field(description="JSON, JSONL or CSV file with the training records.")
     valid: Path | None = Field(None, description="Validation file; carved out of train when absent.")
     test: Path | None = Field(None, description="Test file; carved out of train when absent.")
-    format: Literal["auto", "qa", "alpaca", "messages"] = Field("auto", description="Record shape.")
+    format: Literal["auto", "qa", "alpaca", "messages", "summary"] = Field("auto", description="Record shape.")
+    instruction: str | None = Field(
+        None, description="summary shape: the instruction before each text; default 'Summarize this <field>:'."
+    )
     prompt_field: str | None = Field(None, description="Field holding the question/instruction (dotted path).")
     answer_field: str | None = Field(None, description="Field holding the answer/output (dotted path).")
     category_field: str = Field("category", description="Field holding the category (dotted path).")
@@ -117,6 +120,12 @@ class EvaluationConfig(Section):
     batch_size: int = Field(16, ge=1)
     compare_base: bool = Field(True, description="Also score the base model, side by side.")
     max_examples: int | None = Field(None, ge=1, description="Score only the first N test examples.")
+    mode: Literal["fast", "quality"] | None = Field(
+        None, description="Generation: fast (greedy) or quality (beam search); the plan picks when unset."
+    )
+    num_beams: int | None = Field(None, ge=1, le=16, description="Beam width; set by the mode when unset.")
+    length_penalty: float | None = Field(None, description="Beam search: >1 favours longer outputs.")
+    no_repeat_ngram_size: int | None = Field(None, ge=0, description="Never repeat an n-gram of this size.")
 
 
 class ContinualConfig(Section):
@@ -146,7 +155,9 @@ class RunConfig(Section):
     """A whole run: everything ``tunesmith train`` needs."""
 
     name: str = Field("run", pattern=r"^[A-Za-z0-9._-]+$", description="Prefix of the run folder's name.")
-    task: Literal["causal_lm"] = Field("causal_lm", description="What kind of model is trained.")
+    task: Literal["causal_lm", "summarization"] = Field(
+        "causal_lm", description="What kind of model is trained: causal_lm (Q&A, chat) or summarization."
+    )
     continue_from: str | None = Field(
         None, description="An earlier run (folder, or its name in output.runs_dir) to continue from."
     )

@@ -71,6 +71,7 @@ def load_splits(data_config: Any) -> Splits:
         answer=data_config.answer_field,
         category=data_config.category_field,
         difficulty=data_config.difficulty_field,
+        instruction=data_config.instruction,
     )
     shape = data_config.format
 

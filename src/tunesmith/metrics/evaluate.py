@@ -18,6 +18,7 @@ from tunesmith.metrics.text import METRICS, corpus_bleu, score_answer
 from tunesmith.runs import write_json, write_text
 
 PRIMARY_METRIC = "token_f1"
+PRIMARY_BY_TASK = {"summarization": "rouge_l"}
 CORPUS_METRICS = ("corpus_bleu", "perplexity")
 OVERALL_METRICS = (*METRICS, *CORPUS_METRICS)
 
@@ -30,6 +31,7 @@ def evaluate_bundle(
     bf16: bool,
     compare_base: bool,
     max_length: int = 1024,
+    generation: dict | None = None,
 ) -> dict:
     """Generate and score; returns ``{"rows": [...], "summary": {model: {overall, by_category, by_difficulty}}}``.
 
@@ -53,12 +55,13 @@ def evaluate_bundle(
                 batch_size,
                 bf16,
                 description=f"scoring {label}",
+                settings=generation,
             )
             nll = answer_nll(bundle.model, bundle.tokenizer, examples, bundle.system_prompt, max_length, batch_size)
-        answers = [generation.text for generation in generations]
-        for row, generation, (loss, tokens) in zip(rows, generations, nll):
-            scores = score_answer(generation.text, row["reference"])
-            row[label] = {"answer": generation.text, **scores, "answer_nll": loss, "cut": generation.cut}
+        answers = [output.text for output in generations]
+        for row, output, (loss, tokens) in zip(rows, generations, nll):
+            scores = score_answer(output.text, row["reference"])
+            row[label] = {"answer": output.text, **scores, "answer_nll": loss, "cut": output.cut}
             row["answer_tokens"] = tokens
         row_counts = [(row[label]["answer_nll"], row["answer_tokens"]) for row in rows]
         corpus[label] = {
@@ -84,9 +87,13 @@ def summarize(rows: list[dict], label: str) -> dict:
     return summary
 
 
-def write_results(folder: Path, result: dict, extra: dict | None = None) -> None:
+def primary_metric(task: str) -> str:
+    return PRIMARY_BY_TASK.get(task, PRIMARY_METRIC)
+
+
+def write_results(folder: Path, result: dict, extra: dict | None = None, primary: str = PRIMARY_METRIC) -> None:
     folder = Path(folder)
-    write_json(folder / "metrics.json", {"primary_metric": PRIMARY_METRIC, **result["summary"], **(extra or {})})
+    write_json(folder / "metrics.json", {"primary_metric": primary, **result["summary"], **(extra or {})})
     write_text(folder / "metrics.csv", metrics_csv(result["summary"]))
     lines = [_json_line(row) for row in result["rows"]]
     write_text(folder / "predictions.jsonl", "".join(lines))

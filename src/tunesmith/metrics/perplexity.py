@@ -18,8 +18,12 @@ def answer_nll(
 ) -> list[tuple[float, int]]:
     """``(summed negative log-likelihood, answer tokens)`` per example, in the order given."""
     from tunesmith.tasks.causal import encode_example
+    from tunesmith.tasks.seq2seq import encode_seq2seq_example
 
-    encoded = [encode_example(tokenizer, example, max_length, system_prompt) for example in examples]
+    if model.config.is_encoder_decoder:
+        encoded = [encode_seq2seq_example(tokenizer, example, max_length, max_length) for example in examples]
+    else:
+        encoded = [encode_example(tokenizer, example, max_length, system_prompt) for example in examples]
     order = sorted(range(len(encoded)), key=lambda index: len(encoded[index]["input_ids"]))
     results: list[tuple[float, int]] = [(0.0, 0)] * len(encoded)
     model.eval()
@@ -38,20 +42,24 @@ def perplexity(nll_and_counts: Sequence[tuple[float, int]]) -> float:
     return math.exp(sum(nll for nll, _ in nll_and_counts) / total_tokens)
 
 
+def _padded(rows: list[list[int]], value: int) -> torch.Tensor:
+    out = torch.full((len(rows), max(len(row) for row in rows)), value, dtype=torch.long)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = torch.tensor(row)
+    return out
+
+
 @torch.inference_mode()
 def _batch_nll(model, rows: list[dict], pad_token_id: int) -> list[tuple[float, int]]:
-    width = max(len(row["input_ids"]) for row in rows)
-    input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
-    labels = torch.full((len(rows), width), -100, dtype=torch.long)
-    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        n = len(row["input_ids"])
-        input_ids[i, :n] = torch.tensor(row["input_ids"])
-        labels[i, :n] = torch.tensor(row["labels"])
-        attention_mask[i, :n] = 1
-    device = model.device
-    logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits.float()
-    shifted_logits, shifted_labels = logits[:, :-1], labels[:, 1:].to(device)
+    input_ids = _padded([row["input_ids"] for row in rows], pad_token_id).to(model.device)
+    labels = _padded([row["labels"] for row in rows], -100).to(model.device)
+    attention_mask = (_padded([[1] * len(row["input_ids"]) for row in rows], 0)).to(model.device)
+    if model.config.is_encoder_decoder:  # the decoder's logits line up with the labels already
+        logits = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).logits.float()
+        shifted_logits, shifted_labels = logits, labels
+    else:
+        logits = model(input_ids=input_ids, attention_mask=attention_mask).logits.float()
+        shifted_logits, shifted_labels = logits[:, :-1], labels[:, 1:]
     losses = torch.nn.functional.cross_entropy(
         shifted_logits.transpose(1, 2), shifted_labels, ignore_index=-100, reduction="none"
     )

@@ -84,6 +84,12 @@ def corpus_bleu(predictions: Sequence[str], references: Sequence[str]) -> float:
     return sacrebleu.corpus_bleu(list(predictions), [list(references)]).score / 100
 
 
+def length_ratio(prediction: str, reference: str) -> float | None:
+    """Words in the answer per word of the reference: below 1 too short, above 1 too long."""
+    expected = len(reference.split())
+    return len(prediction.split()) / expected if expected else None
+
+
 def score_answer(prediction: str, reference: str) -> dict[str, float | None]:
     """Every per-example metric; ``fact_recall`` is None when the reference holds no facts to recall."""
     return {
@@ -93,7 +99,8 @@ def score_answer(prediction: str, reference: str) -> dict[str, float | None]:
         **rouge(prediction, reference),
         "bleu": sentence_bleu(prediction, reference),
         "fact_recall": fact_recall(prediction, reference),
+        "length_ratio": length_ratio(prediction, reference),
     }
 
 
-METRICS = ("exact_match", "accuracy", "token_f1", *ROUGE_TYPES, "bleu", "fact_recall")
+METRICS = ("exact_match", "accuracy", "token_f1", *ROUGE_TYPES, "bleu", "fact_recall", "length_ratio")

@@ -30,12 +30,20 @@ def with_system_prompt(messages: Sequence[dict[str, str]], system_prompt: str | 
 
 
 def chat_text(tokenizer, messages: Sequence[dict[str, str]], system_prompt: str | None = None) -> str:
-    """The whole conversation in the model's chat template, as text."""
+    """The whole conversation in the model's chat template, as text (encoder-decoders: input, then target)."""
+    if tokenizer.chat_template is None:
+        from tunesmith.tasks.seq2seq import plain_prompt
+
+        return plain_prompt(messages) + "\n\n" + messages[-1]["content"]
     return tokenizer.apply_chat_template(with_system_prompt(messages, system_prompt), tokenize=False)
 
 
 def prompt_text(tokenizer, messages: Sequence[dict[str, str]], system_prompt: str | None = None) -> str:
-    """The conversation up to the point where the assistant starts answering."""
+    """The conversation up to the point where the assistant starts answering (encoder-decoders: the input)."""
+    if tokenizer.chat_template is None:
+        from tunesmith.tasks.seq2seq import plain_prompt
+
+        return plain_prompt([*messages, {"role": "assistant", "content": ""}])
     return tokenizer.apply_chat_template(
         with_system_prompt(messages, system_prompt), tokenize=False, add_generation_prompt=True
     )
@@ -86,7 +94,11 @@ def supports_answer_only_head(model) -> bool:
     """
     causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
     config = causal_lm.config
-    if getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None):
+    if (
+        config.is_encoder_decoder
+        or getattr(config, "final_logit_softcapping", None)
+        or getattr(config, "logit_scale", None)
+    ):
         return False
     return hasattr(causal_lm, "get_decoder") and causal_lm.get_output_embeddings() is not None
 
@@ -115,8 +127,10 @@ def answer_only_loss(model, inputs: dict, num_items_in_batch=None):
 def load_tokenizer(folder: Path):
     from transformers import AutoTokenizer
 
+    from tunesmith.tasks.seq2seq import is_encoder_decoder
+
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    if tokenizer.chat_template is None:
+    if tokenizer.chat_template is None and not is_encoder_decoder(folder):
         raise ModelError(f"{folder}: the tokenizer has no chat template; use an instruct/chat model")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
