@@ -6,6 +6,7 @@ teaches facts round 1 never saw. Four runs, each with tunesmith's defaults:
     round 1             on the first half of the topics
     round 2, no replay  continue_from round 1, continual.replay_ratio 0 (the usual merge-and-continue recipe)
     round 2, replay     continue_from round 1, replay chosen by the plan
+    round 2, KL         continue_from round 1, no replay, continual.parent_kl_weight 1 (pull toward round 1)
     round 2, fresh      round-2 data alone from the base model: the score round 2 should reach
 
 Prints round-1 test scores after round 1 and after each round 2 (retention), and round-2 test scores.
@@ -56,6 +57,7 @@ def run(name: str, data: Path, out: Path, **extra) -> Path:
 
 
 def overall(run_path: Path) -> dict:
+    """The run's metrics.json (overall scores, and the earlier stages re-scored)."""
     return json.loads((run_path / "metrics.json").read_text())
 
 
@@ -78,21 +80,32 @@ def main() -> None:
     round1 = run("round1", paths[0], args.out)
     no_replay = run("round2-no-replay", paths[1], args.out, continue_from=str(round1), continual={"replay_ratio": 0})
     replay = run("round2-replay", paths[1], args.out, continue_from=str(round1))
+    kl_settings = {"replay_ratio": 0, "parent_kl_weight": 1.0}
+    kl = run("round2-kl", paths[1], args.out, continue_from=str(round1), continual=kl_settings)
     fresh = run("round2-fresh", paths[1], args.out)
 
     before = overall(round1)["tuned"]["overall"]
     print("\nround-1 test split (what round 2 may make the model forget)")
     print(f"{'':28}" + "".join(f"{name:>14}" for name in METRICS) + f"{'retention F1':>14}")
-    print(f"{'after round 1':28}" + "".join(f"{before[name]:14.3f}" for name in METRICS) + f"{'':>14}")
-    for label, path in (("after round 2, no replay", no_replay), ("after round 2, replay", replay)):
+    print(f"{'after round 1':28}" + "".join(f"{before[name] or 0:14.3f}" for name in METRICS) + f"{'':>14}")
+    rounds_two = (
+        ("after round 2, no replay", no_replay),
+        ("after round 2, replay", replay),
+        ("after round 2, KL", kl),
+    )
+    for label, path in rounds_two:
         [stage] = overall(path)["earlier_stages"]
-        row = "".join(f"{stage['after'][name]:14.3f}" for name in METRICS)
-        print(f"{label:28}{row}{stage['retention']['token_f1']:14.0%}")
+        row = "".join(f"{stage['after'][name] or 0:14.3f}" for name in METRICS)
+        print(f"{label:28}{row}{stage['retention']['token_f1'] or 0:14.0%}")
     print("\nround-2 test split")
-    for label, path in (("round 2, no replay", no_replay), ("round 2, replay", replay), ("round 2, fresh", fresh)):
+    for label, path in (
+        *((label.replace("after ", ""), path) for label, path in rounds_two),
+        ("round 2, fresh", fresh),
+    ):
         scores = overall(path)["tuned"]["overall"]
         minutes = json.loads((path / "run.json").read_text())["training"]["train_seconds"] / 60
-        print(f"{label:28}" + "".join(f"{scores[name]:14.3f}" for name in METRICS) + f"   {minutes:.1f} min training")
+        row = "".join(f"{scores[name] or 0:14.3f}" for name in METRICS)
+        print(f"{label:28}{row}   {minutes:.1f} min training")
 
 
 if __name__ == "__main__":

@@ -138,6 +138,9 @@ class ContinualConfig(Section):
         description="Earlier training examples mixed in per new one; the plan picks 1.0 when continuing.",
     )
     evaluate_earlier: bool = Field(True, description="Re-score every earlier stage's test split at the end.")
+    parent_kl_weight: float = Field(
+        0.0, ge=0, description="Weight of KL(parent || model) on answer tokens: a pull toward the previous round."
+    )
 
 
 class OutputConfig(Section):
