@@ -83,6 +83,26 @@ def evaluate(run_dir: RunDir, max_examples: MaxExamples = None) -> None:
 
 
 @app.command()
+def export(
+    run_dir: RunDir,
+    format: Annotated[str, typer.Option("--format", help="merged | adapter | gguf | ollama")] = "merged",
+    out: Annotated[
+        Path | None, typer.Option(help="New folder (or .gguf file) to write; default beside the run.")
+    ] = None,
+    gguf_type: Annotated[str, typer.Option("--gguf-type", help="GGUF weights: f16 or q8_0.")] = "f16",
+) -> None:
+    """Export a finished run: a merged model folder, the adapter alone, a GGUF file, or an Ollama folder."""
+    _quiet_libraries()
+    from tunesmith.export import export_run
+
+    if out is None:
+        suffix = ".gguf" if format == "gguf" else ""
+        out = run_dir.parent / f"{run_dir.name}-{format}{suffix}"
+    target = export_run(run_dir, format, out, gguf_type)
+    typer.echo(f"{format} export written to {target}")
+
+
+@app.command()
 def version() -> None:
     """Print tunesmith's version."""
     typer.echo(__version__)
