@@ -132,3 +132,32 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
 @pytest.fixture
 def qa_records() -> list[dict]:
     return [json.loads(line) for line in (SAMPLES / "train.jsonl").read_text().splitlines()]
+
+
+def train_tiny_run(workdir: Path, model_dir: Path) -> Path:
+    """Train a finished tunesmith run on the tiny Llama in a few seconds (24 examples, 2 epochs); its folder."""
+    import yaml
+
+    from tunesmith.config import config_from_dict
+    from tunesmith.pipeline import train_run
+
+    records = [json.loads(line) for line in (SAMPLES / "train.jsonl").read_text().splitlines()]
+    write_jsonl(workdir / "train.jsonl", records[:24])
+    write_jsonl(workdir / "test.jsonl", records[24:28])
+    raw = {
+        "name": "tiny",
+        "model": {"name": str(model_dir), "system_prompt": "You answer for PressCrafters."},
+        "data": {"train": str(workdir / "train.jsonl"), "test": str(workdir / "test.jsonl"), "valid_fraction": 0.0},
+        "lora": {"r": 8, "alpha": 16},
+        "training": {"epochs": 2, "bf16": False, "learning_rate": 3e-2},
+        "evaluation": {"max_new_tokens": 8, "compare_base": False},
+        "output": {"runs_dir": str(workdir / "runs"), "save_checkpoints": False},
+    }
+    (workdir / "run.yaml").write_text(yaml.safe_dump(raw))
+    return train_run(config_from_dict(raw, str(workdir / "run.yaml"))).path
+
+
+@pytest.fixture(scope="session")
+def tiny_run_dir(tmp_path_factory, tiny_model_dir) -> Path:
+    """A finished run (adapter, config, plan, run.json) of the tiny Llama, trained once per test session."""
+    return train_tiny_run(tmp_path_factory.mktemp("tiny_run"), tiny_model_dir)

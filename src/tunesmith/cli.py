@@ -245,6 +245,49 @@ def evaluate(run_dir: RunDir, max_examples: MaxExamples = None) -> None:
 
 
 @app.command()
+def export(
+    run_dir: RunDir,
+    format: Annotated[str, typer.Option("--format", help="merged | adapter | gguf | ollama")] = "merged",
+    out: Annotated[
+        Path | None, typer.Option(help="New folder (or .gguf file) to write; default beside the run.")
+    ] = None,
+    gguf_type: Annotated[str, typer.Option("--gguf-type", help="GGUF weights: f16 or q8_0.")] = "f16",
+) -> None:
+    """Export a finished run: a merged model folder, the adapter alone, a GGUF file, or an Ollama folder."""
+    _quiet_libraries()
+    from tunesmith.export import export_run
+
+    if out is None:
+        suffix = ".gguf" if format == "gguf" else ""
+        out = run_dir.parent / f"{run_dir.name}-{format}{suffix}"
+    target = export_run(run_dir, format, out, gguf_type)
+    typer.echo(f"{format} export written to {target}")
+
+
+@app.command()
+def serve(
+    run_dir: Annotated[
+        Path, typer.Argument(help="A finished run, a model folder, or a sentence-transformers folder.")
+    ],
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="TUNESMITH_API_KEY", help="Require 'Authorization: Bearer KEY' (not /health).")
+    ] = None,
+    model_name: Annotated[str | None, typer.Option(help="The model id clients send; default: the run's name.")] = None,
+    max_batch: Annotated[int, typer.Option(min=1, help="Most queued requests generated together.")] = 8,
+) -> None:
+    """Serve a run over an OpenAI-compatible HTTP API (chat, completions, embeddings, models; docs at /docs)."""
+    _quiet_libraries()
+    from tunesmith.serve import create_app, load_served
+    from tunesmith.serve.server import serve_forever
+
+    served = load_served(run_dir, model_name)
+    typer.echo(f"serving '{served.name}' on http://{host}:{port} (docs at /docs)")
+    serve_forever(create_app(served, api_key, max_batch), host, port)
+
+
+@app.command()
 def version() -> None:
     """Print tunesmith's version."""
     typer.echo(__version__)

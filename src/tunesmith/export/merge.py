@@ -1,0 +1,55 @@
+"""A finished run's adapter merged into its base model, and the two folder formats built on it.
+
+``merged``: a plain Hugging Face folder (``AutoModelForCausalLM.from_pretrained`` loads it, no peft needed).
+``adapter``: the PEFT adapter alone (``PeftModel.from_pretrained(base, folder)`` loads it).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tunesmith.errors import ExportError
+from tunesmith.export.source import FinishedRun
+from tunesmith.runs import save_folder
+
+
+def merged_model(run: FinishedRun):
+    """(model, tokenizer): the base model with the run's LoRA weights folded in, in eval mode."""
+    from tunesmith.tasks.causal import load_trained
+
+    _require_causal(run)
+    bundle = load_trained(run.base_dir, run.adapter_dir, run.system_prompt)
+    model = bundle.model.merge_and_unload()
+    model.eval()
+    return model, bundle.tokenizer
+
+
+def save_merged(model, tokenizer, folder: Path) -> None:
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+def export_merged(run: FinishedRun, out: Path) -> Path:
+    model, tokenizer = merged_model(run)
+    save_folder(out, lambda folder: save_merged(model, tokenizer, folder))
+    return out
+
+
+def export_adapter(run: FinishedRun, out: Path) -> Path:
+    _require_causal(run)
+    save_folder(out, lambda folder: _copy_adapter(run, folder))
+    return out
+
+
+def _copy_adapter(run: FinishedRun, folder: Path) -> None:
+    shutil.copytree(run.adapter_dir, folder, dirs_exist_ok=True)
+    # The chat template travels with the adapter so that prompts are formatted as in training.
+    from tunesmith.tasks.causal import load_tokenizer
+
+    load_tokenizer(run.base_dir).save_pretrained(folder)
+
+
+def _require_causal(run: FinishedRun) -> None:
+    if run.task != "causal_lm":
+        raise ExportError(f"{run.path}: a '{run.task}' run has no LoRA adapter to merge; only causal_lm runs export")
