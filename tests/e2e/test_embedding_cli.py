@@ -1,0 +1,76 @@
+"""``tunesmith train`` on a task: embedding config, end to end on a tiny BERT."""
+
+import csv
+import json
+
+import yaml
+from typer.testing import CliRunner
+
+from tests.data.test_pairs import scored_pair_rows, write_stsb
+from tunesmith.cli import app
+
+
+def run_cli(*args):
+    result = CliRunner().invoke(app, [str(arg) for arg in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def make_config(tmp_path, model_dir, **embedding):
+    write_stsb(tmp_path / "train.tsv", scored_pair_rows(48, seed=1))
+    write_stsb(tmp_path / "test.tsv", scored_pair_rows(24, seed=2))
+    config = {
+        "name": "tiny-embed",
+        "task": "embedding",
+        "model": {"name": str(model_dir)},
+        "data": {"train": "train.tsv", "test": "test.tsv"},
+        "training": {"epochs": 2, "batch_size": 8, "learning_rate": 1e-3},
+        "embedding": {"data_format": "stsb", "matryoshka_dims": [32, 16, 8], **embedding},
+        "output": {"runs_dir": str(tmp_path / "runs"), "logging_steps": 1},
+    }
+    path = tmp_path / "embed.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_plan_for_an_embedding_run_gives_reasons_and_writes_nothing(tmp_path, tiny_bert_dir):
+    output = run_cli("plan", make_config(tmp_path, tiny_bert_dir))
+    for expected in ("method", "full", "loss", "cosent", "matryoshka_dims", "max_seq_length", "set in the config"):
+        assert expected in output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_train_scores_base_and_tuned_at_every_dimension_and_saves_a_loadable_model(tmp_path, tiny_bert_dir):
+    from sentence_transformers import SentenceTransformer
+
+    run_cli("train", make_config(tmp_path, tiny_bert_dir))
+    [run] = list((tmp_path / "runs").iterdir())
+    for name in ("config.yaml", "plan.json", "run.json", "metrics.json", "metrics.csv", "logs/train_log.jsonl"):
+        assert (run / name).is_file(), name
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["primary_metric"] == "spearman"
+    assert set(metrics["base"]) == set(metrics["tuned"]) == {"32", "16", "8"}
+    assert metrics["base"]["32"]["n"] == 24
+    assert metrics["tuned"]["32"]["spearman"] != metrics["base"]["32"]["spearman"]  # the weights moved
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert [(row["model"], row["dim"]) for row in rows][:3] == [("base", "32"), ("base", "16"), ("base", "8")]
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "done" and record["training"]["stages"][0]["rows"] == {"cosent": 48}
+    model = SentenceTransformer(str(run / "model"), local_files_only=True)
+    assert model.encode(["a cat sits on the mat"]).shape == (1, 32)
+    assert len((run / "data" / "test.jsonl").read_text().splitlines()) == 24
+
+    output = run_cli("eval", run)
+    [evaluation] = list((run / "evals").iterdir())
+    rescored = json.loads((evaluation / "metrics.json").read_text())
+    assert abs(rescored["tuned"]["32"]["spearman"] - metrics["tuned"]["32"]["spearman"]) < 1e-4
+    assert "spearman" in output
+
+
+def test_lora_run_saves_the_adapter_and_a_merged_model(tmp_path, tiny_bert_dir):
+    run_cli("train", make_config(tmp_path, tiny_bert_dir, method="lora"))
+    [run] = list((tmp_path / "runs").iterdir())
+    assert (run / "adapter" / "adapter_config.json").is_file()
+    config = json.loads((run / "model" / "config.json").read_text())
+    assert config["architectures"] == ["BertModel"]
+    assert not list((run / "model").glob("adapter_*"))
