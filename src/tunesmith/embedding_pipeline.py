@@ -14,6 +14,7 @@ from rich.console import Console
 
 from tunesmith.config import RunConfig, dump_config
 from tunesmith.data.pairs import LabelledText, PairSet, load_pairs, sample_pairs, split_pairs
+from tunesmith.data.validate import validate_pairs
 from tunesmith.plan import Plan
 from tunesmith.runs import RunFolder, save_folder, write_text
 
@@ -42,6 +43,11 @@ def load_embedding_data(config: RunConfig) -> tuple[PairSet, PairSet | None, dic
         report["test_carved_from_train"] = data.test_fraction
     train = sample_pairs(train, settings.max_train_examples, data.split_seed)
     test = sample_pairs(test, settings.max_eval_examples, data.split_seed) if test else None
+    if settings.validate_pairs:
+        train, validation = validate_pairs(train)
+        report["validation"] = validation.to_dict()
+        if validation.total_dropped:
+            console.print(f"pair validation: {validation.summary()}")
     report.update(train_used=len(train), test_used=len(test) if test else 0)
     if settings.simcse == "only":
         train = PairSet("texts", [LabelledText(text) for text in train.texts()])
@@ -152,6 +158,7 @@ def _run_stage(bundle, run: RunFolder, plan: Plan, config: RunConfig, train: Pai
         settings.positive_threshold,
         settings.pairs_per_text,
         config.training.seed,
+        negative_band=tuple(settings.negative_band) if settings.hard_negatives and name != "simcse" else None,
     )
     losses = make_losses(bundle.model, list(sets), plan["matryoshka_dims"], settings.mini_batch_size)
     simcse = name == "simcse"

@@ -140,8 +140,10 @@ def test_the_shared_stsb_and_it_tickets_load_through_the_example_configs():
     stsb = load_config(examples / "stsb.yaml")
     if not stsb.data.train.is_file():
         pytest.skip("../shared/data/stsb is not beside this checkout")
-    train, test, _ = load_embedding_data(stsb)
-    assert (len(train), len(test)) == (5749, 1500)
+    train, test, report = load_embedding_data(stsb)
+    assert (report["train_records"], len(test)) == (5749, 1500)
+    assert report["validation"]["dropped"] == {"empty": 0, "self_pair": 12, "duplicate": 45, "contradictory": 0}
+    assert len(train) == 5749 - 57
     assert all(0 <= p.score <= 1 for p in train.records) and train.records[0].score == pytest.approx(1.0)
     tickets = load_config(examples / "it_tickets.yaml")
     train, test, report = load_embedding_data(tickets)

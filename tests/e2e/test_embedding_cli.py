@@ -55,7 +55,10 @@ def test_train_scores_base_and_tuned_at_every_dimension_and_saves_a_loadable_mod
     rows = list(csv.DictReader((run / "metrics.csv").open()))
     assert [(row["model"], row["dim"]) for row in rows][:3] == [("base", "32"), ("base", "16"), ("base", "8")]
     record = json.loads((run / "run.json").read_text())
-    assert record["status"] == "done" and record["training"]["stages"][0]["rows"] == {"cosent": 48}
+    assert record["status"] == "done" and record["data"]["train_records"] == 48
+    dropped = record["data"]["validation"]["dropped"]
+    assert dropped["self_pair"] > 0  # pairs that kept all six words are the same sentence twice
+    assert record["training"]["stages"][0]["rows"] == {"cosent": 48 - sum(dropped.values())}
     model = SentenceTransformer(str(run / "model"), local_files_only=True)
     assert model.encode(["a cat sits on the mat"]).shape == (1, 32)
     assert len((run / "data" / "test.jsonl").read_text().splitlines()) == 24

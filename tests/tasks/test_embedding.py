@@ -138,3 +138,15 @@ def test_lora_trains_only_the_adapter_and_merges_to_the_same_embeddings(model, t
     merge_lora(model)
     assert not any("lora_" in name for name, _ in model.named_parameters())
     assert np.allclose(model.encode(texts), adapted, atol=1e-5)
+
+
+def test_hard_negatives_turn_positives_into_triplets_from_other_classes():
+    texts = [LabelledText(f"{word} problem number {i}", word) for word in ("printer", "vpn", "disk") for i in range(4)]
+    sets = training_sets(PairSet("classes", texts), "cosent", False, 0.8, 2, seed=0, negative_band=(0.3, 0.5))
+    assert set(sets) == {"cosent", "mnrl"}
+    label = {t.text: t.label for t in texts}
+    assert sets["mnrl"] and all(len(row) == 3 for row in sets["mnrl"])
+    assert all(label[a] == label[p] != label[n] for a, p, n in sets["mnrl"])
+    given = PairSet("triplets", [Triplet("q", "p", "given"), Triplet("printer problem", "printer issue")])
+    rows = training_sets(given, "mnrl", False, 0.8, 2, seed=0, negative_band=(0.0, 1.0))["mnrl"]
+    assert rows[0] == ("q", "p", "given") and rows[1][:2] == ("printer problem", "printer issue")

@@ -80,22 +80,53 @@ def training_sets(
     positive_threshold: float,
     pairs_per_text: int,
     seed: int,
+    negative_band: tuple[float, float] | None = None,
 ) -> dict[str, list[tuple]]:
-    """Rows per loss name for one training PairSet (see the module docstring for the column orders)."""
+    """Rows per loss name for one training PairSet (see the module docstring for the column orders).
+
+    With ``negative_band``, the ranking rows get a TF-IDF hard negative each (see :mod:`tunesmith.data.negatives`);
+    scored and labelled pairs then also train in-batch ranking on their positives.
+    """
     if train.shape == "texts":
         return {"mnrl": simcse_rows(train.texts())}
+    ranking = loss if loss in RANKING_LOSSES else "mnrl"
     if train.shape == "triplets":
         rows = [(t.anchor, t.positive, t.negative) if t.negative else (t.anchor, t.positive) for t in train.records]
-        return {loss if loss in RANKING_LOSSES else "mnrl": rows}
-    pairs = pairs_from_classes(train.records, pairs_per_text, seed) if train.shape == "classes" else train.records
-    sets = {}
-    if loss in RANKING_LOSSES:
-        sets[loss] = positive_rows(pairs, positive_threshold)
+        sets = {ranking: rows}
     else:
-        sets[loss] = [(p.text1, p.text2, p.score) for p in pairs]
-        if positives_mnrl:
-            sets["mnrl"] = positive_rows(pairs, positive_threshold)
+        pairs = pairs_from_classes(train.records, pairs_per_text, seed) if train.shape == "classes" else train.records
+        sets = {}
+        if loss not in RANKING_LOSSES:
+            sets[loss] = [(p.text1, p.text2, p.score) for p in pairs]
+        if loss in RANKING_LOSSES or positives_mnrl or negative_band is not None:
+            sets[ranking] = positive_rows(pairs, positive_threshold)
+    if negative_band is not None and sets.get(ranking):
+        labels = {r.text: r.label for r in train.records} if train.shape == "classes" else None
+        sets[ranking] = with_hard_negatives(sets[ranking], train.texts(), negative_band, labels, seed)
     return {name: rows for name, rows in sets.items() if rows}
+
+
+def with_hard_negatives(rows, candidates, band, labels, seed: int) -> list[tuple[str, str, str]]:
+    """(anchor, positive, negative) rows: a TF-IDF negative in ``band`` where there is one, else a random text
+    (never the anchor, the positive, or, with ``labels``, a text of the anchor's class)."""
+    from tunesmith.data.negatives import mine_hard_negatives
+
+    rng = random.Random(seed)
+    complete = [row for row in rows if len(row) == 3]  # negatives given in the data are kept
+    triplets, _ = mine_hard_negatives([row for row in rows if len(row) == 2], candidates, band, labels)
+    filled = list(complete)
+    for triplet in triplets:
+        negative = triplet.negative
+        for _ in range(20):
+            if negative is not None:
+                break
+            pick = rng.choice(candidates)
+            same_class = labels is not None and labels.get(pick) == labels.get(triplet.anchor)
+            if pick not in (triplet.anchor, triplet.positive) and not same_class:
+                negative = pick
+        if negative is not None:
+            filled.append((triplet.anchor, triplet.positive, negative))
+    return filled
 
 
 def positive_rows(pairs: list[Pair], threshold: float) -> list[tuple[str, str]]:
