@@ -77,3 +77,65 @@ def test_lora_run_saves_the_adapter_and_a_merged_model(tmp_path, tiny_bert_dir):
     config = json.loads((run / "model" / "config.json").read_text())
     assert config["architectures"] == ["BertModel"]
     assert not list((run / "model").glob("adapter_*"))
+
+
+def write_tickets(path, n_per_topic=10, seed=0):
+    import random
+
+    rng = random.Random(seed)
+    topics = {
+        "hardware": "printer screen laptop battery keyboard mouse".split(),
+        "access": "password login account vpn token reset".split(),
+        "purchase": "order invoice licence quote vendor budget".split(),
+    }
+    filler = "please help urgent today again user team".split()
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Document", "Topic_group"])
+        for topic, words in topics.items():
+            for _ in range(n_per_topic):
+                writer.writerow([" ".join(rng.sample(words, 3) + rng.sample(filler, 3)), topic])
+
+
+def tickets_config(tmp_path, model_dir, **embedding):
+    write_tickets(tmp_path / "tickets.csv")
+    config = {
+        "name": "tiny-tickets",
+        "task": "embedding",
+        "model": {"name": str(model_dir)},
+        "data": {"train": "tickets.csv", "test_fraction": 0.3},
+        "training": {"epochs": 1, "batch_size": 8, "learning_rate": 1e-3},
+        "embedding": {"columns": {"label": "Topic_group"}, "retrieval_k": [1, 3], **embedding},
+        "output": {"runs_dir": str(tmp_path / "runs"), "logging_steps": 1},
+    }
+    path = tmp_path / "tickets.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_class_labelled_texts_train_and_score_as_retrieval(tmp_path, tiny_bert_dir):
+    run_cli("train", tickets_config(tmp_path, tiny_bert_dir, hard_negatives=True))
+    [run] = list((tmp_path / "runs").iterdir())
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["primary_metric"] == "ndcg@10" and metrics["data_shape"] == "classes"
+    for label in ("base", "tuned"):
+        scores = metrics[label]["32"]
+        assert scores["n"] == 9 and {"ndcg@10", "mrr@10", "recall@1", "recall@3", "pairs_roc_auc"} <= set(scores)
+    stage = json.loads((run / "run.json").read_text())["training"]["stages"][0]
+    assert stage["rows"]["cosent"] == 21 * 2 and stage["rows"]["mnrl"] == 21  # a positive and a negative per text
+
+
+def test_simcse_first_then_supervised_and_simcse_alone(tmp_path, tiny_bert_dir):
+    run_cli("train", tickets_config(tmp_path, tiny_bert_dir, simcse="first"))
+    [run] = list((tmp_path / "runs").iterdir())
+    stages = json.loads((run / "run.json").read_text())["training"]["stages"]
+    assert [s["stage"] for s in stages] == ["simcse", "train"] and stages[0]["rows"] == {"mnrl": 21}
+    assert (run / "logs" / "simcse_log.jsonl").is_file()
+
+    (tmp_path / "runs").rename(tmp_path / "first")
+    run_cli("train", tickets_config(tmp_path, tiny_bert_dir, simcse="only"))
+    [run] = list((tmp_path / "runs").iterdir())
+    record = json.loads((run / "run.json").read_text())
+    assert [s["stage"] for s in record["training"]["stages"]] == ["train"]
+    assert record["training"]["stages"][0]["rows"] == {"mnrl": 21} and record["data"]["simcse_texts"] == 21
+    assert json.loads((run / "metrics.json").read_text())["tuned"]["32"]["n"] == 9  # scored with the labels
