@@ -110,8 +110,8 @@ def _train_and_score(run: RunFolder, prepared: PreparedEmbedding) -> dict:
     set_seed(config.training.seed)
     use_cpu = plan.hardware["device"] == "cpu"
     bundle = build_embedding(prepared.model_dir, plan, config.lora.dropout, device="cpu" if use_cpu else "cuda")
-    score = lambda label: evaluate_embeddings(  # noqa: E731
-        bundle.model,
+    score = lambda model: evaluate_embeddings(  # noqa: E731
+        model,
         prepared.test,
         plan["matryoshka_dims"],
         settings.retrieval_k,
@@ -122,7 +122,7 @@ def _train_and_score(run: RunFolder, prepared: PreparedEmbedding) -> dict:
     scores = {}
     if prepared.test and config.evaluation.compare_base:
         console.print("scoring the base model")
-        scores["base"] = score("base")
+        scores["base"] = score(bundle.model)
     stages = []
     if settings.simcse == "first" and prepared.train.shape != "texts":
         stages.append(_run_stage(bundle, run, plan, config, _simcse_set(prepared.train), "simcse"))
@@ -135,10 +135,42 @@ def _train_and_score(run: RunFolder, prepared: PreparedEmbedding) -> dict:
     run.update(training={"stages": stages, "train_seconds": train_seconds})
     if prepared.test:
         console.print("scoring the fine-tuned model")
-        scores["tuned"] = score("tuned")
-        write_embedding_results(run.path, scores, prepared.test.shape)
+        scores["tuned"] = score(bundle.model)
+        extra = {}
+        if settings.export_int8 and use_cpu:
+            extra["int8_export"] = _export_int8(bundle.model, run, prepared.test, scores, score)
+        write_embedding_results(run.path, scores, prepared.test.shape, extra)
         print_embedding_metrics(scores, prepared.test.shape, console)
+        if extra:
+            int8 = extra["int8_export"]
+            console.print(
+                f"INT8 (model-int8/): {int8['speedup']:.2f}x the fp32 encoding speed "
+                f"({int8['int8_texts_per_s']:.0f} vs {int8['fp32_texts_per_s']:.0f} texts/s), "
+                f"{int8['metric']} {int8['change']:+.4f} at full size"
+            )
     return {"train_seconds": train_seconds}
+
+
+def _export_int8(model, run: RunFolder, test: PairSet, scores: dict, score) -> dict:
+    """Write model-int8/, score it like the others (as ``scores["int8"]``), and time encoding against fp32."""
+    from tunesmith.export.embedding_int8 import quantize_int8, save_int8, texts_per_second
+    from tunesmith.metrics.embedding_report import primary_metric
+
+    console.print("INT8 copy: quantising, scoring and timing")
+    quantized = quantize_int8(model)
+    save_int8(quantized, run.path / "model", run.path / "model-int8")
+    scores["int8"] = score(quantized)
+    texts = test.texts()[:512]
+    fp32_speed, int8_speed = texts_per_second(model.to("cpu"), texts), texts_per_second(quantized, texts)
+    metric, full = primary_metric(test.shape), next(iter(scores["tuned"]))
+    return {
+        "fp32_texts_per_s": round(fp32_speed, 1),
+        "int8_texts_per_s": round(int8_speed, 1),
+        "speedup": round(int8_speed / fp32_speed, 3),
+        "metric": metric,
+        "change": round(scores["int8"][full][metric] - scores["tuned"][full][metric], 4),
+        "timed_texts": len(texts),
+    }
 
 
 def _simcse_set(train: PairSet) -> PairSet:

@@ -3,11 +3,13 @@
 import csv
 import json
 
+import numpy as np
 import yaml
 from typer.testing import CliRunner
 
 from tests.data.test_pairs import scored_pair_rows, write_stsb
 from tunesmith.cli import app
+from tunesmith.export.embedding_int8 import load_int8
 
 
 def run_cli(*args):
@@ -61,6 +63,21 @@ def test_train_scores_base_and_tuned_at_every_dimension_and_saves_a_loadable_mod
     assert record["training"]["stages"][0]["rows"] == {"cosent": 48 - sum(dropped.values())}
     model = SentenceTransformer(str(run / "model"), local_files_only=True)
     assert model.encode(["a cat sits on the mat"]).shape == (1, 32)
+    assert set(metrics["int8_export"]) == {
+        "fp32_texts_per_s",
+        "int8_texts_per_s",
+        "speedup",
+        "metric",
+        "change",
+        "timed_texts",
+    }
+    assert metrics["int8_export"]["change"] == round(
+        metrics["int8"]["32"]["spearman"] - metrics["tuned"]["32"]["spearman"], 4
+    )
+    int8 = load_int8(run / "model-int8")
+    texts = ["a cat sits on the mat", "a dog runs"]
+    assert np.allclose(int8.encode(texts), model.encode(texts), atol=0.1)  # int8 weights: close, not equal
+    assert type(int8[0].model.encoder.layer[0].output.dense).__module__.startswith("torch.ao.nn.quantized")
     assert len((run / "data" / "test.jsonl").read_text().splitlines()) == 24
 
     output = run_cli("eval", run)

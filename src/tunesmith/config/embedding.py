@@ -60,6 +60,9 @@ class EmbeddingConfig(BaseModel):
     max_eval_examples: int | None = Field(None, ge=1, description="Score a seeded sample of this many test records.")
     retrieval_k: list[int] = Field([1, 5, 10], description="Recall@k reported at these k.")
     eval_batch_size: int = Field(64, ge=1, description="Texts per batch when encoding for evaluation.")
+    export_int8: bool = Field(
+        True, description="Also write model-int8/ (dynamic INT8 for CPUs) and measure its speed and score change."
+    )
 
     @model_validator(mode="after")
     def _band_in_order(self) -> EmbeddingConfig:
