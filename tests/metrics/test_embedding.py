@@ -86,7 +86,13 @@ def test_evaluate_embeddings_scores_each_shape_at_each_dimension(tiny_model):
         [Pair("a red car", "a blue car", 0.6), Pair("a dog", "a tree", 0.1), Pair("a cat", "a cat", 1.0)],
     )
     result = evaluate_embeddings(tiny_model, scored, dims=[16, 8, 64])
-    assert list(result) == ["32", "16", "8"] and set(result["8"]) == {"n", "spearman", "pearson"}
+    assert list(result) == ["32", "16", "8"] and set(result["8"]) == {
+        "n",
+        "spearman",
+        "pearson",
+        "trap_n",
+        "paraphrase_n",
+    }
     classes = PairSet(
         "classes", [LabelledText(f"{word} {i}", word) for word in ("printer", "vpn", "email") for i in range(4)]
     )

@@ -150,3 +150,22 @@ def test_hard_negatives_turn_positives_into_triplets_from_other_classes():
     given = PairSet("triplets", [Triplet("q", "p", "given"), Triplet("printer problem", "printer issue")])
     rows = training_sets(given, "mnrl", False, 0.8, 2, seed=0, negative_band=(0.0, 1.0))["mnrl"]
     assert rows[0] == ("q", "p", "given") and rows[1][:2] == ("printer problem", "printer issue")
+
+
+def test_length_grouped_batches_cover_every_row_once_with_similar_lengths():
+    from datasets import Dataset
+
+    from tunesmith.training.embedding import length_grouped_sampler_class
+
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(1, 60, 400)
+    data = Dataset.from_dict({"sentence1": ["w " * n for n in sizes], "sentence2": ["x"] * 400, "score": [0.5] * 400})
+    sampler = length_grouped_sampler_class()(data, batch_size=16, drop_last=False, seed=3)
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == 25 and sorted(i for b in batches for i in b) == list(range(400))
+    spread = np.mean([np.ptp(sizes[b]) for b in batches])
+    random_spread = np.mean([np.ptp(sizes[rng.permutation(400)[:16]]) for _ in range(25)])
+    assert spread < random_spread / 3
+    assert batches == list(sampler)  # same epoch, same batches
+    sampler.set_epoch(1)
+    assert batches != list(sampler)

@@ -3,6 +3,7 @@
 What is scored follows the test data's shape:
     scored_pairs    Spearman and Pearson of cosine similarity against the gold scores
     labelled_pairs  ROC-AUC, best-threshold F1 and accuracy
+    (both pair shapes also get the adversarial check of :mod:`tunesmith.metrics.adversarial`)
     triplets        retrieval: each anchor against all positives (and negatives); its own positive is relevant
     classes         retrieval: each text against the other test texts, those of its label relevant; and the
                     labelled pairs built from the classes (same label = 1)
@@ -15,6 +16,7 @@ import random
 import numpy as np
 
 from tunesmith.data.pairs import PairSet
+from tunesmith.metrics.adversarial import adversarial_groups, adversarial_metrics
 from tunesmith.metrics.embedding import (
     labelled_pair_metrics,
     pair_cosines,
@@ -71,9 +73,10 @@ def _score(test: PairSet, embeddings, index, dim, ks, seed, pairs_per_text) -> d
         right = embeddings[[index[p.text2] for p in test.records]]
         similarities = pair_cosines(left, right, dim)
         gold = [p.score for p in test.records]
+        adversarial = adversarial_metrics(similarities, adversarial_groups(test.records))
         if test.shape == "scored_pairs":
-            return {"n": len(gold), **scored_pair_metrics(similarities, gold)}
-        return {"n": len(gold), **labelled_pair_metrics(similarities, gold)}
+            return {"n": len(gold), **scored_pair_metrics(similarities, gold), **adversarial}
+        return {"n": len(gold), **labelled_pair_metrics(similarities, gold), **adversarial}
     if test.shape == "triplets":
         return _triplet_retrieval(test, embeddings, index, dim, ks)
     if test.shape == "classes":
