@@ -161,3 +161,48 @@ def train_tiny_run(workdir: Path, model_dir: Path) -> Path:
 def tiny_run_dir(tmp_path_factory, tiny_model_dir) -> Path:
     """A finished run (adapter, config, plan, run.json) of the tiny Llama, trained once per test session."""
     return train_tiny_run(tmp_path_factory.mktemp("tiny_run"), tiny_model_dir)
+
+
+def build_tiny_bert(folder: Path, seed: int = 0) -> Path:
+    """A 2-layer BERT (hidden 32) with a locally trained WordPiece tokenizer, saved as a sentence-transformers
+    folder with mean pooling."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules import Transformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    core = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    core.normalizer = normalizers.BertNormalizer(lowercase=True)
+    core.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    core.train_from_iterator(_corpus(), trainer=trainers.WordPieceTrainer(vocab_size=800, special_tokens=specials))
+    core.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", core.token_to_id("[CLS]")), ("[SEP]", core.token_to_id("[SEP]"))],
+    )
+    tokenizer = BertTokenizerFast(tokenizer_object=core, do_lower_case=True)
+    config = BertConfig(
+        vocab_size=core.get_vocab_size(),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        pad_token_id=core.token_to_id("[PAD]"),
+    )
+    torch.manual_seed(seed)
+    transformer_dir = folder / "transformer"
+    BertModel(config).save_pretrained(transformer_dir)
+    tokenizer.save_pretrained(transformer_dir)
+    model = SentenceTransformer(modules=[Transformer(str(transformer_dir), max_seq_length=64), Pooling(32, "mean")])
+    model.save(str(folder / "st"))
+    return folder / "st"
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory) -> Path:
+    """A tiny BERT sentence-transformers folder (~60k parameters), 32-dimensional embeddings."""
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))

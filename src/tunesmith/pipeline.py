@@ -52,6 +52,10 @@ def prepare(config: RunConfig) -> Prepared:
 
 
 def show_plan(config: RunConfig) -> Prepared:
+    if config.task == "embedding":
+        from tunesmith.embedding_pipeline import show_embedding_plan
+
+        return show_embedding_plan(config)
     prepared = prepare(config)
     print_plan(prepared.plan, console)
     return prepared
@@ -59,6 +63,10 @@ def show_plan(config: RunConfig) -> Prepared:
 
 def train_run(config: RunConfig) -> RunFolder:
     """Plan, train, evaluate base vs tuned, and leave a finished run folder."""
+    if config.task == "embedding":
+        from tunesmith.embedding_pipeline import train_embedding_run
+
+        return train_embedding_run(config)
     prepared = show_plan(config)
     run = RunFolder.create(config.output.runs_dir, config.name)
     console.print(f"run folder: [bold]{run.path}[/bold]")
@@ -73,6 +81,8 @@ def resume_run(run_path: Path) -> RunFolder:
     if run.read_json("run.json")["status"] == "done":
         raise RunError(f"{run.path}: the run already finished; start a new one instead")
     config = _saved_config(run)
+    if config.task == "embedding":
+        raise RunError(f"{run.path}: embedding runs cannot be resumed yet; start a new one instead")
     plan = Plan.from_dict(run.read_json("plan.json"))
     splits = Splits(*(_saved_split(run, name) for name in ("train", "valid", "test")))
     checkpoint = run.last_complete_checkpoint()
@@ -134,6 +144,10 @@ def evaluate_run(run_path: Path, max_examples: int | None = None) -> Path:
     from tunesmith.tasks import load_trained_model
 
     run = RunFolder.open(run_path)
+    if _saved_config(run).task == "embedding":
+        from tunesmith.embedding_pipeline import evaluate_embedding_run
+
+        return evaluate_embedding_run(run, _saved_config(run), max_examples)
     if not run.adapter_dir.is_dir():
         raise RunError(f"{run.path}: the run has no adapter (did training finish?)")
     config = _saved_config(run)

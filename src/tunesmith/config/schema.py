@@ -10,7 +10,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tunesmith.config.embedding import EmbeddingConfig
+
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 class Section(BaseModel):
@@ -158,8 +161,8 @@ class RunConfig(Section):
     """A whole run: everything ``tunesmith train`` needs."""
 
     name: str = Field("run", pattern=r"^[A-Za-z0-9._-]+$", description="Prefix of the run folder's name.")
-    task: Literal["causal_lm", "summarization"] = Field(
-        "causal_lm", description="What kind of model is trained: causal_lm (Q&A, chat) or summarization."
+    task: Literal["causal_lm", "summarization", "embedding"] = Field(
+        "causal_lm", description="What kind of model is trained: causal_lm (Q&A, chat), summarization, embedding."
     )
     continue_from: str | None = Field(
         None, description="An earlier run (folder, or its name in output.runs_dir) to continue from."
@@ -172,6 +175,13 @@ class RunConfig(Section):
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     continual: ContinualConfig = Field(default_factory=ContinualConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
+
+    @model_validator(mode="after")
+    def _embedding_model_by_default(self) -> RunConfig:
+        if self.task == "embedding" and "name" not in self.model.model_fields_set:
+            self.model.name = DEFAULT_EMBEDDING_MODEL
+        return self
 
     @field_validator("name")
     @classmethod
