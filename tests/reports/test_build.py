@@ -22,7 +22,7 @@ def test_report_has_results_groups_curves_plan_and_worst_examples(scored_run):
 
 def test_suggestions_come_from_the_evidence(scored_run):
     markdown = write_report(scored_run)[0].read_text()
-    assert "Overfitting: validation loss was lowest (0.500) at epoch 3 and rose to 0.800 by epoch 5" in markdown
+    assert "lowest (0.500) at epoch 3 and rose to 0.800 by epoch 5. Try about 3 epochs" in markdown
     assert "Category 'rare' has only 2 training examples" in markdown
     assert "1 of 6 answers were cut at evaluation.max_new_tokens (32)" in markdown
     assert "longer than training.max_length (64)" in markdown

@@ -33,8 +33,9 @@ def _overfitting(log_rows: list[dict]) -> list[str]:
         return []
     return [
         f"Overfitting: validation loss was lowest ({best:.3f}) at epoch {best_epoch:g} and rose to {last:.3f} "
-        f"by epoch {last_epoch:g}. Train for about {max(1, round(best_epoch))} epochs (training.epochs), "
-        "or add data."
+        f"by epoch {last_epoch:g}. Try about {max(1, round(best_epoch))} epochs (training.epochs) or more data, "
+        "and compare the answers' scores with this run (tunesmith compare): the loss of the exact reference "
+        "wording can rise while answers still improve."
     ]
 
 
