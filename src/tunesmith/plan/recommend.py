@@ -13,7 +13,7 @@ MODEL_SIZE_BY_DATA = (
     (
         1_000,
         "a model under 1B parameters (135M-500M, e.g. SmolLM2-135M/360M-Instruct, Qwen2.5-0.5B-Instruct)",
-        "a few hundred examples teach facts and a style, not new skills: a small model learns them in minutes, "
+        "under a thousand examples teach facts and a style, not new skills: a small model learns them in minutes, "
         "and a larger one gains little from so few examples while training several times slower",
     ),
     (
