@@ -51,3 +51,17 @@ def test_augment_writes_marked_copies_beside_the_originals(tmp_path):
 def test_bad_split_fractions_are_one_clear_error(tmp_path):
     result = cli("split", SAMPLES / "train.jsonl", "--fractions", "0.7", "0.2", "0.2", cwd=tmp_path)
     assert result.returncode == 2 and "summing to 1" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_analyze_a_run_config_sees_the_splits_training_would_use(tmp_path, tiny_model_dir):
+    from tests.e2e.test_cli import make_config
+
+    from tunesmith.config import load_config
+    from tunesmith.data import load_splits
+
+    out, config_path = tmp_path / "analysis", make_config(tmp_path, tiny_model_dir)
+    run_cli("analyze", config_path, "--out", out)
+    analysis = json.loads((out / "analysis.json").read_text())
+    expected = load_splits(load_config(config_path).data).sizes()  # valid carved out of train as the config says
+    assert analysis["counts"] == expected and expected["valid"] >= 4 and expected["train"] + expected["valid"] == 24
+    assert analysis["plan"]["data"]["n_train"] == expected["train"]

@@ -40,3 +40,13 @@ def test_html_is_self_contained(scored_run):
 def test_unscored_run_is_a_clear_error(tmp_path):
     with pytest.raises(RunError, match="no metrics.json"):
         write_report(tmp_path)
+
+
+def test_report_command_rebuilds_the_report(scored_run):
+    from typer.testing import CliRunner
+
+    from tunesmith.cli import app
+
+    result = CliRunner().invoke(app, ["report", str(scored_run)])
+    assert result.exit_code == 0, result.output
+    assert (scored_run / "report.html").is_file() and "report.html" in result.output
