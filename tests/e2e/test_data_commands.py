@@ -55,7 +55,6 @@ def test_bad_split_fractions_are_one_clear_error(tmp_path):
 
 def test_analyze_a_run_config_sees_the_splits_training_would_use(tmp_path, tiny_model_dir):
     from tests.e2e.test_cli import make_config
-
     from tunesmith.config import load_config
     from tunesmith.data import load_splits
 
