@@ -53,3 +53,31 @@ def _copy_adapter(run: FinishedRun, folder: Path) -> None:
 def _require_causal(run: FinishedRun) -> None:
     if run.task != "causal_lm":
         raise ExportError(f"{run.path}: a '{run.task}' run has no LoRA adapter to merge; only causal_lm runs export")
+
+
+def export_gguf(run: FinishedRun, out: Path, weights: str) -> Path:
+    from tunesmith.export.gguf import write_gguf
+
+    model, tokenizer = merged_model(run)
+    return write_gguf(model, tokenizer, run.base_dir, out, weights, run.name)
+
+
+def export_ollama(run: FinishedRun, out: Path, weights: str) -> Path:
+    from tunesmith.export import ollama
+    from tunesmith.export.gguf import write_gguf
+
+    model, tokenizer = merged_model(run)
+    text = ollama.modelfile(
+        ollama.chat_format(tokenizer),
+        ollama.stop_strings(tokenizer, model),
+        run.system_prompt,
+        run.max_new_tokens,
+        model.config.max_position_embeddings,
+    )
+
+    def save(folder: Path) -> None:
+        write_gguf(model, tokenizer, run.base_dir, folder / "model.gguf", weights, run.name)
+        (folder / "Modelfile").write_text(text, encoding="utf-8")
+
+    save_folder(out, save)
+    return out
