@@ -74,7 +74,13 @@ def test_gguf_metadata_carries_the_tokenizer_and_chat_template(exports, merged):
 
 
 def test_ollama_folder_has_the_gguf_and_a_modelfile_from_the_run(exports, tiny_run_dir):
+    import os
+
     folder = exports["ollama"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (folder.stat().st_mode & 0o777) == 0o777 & ~umask  # not left private by the temp staging
+    assert ((folder / "model.gguf").stat().st_mode & 0o777) == 0o666 & ~umask
     assert (folder / "model.gguf").stat().st_size > 10_000
     modelfile = (folder / "Modelfile").read_text()
     assert modelfile.startswith("FROM ./model.gguf\n")

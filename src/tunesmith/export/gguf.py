@@ -50,11 +50,18 @@ def write_gguf(model, tokenizer, tokenizer_dir: Path, path: Path, weights: str =
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
         writer.close()
+        os.chmod(temp, 0o666 & ~current_umask())  # mkstemp makes it private; an export is meant to be shared
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
     return path
+
+
+def current_umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def _add_hyperparameters(writer, config, weights: str, name: str) -> None:
