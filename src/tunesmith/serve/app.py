@@ -229,21 +229,23 @@ async def _stream(engine: GenerationEngine, ids: list[int], settings: Settings) 
     """Text pieces as the worker produces them, then the final :class:`Result`."""
     loop = asyncio.get_running_loop()
     pieces: asyncio.Queue = asyncio.Queue()
-    engine.submit(
-        Job(
-            ids,
-            settings,
-            on_done=lambda outcome: loop.call_soon_threadsafe(pieces.put_nowait, outcome),
-            on_text=lambda text: loop.call_soon_threadsafe(pieces.put_nowait, text),
-        )
+    job = Job(
+        ids,
+        settings,
+        on_done=lambda outcome: loop.call_soon_threadsafe(pieces.put_nowait, outcome),
+        on_text=lambda text: loop.call_soon_threadsafe(pieces.put_nowait, text),
     )
-    while True:
-        piece = await pieces.get()
-        if isinstance(piece, BaseException):
-            raise piece
-        yield piece
-        if isinstance(piece, Result):
-            return
+    engine.submit(job)
+    try:
+        while True:
+            piece = await pieces.get()
+            if isinstance(piece, BaseException):
+                raise piece
+            yield piece
+            if isinstance(piece, Result):
+                return
+    finally:
+        job.cancelled.set()  # a no-op when it finished; stops generation when the client closed the stream
 
 
 async def _chat_chunks(engine, ids, settings, reply_id: str, model: str) -> AsyncIterator[dict]:
