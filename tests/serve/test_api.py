@@ -35,6 +35,9 @@ def get(url: str, key: str | None = None) -> tuple[int, str]:
 
 def test_models_lists_the_served_run(client, served_tiny):
     assert [model.id for model in client.models.list().data] == [served_tiny.name] == ["tiny"]
+    assert client.models.retrieve("tiny").id == "tiny"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("gpt-4o")
 
 
 def test_chat_answers_what_greedy_transformers_generates(client, served_tiny):

@@ -81,6 +81,11 @@ def create_app(served: ChatModel | EmbeddingModel, api_key: str | None = None, m
     async def models() -> schemas.ModelList:
         return schemas.ModelList(data=[schemas.ModelCard(id=served.name, created=created)])
 
+    @app.get("/v1/models/{model_id:path}", response_model=schemas.ModelCard)
+    async def model(model_id: str) -> schemas.ModelCard:
+        _check_model_name(served, model_id)
+        return schemas.ModelCard(id=served.name, created=created)
+
     @app.post("/v1/chat/completions", response_model=schemas.ChatCompletion)
     async def chat_completions(body: schemas.ChatCompletionRequest):
         chat = _chat_model(served, body.model)
