@@ -10,16 +10,16 @@ import shutil
 from pathlib import Path
 
 from tunesmith.errors import ExportError
-from tunesmith.export.source import FinishedRun
+from tunesmith.export.source import GENERATIVE_TASKS, FinishedRun
 from tunesmith.runs import save_folder
 
 
 def merged_model(run: FinishedRun):
     """(model, tokenizer): the base model with the run's LoRA weights folded in, in eval mode."""
-    from tunesmith.tasks.causal import load_trained
+    from tunesmith.tasks import load_trained_model
 
-    _require_causal(run)
-    bundle = load_trained(run.base_dir, run.adapter_dir, run.system_prompt)
+    _require_generative(run)
+    bundle = load_trained_model(run.base_dir, run.adapter_dir, run.system_prompt)
     model = bundle.model.merge_and_unload()
     model.eval()
     return model, bundle.tokenizer
@@ -49,7 +49,7 @@ def export_merged(run: FinishedRun, out: Path) -> Path:
 
 
 def export_adapter(run: FinishedRun, out: Path) -> Path:
-    _require_causal(run)
+    _require_generative(run)
     save_folder(out, publish(lambda folder: _copy_adapter(run, folder)))
     return out
 
@@ -62,9 +62,12 @@ def _copy_adapter(run: FinishedRun, folder: Path) -> None:
     load_tokenizer(run.base_dir).save_pretrained(folder)
 
 
-def _require_causal(run: FinishedRun) -> None:
-    if run.task != "causal_lm":
-        raise ExportError(f"{run.path}: a '{run.task}' run has no LoRA adapter to merge; only causal_lm runs export")
+def _require_generative(run: FinishedRun) -> None:
+    if run.task not in GENERATIVE_TASKS:
+        raise ExportError(
+            f"{run.path}: a '{run.task}' run is not a text generation model; these formats are for "
+            f"{' and '.join(GENERATIVE_TASKS)} runs"
+        )
 
 
 def export_gguf(run: FinishedRun, out: Path, weights: str) -> Path:

@@ -31,9 +31,10 @@ class _TunesmithTrainer(Trainer):
     """The stock Trainer with two changes: tunesmith's pure-function schedule, and (where the model allows it)
     the loss computed with the vocabulary projection on answer tokens only, which is much faster on a CPU."""
 
-    def __init__(self, *args, schedule: dict, **kwargs):
+    def __init__(self, *args, schedule: dict, parent_kl_weight: float = 0.0, **kwargs):
         super().__init__(*args, **kwargs)
         self._schedule = schedule
+        self._parent_kl_weight = parent_kl_weight
         self._answer_only = supports_answer_only_head(self.model)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -42,7 +43,7 @@ class _TunesmithTrainer(Trainer):
             self.loss_is_scaled_for_ga = None
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         with self.accelerator.autocast():  # accelerate autocasts model.forward only, which this path skips
-            loss = answer_only_loss(model, inputs, num_items_in_batch)
+            loss = answer_only_loss(model, inputs, num_items_in_batch, self._parent_kl_weight)
         self.loss_is_scaled_for_ga = num_items_in_batch is not None
         return loss
 
@@ -103,6 +104,7 @@ def train(
         processing_class=bundle.tokenizer,
         callbacks=[ProgressCallback(run.logs_dir / "train_log.jsonl", phase=partial(phase_name, **schedule))],
         schedule=schedule,
+        parent_kl_weight=config.continual.parent_kl_weight if config.continue_from else 0.0,
     )
     trainer.remove_callback(PrinterCallback)
     started = time.time()
