@@ -67,6 +67,7 @@ def test_gguf_metadata_carries_the_tokenizer_and_chat_template(exports, merged):
     assert fields["tokenizer.ggml.tokens"][tokenizer.eos_token_id] == "<|im_end|>"
     assert fields["tokenizer.ggml.token_type"][tokenizer.eos_token_id] == 3  # control
     assert len(fields["tokenizer.ggml.merges"]) > 100
+    assert fields["tokenizer.ggml.add_bos_token"] is False  # as the HF tokenizer: no BOS before a prompt
     types = {tensor.name: tensor.tensor_type.name for tensor in reader.tensors}
     assert types["blk.0.ffn_down.weight"] == "Q8_0"  # rows of 96 values: q8_0 blocks of 32 fit
     assert types["blk.0.attn_q.weight"] == "F16" and types["output_norm.weight"] == "F32"

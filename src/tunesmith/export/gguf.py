@@ -134,6 +134,14 @@ def _add_tokenizer(writer, tokenizer, tokenizer_dir: Path, vocab_size: int) -> N
     if not special.merges:
         raise ExportError(f"{tokenizer_dir}: no BPE merges found in the tokenizer files")
     special.chat_template = tokenizer.chat_template or special.chat_template
+    # Say explicitly whether a BOS/EOS is added to a prompt: llama.cpp's default for BPE vocabularies differs.
+    probe = tokenizer("a")["input_ids"]
+    special.add_special_token.setdefault(
+        "bos", tokenizer.bos_token_id is not None and probe[0] == tokenizer.bos_token_id
+    )
+    special.add_special_token.setdefault(
+        "eos", tokenizer.eos_token_id is not None and probe[-1] == tokenizer.eos_token_id
+    )
     special.add_to_gguf(writer, quiet=True)
 
 
