@@ -184,7 +184,8 @@ def _check_model_name(served, requested: str) -> None:
 
 def _prepare(chat: ChatModel, prompt: str, body: schemas.Sampling, max_tokens: int | None, param: str):
     """Token ids and settings for one prompt, or a 400 when the prompt and answer cannot fit the context."""
-    ids = chat.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    # A chat template writes its own special tokens; a raw prompt gets what the tokenizer adds (a BOS, say).
+    ids = chat.tokenizer(prompt, add_special_tokens=param == "prompt")["input_ids"]
     room = chat.context_length - len(ids)
     if not ids:
         raise ApiError(400, "the prompt is empty", param)
@@ -327,4 +328,6 @@ def _describe(problem: dict) -> str:
     message = problem.get("msg", "invalid value")
     if problem.get("type") == "extra_forbidden":
         message = "unknown or unsupported parameter"
+    if problem.get("type") == "json_invalid":
+        return f"the request body is not valid JSON ({problem.get('ctx', {}).get('error', message)})"
     return f"{where}: {message}" if where else message
