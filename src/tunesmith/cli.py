@@ -246,14 +246,18 @@ def evaluate(run_dir: RunDir, max_examples: MaxExamples = None) -> None:
 
 @app.command()
 def export(
-    run_dir: RunDir,
+    run: RunRef,
     format: Annotated[str, typer.Option("--format", help="merged | adapter | gguf | ollama")] = "merged",
     out: Annotated[
         Path | None, typer.Option(help="New folder (or .gguf file) to write; default beside the run.")
     ] = None,
     gguf_type: Annotated[str, typer.Option("--gguf-type", help="GGUF weights: f16 or q8_0.")] = "f16",
+    runs_dir: RunsDir = Path("runs"),
 ) -> None:
     """Export a finished run: a merged model folder, the adapter alone, a GGUF file, or an Ollama folder."""
+    from tunesmith.runs.registry import resolve_run
+
+    run_dir = resolve_run(run, runs_dir)
     _quiet_libraries()
     from tunesmith.export import export_run
 
@@ -266,8 +270,11 @@ def export(
 
 @app.command()
 def serve(
-    run_dir: Annotated[
-        Path, typer.Argument(help="A finished run, a model folder, or a sentence-transformers folder.")
+    run: Annotated[
+        str,
+        typer.Argument(
+            help="A run (folder, name in --runs-dir, or 'current'), a model or sentence-transformers folder."
+        ),
     ],
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
@@ -276,8 +283,13 @@ def serve(
     ] = None,
     model_name: Annotated[str | None, typer.Option(help="The model id clients send; default: the run's name.")] = None,
     max_batch: Annotated[int, typer.Option(min=1, help="Most queued requests generated together.")] = 8,
+    runs_dir: RunsDir = Path("runs"),
 ) -> None:
     """Serve a run over an OpenAI-compatible HTTP API (chat, completions, embeddings, models; docs at /docs)."""
+    from tunesmith.runs.registry import resolve_run
+
+    folder = Path(run)
+    run_dir = folder if folder.is_dir() and not (folder / "run.json").is_file() else resolve_run(run, runs_dir)
     _quiet_libraries()
     from tunesmith.serve import create_app, load_served
     from tunesmith.serve.server import serve_forever

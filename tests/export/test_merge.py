@@ -87,3 +87,37 @@ def test_cli_export_writes_the_folder_and_reports_bad_input_cleanly(tiny_run_dir
     assert "adapter export written to" in result.output and (tmp_path / "a" / "adapter_config.json").is_file()
     with pytest.raises(ExportError, match="unknown export format"):
         CliRunner().invoke(app, ["export", str(tiny_run_dir), "--format", "x"], catch_exceptions=False)
+    by_name = ["export", "current", "--runs-dir", str(tiny_run_dir.parent), "--format", "adapter", "--out"]
+    result = CliRunner().invoke(app, [*by_name, str(tmp_path / "b")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "b" / "adapter_config.json").read_bytes() == (
+        tiny_run_dir / "adapter" / "adapter_config.json"
+    ).read_bytes()
+
+
+def test_a_continued_run_exports_from_its_parents_merged_model(tiny_run_dir, tiny_model_dir, tmp_path):
+    """A run that continued another was trained on the parent's merged lineage (run.json parent.model_path)."""
+    import shutil
+
+    from tunesmith.export import open_finished_run
+
+    lineage_model = shutil.copytree(tiny_model_dir, tmp_path / "merged-lineage")
+    child = shutil.copytree(tiny_run_dir, tmp_path / "child", ignore=shutil.ignore_patterns("checkpoints"))
+    record = json.loads((child / "run.json").read_text())
+    record["parent"] = {
+        "kind": "run",
+        "name": tiny_run_dir.name,
+        "path": str(tiny_run_dir),
+        "model_path": str(lineage_model),
+    }
+    (child / "run.json").write_text(json.dumps(record))
+    assert open_finished_run(child).base_dir == lineage_model
+
+
+def test_an_embedding_run_is_not_exported_as_a_text_generation_model(tmp_path):
+    run = tmp_path / "embed-run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"status": "done"}))
+    (run / "config.yaml").write_text("name: e\ntask: embedding\n")
+    with pytest.raises(ExportError, match="not a text generation model"):
+        export_run(run, "merged", tmp_path / "out")

@@ -35,6 +35,9 @@ def get(url: str, key: str | None = None) -> tuple[int, str]:
 
 def test_models_lists_the_served_run(client, served_tiny):
     assert [model.id for model in client.models.list().data] == [served_tiny.name] == ["tiny"]
+    assert client.models.retrieve("tiny").id == "tiny"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("gpt-4o")
 
 
 def test_chat_answers_what_greedy_transformers_generates(client, served_tiny):
@@ -125,6 +128,18 @@ def test_bad_requests_get_a_4xx_naming_the_problem(client, arguments, error, say
         client.chat.completions.create(**arguments)
     assert says in str(caught.value)
     assert 400 <= caught.value.status_code < 500
+
+
+def test_a_body_that_is_not_json_is_a_400(tiny_server):
+    request = urllib.request.Request(
+        f"{tiny_server[0]}/v1/chat/completions",
+        data=b"{not json",
+        headers={"Authorization": "Bearer test-key", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=30)
+    assert caught.value.code == 400 and "not valid JSON" in json.loads(caught.value.read())["error"]["message"]
 
 
 def test_embeddings_on_a_chat_model_are_a_clear_400(client):

@@ -48,3 +48,16 @@ def test_closing_the_engine_answers_every_queued_job_first(served_tiny):
         engine.submit(Job(ids, Settings(max_new_tokens=3), on_done=done))
     engine.close()
     assert len(answers) == 5 and all(answer.completion_tokens >= 1 for answer in answers)
+
+
+def test_a_cancelled_job_stops_after_one_token(served_tiny):
+    engine = GenerationEngine(served_tiny.model, served_tiny.tokenizer)
+    answers = []
+    try:
+        ids = served_tiny.tokenizer("When do you open?", add_special_tokens=False)["input_ids"]
+        job = Job(ids, Settings(max_new_tokens=50), on_done=answers.append, on_text=lambda _: None)
+        job.cancelled.set()  # as when the client closes its stream
+        engine.submit(job)
+    finally:
+        engine.close()
+    assert answers[0].completion_tokens == 1

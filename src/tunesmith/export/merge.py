@@ -10,19 +10,31 @@ import shutil
 from pathlib import Path
 
 from tunesmith.errors import ExportError
-from tunesmith.export.source import FinishedRun
+from tunesmith.export.source import GENERATIVE_TASKS, FinishedRun
 from tunesmith.runs import save_folder
 
 
 def merged_model(run: FinishedRun):
     """(model, tokenizer): the base model with the run's LoRA weights folded in, in eval mode."""
-    from tunesmith.tasks.causal import load_trained
+    from tunesmith.tasks import load_trained_model
 
-    _require_causal(run)
-    bundle = load_trained(run.base_dir, run.adapter_dir, run.system_prompt)
+    _require_generative(run)
+    bundle = load_trained_model(run.base_dir, run.adapter_dir, run.system_prompt)
     model = bundle.model.merge_and_unload()
     model.eval()
     return model, bundle.tokenizer
+
+
+def publish(save):
+    """``save`` into the staged folder, which mkdtemp made private, then give it the usual permissions."""
+
+    def run(folder: Path) -> None:
+        save(folder)
+        from tunesmith.export.gguf import current_umask
+
+        folder.chmod(0o777 & ~current_umask())
+
+    return run
 
 
 def save_merged(model, tokenizer, folder: Path) -> None:
@@ -32,13 +44,13 @@ def save_merged(model, tokenizer, folder: Path) -> None:
 
 def export_merged(run: FinishedRun, out: Path) -> Path:
     model, tokenizer = merged_model(run)
-    save_folder(out, lambda folder: save_merged(model, tokenizer, folder))
+    save_folder(out, publish(lambda folder: save_merged(model, tokenizer, folder)))
     return out
 
 
 def export_adapter(run: FinishedRun, out: Path) -> Path:
-    _require_causal(run)
-    save_folder(out, lambda folder: _copy_adapter(run, folder))
+    _require_generative(run)
+    save_folder(out, publish(lambda folder: _copy_adapter(run, folder)))
     return out
 
 
@@ -50,6 +62,37 @@ def _copy_adapter(run: FinishedRun, folder: Path) -> None:
     load_tokenizer(run.base_dir).save_pretrained(folder)
 
 
-def _require_causal(run: FinishedRun) -> None:
-    if run.task != "causal_lm":
-        raise ExportError(f"{run.path}: a '{run.task}' run has no LoRA adapter to merge; only causal_lm runs export")
+def _require_generative(run: FinishedRun) -> None:
+    if run.task not in GENERATIVE_TASKS:
+        raise ExportError(
+            f"{run.path}: a '{run.task}' run is not a text generation model; these formats are for "
+            f"{' and '.join(GENERATIVE_TASKS)} runs"
+        )
+
+
+def export_gguf(run: FinishedRun, out: Path, weights: str) -> Path:
+    from tunesmith.export.gguf import write_gguf
+
+    model, tokenizer = merged_model(run)
+    return write_gguf(model, tokenizer, run.base_dir, out, weights, run.name)
+
+
+def export_ollama(run: FinishedRun, out: Path, weights: str) -> Path:
+    from tunesmith.export import ollama
+    from tunesmith.export.gguf import write_gguf
+
+    model, tokenizer = merged_model(run)
+    text = ollama.modelfile(
+        ollama.chat_format(tokenizer),
+        ollama.stop_strings(tokenizer, model),
+        run.system_prompt,
+        run.max_new_tokens,
+        model.config.max_position_embeddings,
+    )
+
+    def save(folder: Path) -> None:
+        write_gguf(model, tokenizer, run.base_dir, folder / "model.gguf", weights, run.name)
+        (folder / "Modelfile").write_text(text, encoding="utf-8")
+
+    save_folder(out, publish(save))
+    return out

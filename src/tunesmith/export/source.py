@@ -8,8 +8,10 @@ from typing import Any
 
 import yaml
 
-from tunesmith.errors import ExportError, RunError
+from tunesmith.errors import ExportError, RunError, TunesmithError
 from tunesmith.runs import RunFolder
+
+GENERATIVE_TASKS = ("causal_lm", "summarization")  # a LoRA adapter on a text generation model
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ def open_finished_run(run_path: Path) -> FinishedRun:
     config = yaml.safe_load((run.path / "config.yaml").read_text()) or {}
     plan = run.read_json("plan.json") if (run.path / "plan.json").is_file() else {}
     task = config.get("task", "causal_lm")
-    if task == "causal_lm" and not (run.adapter_dir / "adapter_config.json").is_file():
+    if task in GENERATIVE_TASKS and not (run.adapter_dir / "adapter_config.json").is_file():
         raise RunError(f"{run.path}: the run has no adapter (adapter/adapter_config.json is missing)")
     return FinishedRun(
         path=run.path,
@@ -52,19 +54,23 @@ def open_finished_run(run_path: Path) -> FinishedRun:
         task=task,
         config=config,
         plan=plan,
-        base_dir=_base_dir(record, config) if task == "causal_lm" else None,
+        base_dir=_base_dir(record, config) if task in GENERATIVE_TASKS else None,
         adapter_dir=run.adapter_dir,
     )
 
 
 def _base_dir(record: dict, config: dict) -> Path:
-    """The base model folder the run trained from; resolved again from the config if that folder is gone."""
-    recorded = (record.get("parent") or {}).get("path")
+    """The model folder the run's adapter was trained on: the base model, or for a run that continued another,
+    its parent's lineage merged. Taken from run.json when that folder is still there, else rebuilt from the config.
+    """
+    parent = record.get("parent") or {}
+    recorded = parent.get("model_path") if parent.get("kind") == "run" else parent.get("path")
     if recorded and (Path(recorded) / "config.json").is_file():
         return Path(recorded)
-    from tunesmith.models import resolve_model
+    from tunesmith.config import config_from_dict
+    from tunesmith.continual import model_dir_for
 
-    name = (config.get("model") or {}).get("name")
-    if not name:
-        raise ExportError("the run's config names no base model")
-    return resolve_model(name)
+    try:
+        return model_dir_for(config_from_dict(config, "config.yaml"))
+    except TunesmithError as err:
+        raise ExportError(f"cannot find the model the run was trained on: {err}") from err

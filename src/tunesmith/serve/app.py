@@ -81,6 +81,11 @@ def create_app(served: ChatModel | EmbeddingModel, api_key: str | None = None, m
     async def models() -> schemas.ModelList:
         return schemas.ModelList(data=[schemas.ModelCard(id=served.name, created=created)])
 
+    @app.get("/v1/models/{model_id:path}", response_model=schemas.ModelCard)
+    async def model(model_id: str) -> schemas.ModelCard:
+        _check_model_name(served, model_id)
+        return schemas.ModelCard(id=served.name, created=created)
+
     @app.post("/v1/chat/completions", response_model=schemas.ChatCompletion)
     async def chat_completions(body: schemas.ChatCompletionRequest):
         chat = _chat_model(served, body.model)
@@ -179,7 +184,8 @@ def _check_model_name(served, requested: str) -> None:
 
 def _prepare(chat: ChatModel, prompt: str, body: schemas.Sampling, max_tokens: int | None, param: str):
     """Token ids and settings for one prompt, or a 400 when the prompt and answer cannot fit the context."""
-    ids = chat.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    # A chat template writes its own special tokens; a raw prompt gets what the tokenizer adds (a BOS, say).
+    ids = chat.tokenizer(prompt, add_special_tokens=param == "prompt")["input_ids"]
     room = chat.context_length - len(ids)
     if not ids:
         raise ApiError(400, "the prompt is empty", param)
@@ -229,21 +235,23 @@ async def _stream(engine: GenerationEngine, ids: list[int], settings: Settings) 
     """Text pieces as the worker produces them, then the final :class:`Result`."""
     loop = asyncio.get_running_loop()
     pieces: asyncio.Queue = asyncio.Queue()
-    engine.submit(
-        Job(
-            ids,
-            settings,
-            on_done=lambda outcome: loop.call_soon_threadsafe(pieces.put_nowait, outcome),
-            on_text=lambda text: loop.call_soon_threadsafe(pieces.put_nowait, text),
-        )
+    job = Job(
+        ids,
+        settings,
+        on_done=lambda outcome: loop.call_soon_threadsafe(pieces.put_nowait, outcome),
+        on_text=lambda text: loop.call_soon_threadsafe(pieces.put_nowait, text),
     )
-    while True:
-        piece = await pieces.get()
-        if isinstance(piece, BaseException):
-            raise piece
-        yield piece
-        if isinstance(piece, Result):
-            return
+    engine.submit(job)
+    try:
+        while True:
+            piece = await pieces.get()
+            if isinstance(piece, BaseException):
+                raise piece
+            yield piece
+            if isinstance(piece, Result):
+                return
+    finally:
+        job.cancelled.set()  # a no-op when it finished; stops generation when the client closed the stream
 
 
 async def _chat_chunks(engine, ids, settings, reply_id: str, model: str) -> AsyncIterator[dict]:
@@ -320,4 +328,6 @@ def _describe(problem: dict) -> str:
     message = problem.get("msg", "invalid value")
     if problem.get("type") == "extra_forbidden":
         message = "unknown or unsupported parameter"
+    if problem.get("type") == "json_invalid":
+        return f"the request body is not valid JSON ({problem.get('ctx', {}).get('error', message)})"
     return f"{where}: {message}" if where else message

@@ -11,8 +11,8 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
+from transformers import StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
 
@@ -43,7 +43,7 @@ class Job:
     settings: Settings
     on_done: Callable[[Result | BaseException], None]
     on_text: Callable[[str], None] | None = None  # set for streaming jobs
-    stats: dict[str, Any] = field(default_factory=dict)
+    cancelled: threading.Event = field(default_factory=threading.Event)  # the client went away: stop early
 
 
 class GenerationEngine:
@@ -123,6 +123,7 @@ class GenerationEngine:
                 torch.manual_seed(settings.seed)
         streamer = _DeltaStreamer(self, batch[0].on_text, settings.stop) if batch[0].on_text else None
         stop_strings = {"stop_strings": list(settings.stop), "tokenizer": self.tokenizer} if settings.stop else {}
+        cancelled = StoppingCriteriaList([_Cancelled(batch)])
         with torch.inference_mode():
             output = self.model.generate(
                 input_ids=input_ids,
@@ -131,6 +132,7 @@ class GenerationEngine:
                 eos_token_id=sorted(self.eos_ids),
                 pad_token_id=self.pad_id,
                 streamer=streamer,
+                stopping_criteria=cancelled,
                 **sampling,
                 **stop_strings,
             )
@@ -155,6 +157,18 @@ def cut_at_stop(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
     """The text up to the first stop string (which is not included), and whether one was found."""
     positions = [text.find(stop) for stop in stops if stop in text]
     return (text[: min(positions)], True) if positions else (text, False)
+
+
+class _Cancelled(StoppingCriteria):
+    """Ends the rows whose client has gone away (a closed stream), so the worker moves on to waiting jobs."""
+
+    def __init__(self, batch: list[Job]):
+        self.batch = batch
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        return torch.tensor([job.cancelled.is_set() for job in self.batch], device=input_ids.device)
 
 
 class _DeltaStreamer(BaseStreamer):

@@ -59,12 +59,12 @@ def load_served(path: Path, name: str | None = None) -> ChatModel | EmbeddingMod
 
 def _load_run(path: Path, name: str | None) -> ChatModel | EmbeddingModel:
     from tunesmith.export.merge import merged_model
-    from tunesmith.export.source import open_finished_run
+    from tunesmith.export.source import GENERATIVE_TASKS, open_finished_run
 
     run = open_finished_run(path)
     if run.task == "embedding":
         return _load_embedding(embedding_folder(run.path), name or run.name)
-    if run.task != "causal_lm":
+    if run.task not in GENERATIVE_TASKS:
         raise ExportError(f"{run.path}: runs of task '{run.task}' cannot be served")
     model, tokenizer = merged_model(run)
     return _chat_model(name or run.name, model, tokenizer, run.system_prompt, run.max_new_tokens)
@@ -88,6 +88,8 @@ def _load_embedding(folder: Path, name: str) -> EmbeddingModel:
 
 
 def _chat_model(name, model, tokenizer, system_prompt, max_new_tokens) -> ChatModel:
+    if model.config.is_encoder_decoder:
+        raise ExportError(f"'{name}' is an encoder-decoder model; tunesmith serve answers with decoder-only models")
     model.eval()
     tokenizer.padding_side = "left"
     return ChatModel(name, model, tokenizer, system_prompt, max_new_tokens or DEFAULT_MAX_TOKENS)

@@ -22,12 +22,19 @@ class Sampling(Request):
     max_tokens: int | None = Field(None, ge=1, description="Most tokens to generate.")
     temperature: float | None = Field(None, ge=0.0, le=2.0, description="0 = greedy (the server's default).")
     top_p: float | None = Field(None, gt=0.0, le=1.0, description="Nucleus sampling mass.")
-    n: int = Field(1, ge=1, le=1, description="Choices per prompt; only 1 is supported.")
+    n: int = Field(1, description="Choices per prompt; only 1 is supported.")
     stream: bool = Field(False, description="Send the answer as server-sent events, piece by piece.")
     stream_options: dict[str, Any] | None = None
     stop: str | list[str] | None = Field(None, description=f"Up to {MAX_STOP_SEQUENCES} strings that end the answer.")
     seed: int | None = Field(None, description="Seed for sampling (with temperature > 0).")
     user: str | None = None
+
+    @field_validator("n")
+    @classmethod
+    def _one_choice(cls, value: int) -> int:
+        if value != 1:
+            raise ValueError("only n=1 is supported (one choice per prompt)")
+        return value
 
     @field_validator("stop")
     @classmethod
