@@ -85,6 +85,15 @@ class TrainingConfig(Section):
     )
 
 
+class PlateauConfig(Section):
+    """Lower the rate when validation loss stops improving (on top of any schedule; needs validation data)."""
+
+    patience: int = Field(1, ge=1, description="Evaluations without improvement before the rate is lowered.")
+    factor: float = Field(0.5, gt=0, lt=1, description="Multiply the rate by this at each reduction.")
+    min_factor: float = Field(0.1, gt=0, le=1, description="Never go below this share of the scheduled rate.")
+    threshold: float = Field(1e-3, ge=0, lt=1, description="Relative improvement that counts as one.")
+
+
 class ScheduleConfig(Section):
     """Learning-rate schedule: a warmup then a decay (see :mod:`tunesmith.schedules`)."""
 
@@ -96,6 +105,11 @@ class ScheduleConfig(Section):
     )
     explore_end_ratio: float = Field(
         0.6, gt=0, le=1, description="three_phase: the rate at the end of exploration, as a share of the peak."
+    )
+    plateau: PlateauConfig | None = Field(
+        None,
+        description="Off by default: the schedule already decays and the best epoch is kept; with one evaluation "
+        "per epoch, a reduction comes late. Set (e.g. {} for the defaults) for long runs whose loss stalls.",
     )
 
     @model_validator(mode="after")

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from torch.optim.lr_scheduler import LambdaLR
 from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer, TrainingArguments
 
 from tunesmith.runs import RunFolder, save_folder
-from tunesmith.schedules import phase_name, schedule_settings, to_lambda
+from tunesmith.schedules import PlateauReducer, phase_name, plateau_reducer, schedule_settings, to_lambda
 from tunesmith.tasks.causal import answer_only_loss, supports_answer_only_head
+from tunesmith.training.adaptive import AdaptiveLR, PlateauCallback
 from tunesmith.training.callbacks import ProgressCallback
 
 
@@ -31,9 +31,10 @@ class _TunesmithTrainer(Trainer):
     """The stock Trainer with two changes: tunesmith's pure-function schedule, and (where the model allows it)
     the loss computed with the vocabulary projection on answer tokens only, which is much faster on a CPU."""
 
-    def __init__(self, *args, schedule: dict, **kwargs):
+    def __init__(self, *args, schedule: dict, plateau: PlateauReducer | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self._schedule = schedule
+        self._plateau = plateau
         self._answer_only = supports_answer_only_head(self.model)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -48,8 +49,8 @@ class _TunesmithTrainer(Trainer):
 
     def create_scheduler(self, num_training_steps, optimizer=None):
         if self.lr_scheduler is None:
-            self.lr_scheduler = LambdaLR(
-                optimizer or self.optimizer, to_lambda(total=num_training_steps, **self._schedule)
+            self.lr_scheduler = AdaptiveLR(
+                optimizer or self.optimizer, to_lambda(total=num_training_steps, **self._schedule), self._plateau
             )
         return self.lr_scheduler
 
@@ -94,6 +95,10 @@ def train(
     args = training_arguments(plan, config, run.checkpoints_dir, valid_dataset is not None, use_cpu)
     collator = DataCollatorForSeq2Seq(bundle.tokenizer, padding=True, label_pad_token_id=-100, pad_to_multiple_of=8)
     schedule = schedule_settings(config.schedule, plan["warmup_steps"])
+    plateau = plateau_reducer(config.schedule) if valid_dataset is not None else None
+    callbacks = [ProgressCallback(run.logs_dir / "train_log.jsonl", phase=partial(phase_name, **schedule))]
+    if plateau is not None:
+        callbacks.append(PlateauCallback())
     trainer = _TunesmithTrainer(
         model=bundle.model,
         args=args,
@@ -101,8 +106,9 @@ def train(
         eval_dataset=valid_dataset,
         data_collator=collator,
         processing_class=bundle.tokenizer,
-        callbacks=[ProgressCallback(run.logs_dir / "train_log.jsonl", phase=partial(phase_name, **schedule))],
+        callbacks=callbacks,
         schedule=schedule,
+        plateau=plateau,
     )
     trainer.remove_callback(PrinterCallback)
     started = time.time()
