@@ -27,7 +27,7 @@ def fact_examples(pairs=FACTS, repeat: int = 1) -> list[Example]:
     ]
 
 
-def train_tiny(model_dir, runs_dir, train_examples, valid_examples, **sections):
+def train_tiny(model_dir, runs_dir, train_examples, valid_examples, with_difficulty=False, **sections):
     """Plan and train; returns (bundle, run folder, TrainResult)."""
     config = config_from_dict({"data": {"train": "unused.jsonl"}, **sections})
     stats = LengthStats(30, 30, 30, 30, 30, 480)
@@ -37,7 +37,8 @@ def train_tiny(model_dir, runs_dir, train_examples, valid_examples, **sections):
     bundle = build_causal(model_dir, plan, 0.0, None)
     run = RunFolder.create(runs_dir, "tiny")
     encode = lambda examples: encode_examples(bundle.tokenizer, examples, plan["max_length"], None)  # noqa: E731
-    result = train(bundle, encode(train_examples), encode(valid_examples), plan, config, run, use_cpu=True)
+    train_data = encode_examples(bundle.tokenizer, train_examples, plan["max_length"], None, with_difficulty)
+    result = train(bundle, train_data, encode(valid_examples), plan, config, run, use_cpu=True)
     return bundle, run, result
 
 

@@ -79,6 +79,20 @@ class TrainingConfig(Section):
     max_length: int | None = Field(None, ge=16, description="Tokens per example; longer ones are cut.")
     bf16: bool | None = Field(None, description="bf16 autocast; plan enables it where the CPU/GPU supports it.")
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")
+    early_stopping_patience: int | None = Field(
+        3, ge=1, description="Stop after this many evaluations without a lower validation loss; None: all epochs."
+    )
+    keep_best: bool = Field(
+        True, description="End with the adapter of the lowest validation loss (its checkpoint is never rotated out)."
+    )
+    curriculum: Literal["none", "difficulty", "length", "base_loss"] = Field(
+        "none",
+        description="Train easy to hard, by the records' difficulty labels (or scores), the example's length, or "
+        "the base model's loss on it; none: length-grouped random batches.",
+    )
+    curriculum_phases: int = Field(
+        3, ge=1, description="Curriculum phases: phase k of N trains on the easiest k/N share of the data."
+    )
     seed: int = 42
     time_budget_minutes: float | None = Field(
         None, gt=0, description="If set, the plan lowers epochs so the estimated training time fits."

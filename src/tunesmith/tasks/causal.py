@@ -69,11 +69,19 @@ def encode_example(tokenizer, example: Example, max_length: int, system_prompt: 
     return {"input_ids": encoded["input_ids"], "labels": labels}
 
 
-def encode_examples(tokenizer, examples: Sequence[Example], max_length: int, system_prompt: str | None):
-    """A datasets.Dataset of input_ids/labels; examples whose answer was cut away entirely are dropped."""
+def encode_examples(
+    tokenizer, examples: Sequence[Example], max_length: int, system_prompt: str | None, with_difficulty: bool = False
+):
+    """A datasets.Dataset of input_ids/labels; examples whose answer was cut away entirely are dropped.
+
+    ``with_difficulty`` adds each example's difficulty label and source as columns (for a curriculum).
+    """
     from datasets import Dataset
 
     rows = [encode_example(tokenizer, example, max_length, system_prompt) for example in examples]
+    if with_difficulty:
+        for row, example in zip(rows, examples):
+            row.update(difficulty=example.difficulty, source=example.source)
     rows = [row for row in rows if any(label != IGNORE_INDEX for label in row["labels"])]
     return Dataset.from_list(rows)
 

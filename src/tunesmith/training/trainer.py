@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import resource
 import sys
 import time
@@ -9,13 +10,20 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer, TrainingArguments
+from transformers import (
+    DataCollatorForSeq2Seq,
+    EarlyStoppingCallback,
+    PrinterCallback,
+    Trainer,
+    TrainingArguments,
+)
 
 from tunesmith.runs import RunFolder, save_folder
 from tunesmith.schedules import PlateauReducer, phase_name, plateau_reducer, schedule_settings, to_lambda
 from tunesmith.tasks.causal import answer_only_loss, supports_answer_only_head
 from tunesmith.training.adaptive import AdaptiveLR, PlateauCallback
 from tunesmith.training.callbacks import ProgressCallback
+from tunesmith.training.curriculum import CurriculumSampler, base_loss_scores, label_scores, length_scores
 
 
 @dataclass
@@ -25,14 +33,18 @@ class TrainResult:
     final_loss: float | None
     eval_losses: list[float]
     peak_memory_gb: float
+    best_checkpoint: str | None = None  # the checkpoint whose adapter was kept (keep_best), by folder name
+    best_eval_loss: float | None = None
+    stopped_early: bool = False
 
 
 class _TunesmithTrainer(Trainer):
     """The stock Trainer with two changes: tunesmith's pure-function schedule, and (where the model allows it)
     the loss computed with the vocabulary projection on answer tokens only, which is much faster on a CPU."""
 
-    def __init__(self, *args, schedule: dict, plateau: PlateauReducer | None = None, **kwargs):
+    def __init__(self, *args, schedule: dict, plateau: PlateauReducer | None = None, sampler=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self._curriculum_sampler = sampler
         self._schedule = schedule
         self._plateau = plateau
         self._answer_only = supports_answer_only_head(self.model)
@@ -47,6 +59,11 @@ class _TunesmithTrainer(Trainer):
         self.loss_is_scaled_for_ga = num_items_in_batch is not None
         return loss
 
+    def _get_train_sampler(self, train_dataset=None):
+        if self._curriculum_sampler is not None:  # eval data has its own sampler method
+            return self._curriculum_sampler
+        return super()._get_train_sampler(train_dataset)
+
     def create_scheduler(self, num_training_steps, optimizer=None):
         if self.lr_scheduler is None:
             self.lr_scheduler = AdaptiveLR(
@@ -58,6 +75,7 @@ class _TunesmithTrainer(Trainer):
 def training_arguments(plan, config, output_dir: Path, has_validation: bool, use_cpu: bool) -> TrainingArguments:
     training, output = config.training, config.output
     per_epoch = "epoch" if has_validation else "no"
+    keep_best = training.keep_best and has_validation and output.save_checkpoints
     return TrainingArguments(
         output_dir=str(output_dir),
         per_device_train_batch_size=plan["batch_size"],
@@ -76,6 +94,9 @@ def training_arguments(plan, config, output_dir: Path, has_validation: bool, use
         eval_strategy=per_epoch,
         save_strategy="epoch" if output.save_checkpoints else "no",
         save_total_limit=output.keep_checkpoints,
+        load_best_model_at_end=keep_best,
+        metric_for_best_model="eval_loss" if has_validation else None,
+        greater_is_better=False,
         save_only_model=False,
         report_to="none",
         disable_tqdm=True,
@@ -84,8 +105,31 @@ def training_arguments(plan, config, output_dir: Path, has_validation: bool, use
     )
 
 
+def curriculum_sampler(training, bundle, train_dataset, epochs: float) -> CurriculumSampler | None:
+    """The curriculum's sampler for ``training.curriculum``, or None (length-grouped random batches).
+
+    The difficulty curriculum reads the ``difficulty``/``source`` columns of ``train_dataset``.
+    """
+    if training.curriculum == "none":
+        return None
+    if training.curriculum == "difficulty":
+        scores = label_scores(train_dataset["difficulty"], train_dataset["source"])
+    elif training.curriculum == "length":
+        scores = length_scores(train_dataset)
+    else:
+        scores = base_loss_scores(bundle.model, train_dataset)
+    return CurriculumSampler(scores, training.curriculum_phases, math.ceil(epochs), seed=training.seed)
+
+
 def train(
-    bundle, train_dataset, valid_dataset, plan, config, run: RunFolder, use_cpu: bool, resume_from: Path | None = None
+    bundle,
+    train_dataset,
+    valid_dataset,
+    plan,
+    config,
+    run: RunFolder,
+    use_cpu: bool,
+    resume_from: Path | None = None,
 ) -> TrainResult:
     """Train the bundle's LoRA adapter and save it atomically to ``run/adapter``.
 
@@ -99,6 +143,13 @@ def train(
     callbacks = [ProgressCallback(run.logs_dir / "train_log.jsonl", phase=partial(phase_name, **schedule))]
     if plateau is not None:
         callbacks.append(PlateauCallback())
+    patience = config.training.early_stopping_patience
+    if patience is not None and valid_dataset is not None:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=patience))
+    sampler = curriculum_sampler(config.training, bundle, train_dataset, args.num_train_epochs)
+    train_dataset = train_dataset.remove_columns(
+        [name for name in ("difficulty", "source") if name in train_dataset.column_names]
+    )
     trainer = _TunesmithTrainer(
         model=bundle.model,
         args=args,
@@ -109,6 +160,7 @@ def train(
         callbacks=callbacks,
         schedule=schedule,
         plateau=plateau,
+        sampler=sampler,
     )
     trainer.remove_callback(PrinterCallback)
     started = time.time()
@@ -117,12 +169,16 @@ def train(
     save_folder(run.adapter_dir, lambda folder: _save_adapter(bundle, folder))
     history = trainer.state.log_history
     losses = [entry["loss"] for entry in history if "loss" in entry]
+    best = trainer.state.best_model_checkpoint if args.load_best_model_at_end else None
     return TrainResult(
         steps=output.global_step,
         train_seconds=round(elapsed, 1),
         final_loss=losses[-1] if losses else None,
         eval_losses=[entry["eval_loss"] for entry in history if "eval_loss" in entry],
         peak_memory_gb=peak_memory_gb(),
+        best_checkpoint=Path(best).name if best else None,
+        best_eval_loss=trainer.state.best_metric,
+        stopped_early=output.global_step < trainer.state.max_steps,
     )
 
 
