@@ -90,6 +90,11 @@ class TrainingConfig(Section):
         description="Train easy to hard, by the records' difficulty labels (or scores), the example's length, or "
         "the base model's loss on it; none: length-grouped random batches.",
     )
+    packing: bool = Field(
+        False,
+        description="Pack each micro-batch's examples into one row (no padding); attention stays within each "
+        "example (positions restart at 0). Off by default: not every model's attention honours it.",
+    )
     curriculum_phases: int = Field(
         3, ge=1, description="Curriculum phases: phase k of N trains on the easiest k/N share of the data."
     )

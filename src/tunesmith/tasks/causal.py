@@ -110,7 +110,10 @@ def answer_only_loss(model, inputs: dict, num_items_in_batch=None):
 
     causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
     hidden = causal_lm.get_decoder()(
-        input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask")
+        input_ids=inputs["input_ids"],
+        attention_mask=inputs.get("attention_mask"),
+        position_ids=inputs.get("position_ids"),  # packed rows: positions restart per example, attention too
+        use_cache=False,  # with a cache, transformers ignores the packed positions when masking attention
     ).last_hidden_state
     targets = inputs["labels"][:, 1:]
     keep = targets != IGNORE_INDEX

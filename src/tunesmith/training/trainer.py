@@ -12,6 +12,7 @@ from pathlib import Path
 
 from transformers import (
     DataCollatorForSeq2Seq,
+    DataCollatorWithFlattening,
     EarlyStoppingCallback,
     PrinterCallback,
     Trainer,
@@ -33,6 +34,7 @@ class TrainResult:
     final_loss: float | None
     eval_losses: list[float]
     peak_memory_gb: float
+    padding_share: float | None = None  # share of the training batches' tokens that were padding
     best_checkpoint: str | None = None  # the checkpoint whose adapter was kept (keep_best), by folder name
     best_eval_loss: float | None = None
     stopped_early: bool = False
@@ -45,6 +47,7 @@ class _TunesmithTrainer(Trainer):
     def __init__(self, *args, schedule: dict, plateau: PlateauReducer | None = None, sampler=None, **kwargs):
         super().__init__(*args, **kwargs)
         self._curriculum_sampler = sampler
+        self.tokens_seen = self.real_tokens_seen = 0  # of the training batches, for the padding share
         self._schedule = schedule
         self._plateau = plateau
         self._answer_only = supports_answer_only_head(self.model)
@@ -58,6 +61,21 @@ class _TunesmithTrainer(Trainer):
             loss = answer_only_loss(model, inputs, num_items_in_batch)
         self.loss_is_scaled_for_ga = num_items_in_batch is not None
         return loss
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        ids = inputs["input_ids"]
+        self.tokens_seen += ids.numel()
+        mask = inputs.get("attention_mask")
+        self.real_tokens_seen += int(mask.sum()) if mask is not None else ids.numel()
+        return super().training_step(model, inputs, num_items_in_batch)
+
+    def log(self, logs: dict, *args, **kwargs) -> None:
+        if "loss" in logs and self.tokens_seen:
+            logs = {**logs, "padding_share": self.padding_share()}
+        super().log(logs, *args, **kwargs)
+
+    def padding_share(self) -> float | None:
+        return round(1 - self.real_tokens_seen / self.tokens_seen, 4) if self.tokens_seen else None
 
     def _get_train_sampler(self, train_dataset=None):
         if self._curriculum_sampler is not None:  # eval data has its own sampler method
@@ -105,6 +123,15 @@ def training_arguments(plan, config, output_dir: Path, has_validation: bool, use
     )
 
 
+def training_collator(tokenizer, packing: bool):
+    """Padded, length-grouped batches; or, with ``packing``, each micro-batch's examples in one unpadded row whose
+    position ids restart at 0 per example: transformers then masks attention block-diagonally (sdpa, eager, flash).
+    """
+    if packing:
+        return DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)
+    return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100, pad_to_multiple_of=8)
+
+
 def curriculum_sampler(training, bundle, train_dataset, epochs: float) -> CurriculumSampler | None:
     """The curriculum's sampler for ``training.curriculum``, or None (length-grouped random batches).
 
@@ -137,7 +164,7 @@ def train(
     schedule, random state and data order it had, and ends where an uninterrupted run would.
     """
     args = training_arguments(plan, config, run.checkpoints_dir, valid_dataset is not None, use_cpu)
-    collator = DataCollatorForSeq2Seq(bundle.tokenizer, padding=True, label_pad_token_id=-100, pad_to_multiple_of=8)
+    collator = training_collator(bundle.tokenizer, config.training.packing)
     schedule = schedule_settings(config.schedule, plan["warmup_steps"])
     plateau = plateau_reducer(config.schedule) if valid_dataset is not None else None
     callbacks = [ProgressCallback(run.logs_dir / "train_log.jsonl", phase=partial(phase_name, **schedule))]
@@ -163,8 +190,13 @@ def train(
         sampler=sampler,
     )
     trainer.remove_callback(PrinterCallback)
+    base_config = bundle.model.get_base_model().config
+    use_cache, base_config.use_cache = base_config.use_cache, False  # a cache disables the packed attention mask
     started = time.time()
-    output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    try:
+        output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    finally:
+        base_config.use_cache = use_cache
     elapsed = time.time() - started
     save_folder(run.adapter_dir, lambda folder: _save_adapter(bundle, folder))
     history = trainer.state.log_history
@@ -176,6 +208,7 @@ def train(
         final_loss=losses[-1] if losses else None,
         eval_losses=[entry["eval_loss"] for entry in history if "eval_loss" in entry],
         peak_memory_gb=peak_memory_gb(),
+        padding_share=trainer.padding_share(),
         best_checkpoint=Path(best).name if best else None,
         best_eval_loss=trainer.state.best_metric,
         stopped_early=output.global_step < trainer.state.max_steps,
