@@ -25,6 +25,7 @@ from tunesmith.tasks.causal import answer_only_loss, supports_answer_only_head
 from tunesmith.training.adaptive import AdaptiveLR, PlateauCallback
 from tunesmith.training.callbacks import ProgressCallback
 from tunesmith.training.curriculum import CurriculumSampler, base_loss_scores, label_scores, length_scores
+from tunesmith.training.memory import frozen_linears_in_bf16
 
 
 @dataclass
@@ -194,7 +195,8 @@ def train(
     use_cache, base_config.use_cache = base_config.use_cache, False  # a cache disables the packed attention mask
     started = time.time()
     try:
-        output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        with frozen_linears_in_bf16(bundle.model, enabled=args.bf16):
+            output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     finally:
         base_config.use_cache = use_cache
     elapsed = time.time() - started
