@@ -78,7 +78,9 @@ class TrainingConfig(Section):
     max_grad_norm: float = Field(1.0, gt=0)
     max_length: int | None = Field(None, ge=16, description="Tokens per example; longer ones are cut.")
     bf16: bool | None = Field(None, description="bf16 autocast; plan enables it where the CPU/GPU supports it.")
-    gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")
+    gradient_checkpointing: bool | None = Field(
+        None, description="Recompute activations in the backward pass; the plan turns it on when memory is short."
+    )
     early_stopping_patience: int | None = Field(
         3, ge=1, description="Stop after this many evaluations without a lower validation loss; None: all epochs."
     )
@@ -161,6 +163,8 @@ class OutputConfig(Section):
     logging_steps: int = Field(5, ge=1)
     save_checkpoints: bool = Field(True, description="Save a checkpoint at the end of every epoch.")
     keep_checkpoints: int | None = Field(3, ge=1, description="Keep only the newest N checkpoints; None keeps all.")
+    tensorboard: bool = Field(True, description="TensorBoard event files in the run's logs/tensorboard/.")
+    wandb: bool = Field(False, description="Also log to Weights & Biases (needs the wandb package).")
 
 
 class RunConfig(Section):

@@ -19,6 +19,7 @@ from transformers import (
     TrainingArguments,
 )
 
+from tunesmith.errors import ConfigError
 from tunesmith.runs import RunFolder, save_folder
 from tunesmith.schedules import PlateauReducer, phase_name, plateau_reducer, schedule_settings, to_lambda
 from tunesmith.tasks.causal import answer_only_loss, supports_answer_only_head
@@ -107,7 +108,7 @@ def training_arguments(plan, config, output_dir: Path, has_validation: bool, use
         max_grad_norm=training.max_grad_norm,
         bf16=bool(plan["bf16"]),
         use_cpu=use_cpu,
-        activation_checkpointing=training.gradient_checkpointing,
+        activation_checkpointing=bool(_planned(plan, "gradient_checkpointing", training.gradient_checkpointing)),
         train_sampling_strategy="group_by_length",
         logging_steps=output.logging_steps,
         eval_strategy=per_epoch,
@@ -122,6 +123,32 @@ def training_arguments(plan, config, output_dir: Path, has_validation: bool, use
         seed=training.seed,
         dataloader_num_workers=0,
     )
+
+
+def _planned(plan, name: str, default):
+    """A plan's choice, or ``default`` for plans written before the choice existed (resumed runs)."""
+    try:
+        return plan[name]
+    except KeyError:
+        return default
+
+
+def logging_callbacks(output, logs_dir: Path) -> list:
+    """TensorBoard into the run's logs/tensorboard/ (on by default), W&B when asked for."""
+    import importlib.util
+
+    from transformers.integrations import TensorBoardCallback, WandbCallback
+
+    callbacks = []
+    if output.tensorboard:
+        tensorboard = TensorBoardCallback()
+        tensorboard.logging_dir = str(logs_dir / "tensorboard")
+        callbacks.append(tensorboard)
+    if output.wandb:
+        if importlib.util.find_spec("wandb") is None:
+            raise ConfigError("output.wandb is true but wandb is not installed: pip install wandb (or set it false)")
+        callbacks.append(WandbCallback())
+    return callbacks
 
 
 def training_collator(tokenizer, packing: bool):
@@ -169,6 +196,7 @@ def train(
     schedule = schedule_settings(config.schedule, plan["warmup_steps"])
     plateau = plateau_reducer(config.schedule) if valid_dataset is not None else None
     callbacks = [ProgressCallback(run.logs_dir / "train_log.jsonl", phase=partial(phase_name, **schedule))]
+    callbacks += logging_callbacks(config.output, run.logs_dir)
     if plateau is not None:
         callbacks.append(PlateauCallback())
     patience = config.training.early_stopping_patience
