@@ -188,7 +188,7 @@ def run_tunesmith(
     dataset = encode_examples(bundle.tokenizer, train, 2048, None)
     run = RunFolder.create(out, "bench")
     started = time.perf_counter()
-    tunesmith_train(bundle, dataset, None, plan, config, run, use_cpu=True)
+    trained = tunesmith_train(bundle, dataset, None, plan, config, run, use_cpu=True)
     seconds = time.perf_counter() - started
     tokens = sum(len(ids) for ids in dataset["input_ids"][: steps * 8])
     result = {
@@ -197,6 +197,7 @@ def run_tunesmith(
         "valid_loss": validation_loss(bundle.model, bundle.tokenizer, valid),
     }
     result["n_params"] = bundle.model.get_base_model().num_parameters()
+    result["padding_share"] = trained.padding_share
     return result
 
 
