@@ -43,8 +43,9 @@ class TrainResult:
 
 
 class _TunesmithTrainer(Trainer):
-    """The stock Trainer with two changes: tunesmith's pure-function schedule, and (where the model allows it)
-    the loss computed with the vocabulary projection on answer tokens only, which is much faster on a CPU."""
+    """The stock Trainer with tunesmith's pure-function schedule (plus the plateau layer), the curriculum's
+    sampler when there is one, a count of padding tokens, and (where the model allows it) the loss computed with
+    the vocabulary projection on answer tokens only, which is much faster on a CPU."""
 
     def __init__(self, *args, schedule: dict, plateau: PlateauReducer | None = None, sampler=None, **kwargs):
         super().__init__(*args, **kwargs)
