@@ -32,7 +32,7 @@ if not DATA.is_file():
 MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 LEARNING_RATE = 5e-4
-VARIANTS = ("tutorial", "sft", "tunesmith", "tunesmith-packed")
+VARIANTS = ("sft", "tunesmith-packed", "tunesmith", "tutorial")  # the slow tutorial recipe last
 
 
 def load_splits(path: Path, n_valid: int = 10):
