@@ -76,6 +76,41 @@ def build_tiny_llama(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
+def build_tiny_t5(folder: Path, seed: int = 0) -> Path:
+    """A 2-layer T5 whose tokenizer ends every text with its end token, as T5's own does; no chat template."""
+    import torch
+    from tokenizers.processors import TemplateProcessing
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    tokenizer = build_tiny_tokenizer()
+    tokenizer.chat_template = None
+    eos = tokenizer.eos_token
+    tokenizer._tokenizer.post_processor = TemplateProcessing(
+        single=f"$A {eos}", special_tokens=[(eos, tokenizer.eos_token_id)]
+    )
+    config = T5Config(
+        vocab_size=len(tokenizer),
+        d_model=48,
+        d_ff=96,
+        d_kv=12,
+        num_layers=2,
+        num_heads=4,
+        decoder_start_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        initializer_factor=1.0,
+    )
+    torch.manual_seed(seed)
+    T5ForConditionalGeneration(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_t5_dir(tmp_path_factory) -> Path:
+    return build_tiny_t5(tmp_path_factory.mktemp("tiny_t5"))
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A 2-layer Llama (~40k parameters) saved as a normal model folder."""
@@ -97,3 +132,77 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
 @pytest.fixture
 def qa_records() -> list[dict]:
     return [json.loads(line) for line in (SAMPLES / "train.jsonl").read_text().splitlines()]
+
+
+def train_tiny_run(workdir: Path, model_dir: Path) -> Path:
+    """Train a finished tunesmith run on the tiny Llama in a few seconds (24 examples, 2 epochs); its folder."""
+    import yaml
+
+    from tunesmith.config import config_from_dict
+    from tunesmith.pipeline import train_run
+
+    records = [json.loads(line) for line in (SAMPLES / "train.jsonl").read_text().splitlines()]
+    write_jsonl(workdir / "train.jsonl", records[:24])
+    write_jsonl(workdir / "test.jsonl", records[24:28])
+    raw = {
+        "name": "tiny",
+        "model": {"name": str(model_dir), "system_prompt": "You answer for PressCrafters."},
+        "data": {"train": str(workdir / "train.jsonl"), "test": str(workdir / "test.jsonl"), "valid_fraction": 0.0},
+        "lora": {"r": 8, "alpha": 16},
+        "training": {"epochs": 2, "bf16": False, "learning_rate": 3e-2},
+        "evaluation": {"max_new_tokens": 8, "compare_base": False},
+        "output": {"runs_dir": str(workdir / "runs"), "save_checkpoints": False},
+    }
+    (workdir / "run.yaml").write_text(yaml.safe_dump(raw))
+    return train_run(config_from_dict(raw, str(workdir / "run.yaml"))).path
+
+
+@pytest.fixture(scope="session")
+def tiny_run_dir(tmp_path_factory, tiny_model_dir) -> Path:
+    """A finished run (adapter, config, plan, run.json) of the tiny Llama, trained once per test session."""
+    return train_tiny_run(tmp_path_factory.mktemp("tiny_run"), tiny_model_dir)
+
+
+def build_tiny_bert(folder: Path, seed: int = 0) -> Path:
+    """A 2-layer BERT (hidden 32) with a locally trained WordPiece tokenizer, saved as a sentence-transformers
+    folder with mean pooling."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules import Transformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    core = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    core.normalizer = normalizers.BertNormalizer(lowercase=True)
+    core.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    core.train_from_iterator(_corpus(), trainer=trainers.WordPieceTrainer(vocab_size=800, special_tokens=specials))
+    core.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", core.token_to_id("[CLS]")), ("[SEP]", core.token_to_id("[SEP]"))],
+    )
+    tokenizer = BertTokenizerFast(tokenizer_object=core, do_lower_case=True)
+    config = BertConfig(
+        vocab_size=core.get_vocab_size(),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        pad_token_id=core.token_to_id("[PAD]"),
+    )
+    torch.manual_seed(seed)
+    transformer_dir = folder / "transformer"
+    BertModel(config).save_pretrained(transformer_dir)
+    tokenizer.save_pretrained(transformer_dir)
+    model = SentenceTransformer(modules=[Transformer(str(transformer_dir), max_seq_length=64), Pooling(32, "mean")])
+    model.save(str(folder / "st"))
+    return folder / "st"
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory) -> Path:
+    """A tiny BERT sentence-transformers folder (~60k parameters), 32-dimensional embeddings."""
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))

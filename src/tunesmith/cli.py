@@ -19,6 +19,18 @@ RunDir = Annotated[Path, typer.Argument(help="A finished run folder.")]
 OptionalConfigPath = Annotated[Path | None, typer.Argument(help="Run config (YAML or JSON).")]
 ResumeDir = Annotated[Path | None, typer.Option(help="Finish a stopped run from its last complete checkpoint.")]
 MaxExamples = Annotated[int | None, typer.Option(help="Score only the first N test examples.")]
+DataFiles = Annotated[list[Path], typer.Argument(help="Data files (train/valid/test by name), or one run config.")]
+DataFile = Annotated[Path, typer.Argument(help="A JSON, JSONL or CSV data file.")]
+OutPath = Annotated[Path | None, typer.Option("--out", help="Where to write (a default name is printed).")]
+ModelOption = Annotated[str | None, typer.Option("--model", help="Model whose tokenizer counts tokens.")]
+ShapeOption = Annotated[str, typer.Option("--format", help="Record shape: auto, qa, alpaca or messages.")]
+PromptField = Annotated[str | None, typer.Option(help="Field holding the question (dotted path).")]
+AnswerField = Annotated[str | None, typer.Option(help="Field holding the answer (dotted path).")]
+CategoryField = Annotated[str, typer.Option(help="Field holding the category (dotted path).")]
+DifficultyField = Annotated[str, typer.Option(help="Field holding the difficulty (dotted path).")]
+Seed = Annotated[int, typer.Option(help="Random seed (same seed, same result).")]
+Operations = Annotated[str, typer.Option(help="Comma-separated: delete, swap, synonym, duplicate.")]
+SynonymsFile = Annotated[Path | None, typer.Option(help="Word list: JSON {word: [synonyms]} or 'word: a, b' lines.")]
 PlotFlag = Annotated[bool, typer.Option("--plot", help="Also draw the learning rate over steps: <name>-lr.png here.")]
 
 
@@ -72,6 +84,156 @@ def train(config_path: OptionalConfigPath = None, resume: ResumeDir = None) -> N
         train_run(config)
 
 
+def _fields(prompt_field, answer_field, category_field, difficulty_field):
+    from tunesmith.data import FieldMap
+
+    return FieldMap(prompt_field, answer_field, category_field, difficulty_field)
+
+
+@app.command()
+def analyze(
+    paths: DataFiles,
+    model: ModelOption = None,
+    shape: ShapeOption = "auto",
+    prompt_field: PromptField = None,
+    answer_field: AnswerField = None,
+    category_field: CategoryField = "category",
+    difficulty_field: DifficultyField = "difficulty",
+    out: OutPath = None,
+) -> None:
+    """Sizes, token lengths, categories, duplicates, suspicious answers and leakage; then the plan that fits."""
+    _quiet_libraries()
+    from tunesmith.data.commands import analyze_command
+
+    fields = _fields(prompt_field, answer_field, category_field, difficulty_field)
+    analyze_command(paths, model, shape, fields, out)
+
+
+@app.command()
+def split(
+    path: DataFile,
+    fractions: Annotated[tuple[float, float, float], typer.Option(help="train valid test shares.")] = (0.7, 0.2, 0.1),
+    seed: Seed = 42,
+    shape: ShapeOption = "auto",
+    prompt_field: PromptField = None,
+    answer_field: AnswerField = None,
+    category_field: CategoryField = "category",
+    difficulty_field: DifficultyField = "difficulty",
+    out: OutPath = None,
+) -> None:
+    """Stratified train/valid/test JSONL files (by category and difficulty); near duplicates stay together."""
+    from tunesmith.data.commands import split_command
+
+    fields = _fields(prompt_field, answer_field, category_field, difficulty_field)
+    split_command(path, fractions, seed, shape, fields, out)
+
+
+@app.command()
+def augment(
+    path: DataFile,
+    copies: Annotated[int, typer.Option(min=1, help="Augmented copies per example.")] = 2,
+    ops: Annotated[
+        str, typer.Option(help="Comma-separated: delete, swap, synonym, duplicate.")
+    ] = "delete,swap,synonym",
+    synonyms: Annotated[
+        Path | None, typer.Option(help="Word list: JSON {word: [synonyms]} or 'word: a, b' lines.")
+    ] = None,
+    seed: Seed = 42,
+    shape: ShapeOption = "auto",
+    prompt_field: PromptField = None,
+    answer_field: AnswerField = None,
+    category_field: CategoryField = "category",
+    difficulty_field: DifficultyField = "difficulty",
+    out: OutPath = None,
+) -> None:
+    """Edited copies of each question (answers untouched), marked so they never reach a valid or test split."""
+    from tunesmith.data.commands import augment_command
+
+    fields = _fields(prompt_field, answer_field, category_field, difficulty_field)
+    operations = [op.strip() for op in ops.split(",") if op.strip()]
+    augment_command(path, copies, operations, synonyms, seed, shape, fields, out)
+
+
+@app.command()
+def report(run_dir: RunDir) -> None:
+    """(Re)build a scored run's report.md and self-contained report.html, with plots and suggestions."""
+    from tunesmith.reports import write_report
+
+    markdown, page = write_report(run_dir)
+    typer.echo(f"report written to {markdown} and {page}")
+
+
+@app.command()
+def compare(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run folders to put side by side.")],
+    show_all: Annotated[bool, typer.Option("--all", help="Also list config entries that are equal.")] = False,
+    out: OutPath = None,
+) -> None:
+    """Several runs' settings and scores side by side, with the settings that differ highlighted."""
+    from tunesmith.runs.compare import collect, print_comparison, to_markdown
+
+    comparison = collect(run_dirs)
+    print_comparison(comparison, show_all=show_all)
+    if out:
+        from tunesmith.runs import write_text
+
+        write_text(out, to_markdown(comparison))
+        typer.echo(f"comparison written to {out}")
+
+
+runs_app = typer.Typer(help="The runs folder as a registry: lineage tree, one run in detail.")
+app.add_typer(runs_app, name="runs")
+RunsDir = Annotated[Path, typer.Option("--runs-dir", help="The runs folder.")]
+RunRef = Annotated[str, typer.Argument(help="A run folder, a run name in --runs-dir, or 'current'.")]
+
+
+@runs_app.callback(invoke_without_command=True)
+def runs_list(ctx: typer.Context, runs_dir: RunsDir = Path("runs")) -> None:
+    """List the runs as lineage trees with their key metrics; the current run is marked."""
+    if ctx.invoked_subcommand is None:
+        from tunesmith.runs.show import print_runs
+
+        print_runs(runs_dir)
+
+
+@runs_app.command("show")
+def runs_show(run: RunRef, runs_dir: RunsDir = Path("runs")) -> None:
+    """One run: parent, data files and hashes, training, scores, and retention of earlier stages."""
+    from tunesmith.runs.registry import resolve_run
+    from tunesmith.runs.show import print_run
+
+    print_run(resolve_run(run, runs_dir), runs_dir)
+
+
+@app.command()
+def rollback(run: RunRef, runs_dir: RunsDir = Path("runs")) -> None:
+    """Make an earlier finished run the current one (what serve and export use); one atomic switch."""
+    from tunesmith.runs.registry import resolve_run, set_current
+
+    target = resolve_run(run, runs_dir)
+    set_current(runs_dir, target)
+    typer.echo(f"current run: {target.name}")
+
+
+@app.command()
+def prune(
+    runs: Annotated[list[str], typer.Argument(help="Runs to delete (folders or names).")],
+    runs_dir: RunsDir = Path("runs"),
+    checkpoints_only: Annotated[bool, typer.Option(help="Delete only their checkpoints/ folders.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete runs (or their checkpoints); refuses to delete a run that a kept run descends from, or the current."""
+    from tunesmith.runs.registry import prune as prune_runs
+    from tunesmith.runs.registry import resolve_run
+
+    targets = [resolve_run(run, runs_dir) for run in runs]
+    what = "the checkpoints of" if checkpoints_only else "the run folders"
+    if not yes:
+        typer.confirm(f"delete {what} {', '.join(t.name for t in targets)}?", abort=True)
+    for path in prune_runs(runs_dir, targets, checkpoints_only):
+        typer.echo(f"deleted {path}")
+
+
 @app.command("eval")
 def evaluate(run_dir: RunDir, max_examples: MaxExamples = None) -> None:
     """Re-score a finished run on its test split (results go to RUN_DIR/evals/eval-<timestamp>/)."""
@@ -80,6 +242,61 @@ def evaluate(run_dir: RunDir, max_examples: MaxExamples = None) -> None:
 
     target = evaluate_run(run_dir, max_examples)
     typer.echo(f"results written to {target}")
+
+
+@app.command()
+def export(
+    run: RunRef,
+    format: Annotated[str, typer.Option("--format", help="merged | adapter | gguf | ollama")] = "merged",
+    out: Annotated[
+        Path | None, typer.Option(help="New folder (or .gguf file) to write; default beside the run.")
+    ] = None,
+    gguf_type: Annotated[str, typer.Option("--gguf-type", help="GGUF weights: f16 or q8_0.")] = "f16",
+    runs_dir: RunsDir = Path("runs"),
+) -> None:
+    """Export a finished run: a merged model folder, the adapter alone, a GGUF file, or an Ollama folder."""
+    from tunesmith.runs.registry import resolve_run
+
+    run_dir = resolve_run(run, runs_dir)
+    _quiet_libraries()
+    from tunesmith.export import export_run
+
+    if out is None:
+        suffix = ".gguf" if format == "gguf" else ""
+        out = run_dir.parent / f"{run_dir.name}-{format}{suffix}"
+    target = export_run(run_dir, format, out, gguf_type)
+    typer.echo(f"{format} export written to {target}")
+
+
+@app.command()
+def serve(
+    run: Annotated[
+        str,
+        typer.Argument(
+            help="A run (folder, name in --runs-dir, or 'current'), a model or sentence-transformers folder."
+        ),
+    ],
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="TUNESMITH_API_KEY", help="Require 'Authorization: Bearer KEY' (not /health).")
+    ] = None,
+    model_name: Annotated[str | None, typer.Option(help="The model id clients send; default: the run's name.")] = None,
+    max_batch: Annotated[int, typer.Option(min=1, help="Most queued requests generated together.")] = 8,
+    runs_dir: RunsDir = Path("runs"),
+) -> None:
+    """Serve a run over an OpenAI-compatible HTTP API (chat, completions, embeddings, models; docs at /docs)."""
+    from tunesmith.runs.registry import resolve_run
+
+    folder = Path(run)
+    run_dir = folder if folder.is_dir() and not (folder / "run.json").is_file() else resolve_run(run, runs_dir)
+    _quiet_libraries()
+    from tunesmith.serve import create_app, load_served
+    from tunesmith.serve.server import serve_forever
+
+    served = load_served(run_dir, model_name)
+    typer.echo(f"serving '{served.name}' on http://{host}:{port} (docs at /docs)")
+    serve_forever(create_app(served, api_key, max_batch), host, port)
 
 
 @app.command()

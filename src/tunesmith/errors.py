@@ -19,3 +19,7 @@ class ModelError(TunesmithError):
 
 class RunError(TunesmithError):
     """A run folder is missing or incomplete."""
+
+
+class ExportError(TunesmithError):
+    """A run cannot be exported or served in the asked format."""

@@ -12,13 +12,16 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
+from tunesmith import continual
 from tunesmith.config import RunConfig, config_from_dict, dump_config
 from tunesmith.data import Example, Splits, load_examples, load_splits
 from tunesmith.errors import RunError
-from tunesmith.metrics.evaluate import write_results
-from tunesmith.plan import Plan, detect_hardware, make_plan, profile_splits, read_model_info
+from tunesmith.metrics.evaluate import primary_metric, write_results
+from tunesmith.plan import Plan, detect_hardware, generation_settings, make_plan, profile_splits, read_model_info
 from tunesmith.plan.show import print_plan
+from tunesmith.reports import write_report
 from tunesmith.runs import RunFolder, write_text
+from tunesmith.runs.registry import set_current
 
 console = Console()
 
@@ -33,20 +36,26 @@ class Prepared:
 
 def prepare(config: RunConfig) -> Prepared:
     """Everything before training: data checked, model located, plan made. Nothing is written."""
-    from tunesmith.models import resolve_model
     from tunesmith.tasks.causal import load_tokenizer
 
     splits = load_splits(config.data)
     if not splits.test:
         console.print("[yellow]warning: no test examples; the run will not be scored[/yellow]")
-    model_dir = resolve_model(config.model.name)
+    splits, replay = continual.with_replay(config, splits)
+    model_dir = continual.model_dir_for(config)
     tokenizer = load_tokenizer(model_dir)
     profile = profile_splits(splits, tokenizer, config.model.system_prompt)
     plan = make_plan(profile, config, detect_hardware(), read_model_info(model_dir))
+    if replay is not None:
+        plan.choices["replay_examples"] = replay
     return Prepared(config, splits, model_dir, plan)
 
 
 def show_plan(config: RunConfig) -> Prepared:
+    if config.task == "embedding":
+        from tunesmith.embedding_pipeline import show_embedding_plan
+
+        return show_embedding_plan(config)
     prepared = prepare(config)
     print_plan(prepared.plan, console)
     return prepared
@@ -54,6 +63,10 @@ def show_plan(config: RunConfig) -> Prepared:
 
 def train_run(config: RunConfig) -> RunFolder:
     """Plan, train, evaluate base vs tuned, and leave a finished run folder."""
+    if config.task == "embedding":
+        from tunesmith.embedding_pipeline import train_embedding_run
+
+        return train_embedding_run(config)
     prepared = show_plan(config)
     run = RunFolder.create(config.output.runs_dir, config.name)
     console.print(f"run folder: [bold]{run.path}[/bold]")
@@ -63,52 +76,57 @@ def train_run(config: RunConfig) -> RunFolder:
 
 def resume_run(run_path: Path) -> RunFolder:
     """Finish a run that was stopped: same config, plan and splits, from its newest complete checkpoint."""
-    from tunesmith.models import resolve_model
 
     run = RunFolder.open(run_path)
     if run.read_json("run.json")["status"] == "done":
         raise RunError(f"{run.path}: the run already finished; start a new one instead")
     config = _saved_config(run)
+    if config.task == "embedding":
+        raise RunError(f"{run.path}: embedding runs cannot be resumed yet; start a new one instead")
     plan = Plan.from_dict(run.read_json("plan.json"))
     splits = Splits(*(_saved_split(run, name) for name in ("train", "valid", "test")))
     checkpoint = run.last_complete_checkpoint()
     print_plan(plan, console)
     console.print(f"resuming {run.path} from {checkpoint.name if checkpoint else 'the start (no checkpoint yet)'}")
     run.update(status="running", resumed_from=str(checkpoint) if checkpoint else None)
-    prepared = Prepared(config, splits, resolve_model(config.model.name), plan)
+    prepared = Prepared(config, splits, continual.model_dir_for(config), plan)
     return _train_and_score(run, prepared, resume_from=checkpoint)
 
 
 def _train_and_score(run: RunFolder, prepared: Prepared, resume_from: Path | None = None) -> RunFolder:
     from transformers import set_seed
 
-    from tunesmith.tasks import BUILDERS
-    from tunesmith.tasks.causal import encode_examples
+    from tunesmith.tasks import BUILDERS, encode_for
     from tunesmith.training import train
 
     config, plan, splits = prepared.config, prepared.plan, prepared.splits
     set_seed(config.training.seed)  # the adapter's random init too: same config, same run
     bundle = BUILDERS[config.task](prepared.model_dir, plan, config.lora.dropout, config.model.system_prompt)
-    encode = lambda examples: encode_examples(bundle.tokenizer, examples, plan["max_length"], bundle.system_prompt)  # noqa: E731
+    encode = lambda examples: encode_for(bundle, examples, plan["max_length"], plan["max_new_tokens"])  # noqa: E731
     valid = encode(splits.valid) if splits.valid else None
     use_cpu = plan.hardware["device"] == "cpu"
     with_difficulty = config.training.curriculum == "difficulty"
-    train_data = encode_examples(
-        bundle.tokenizer, splits.train, plan["max_length"], bundle.system_prompt, with_difficulty
-    )
+    train_data = encode_for(bundle, splits.train, plan["max_length"], plan["max_new_tokens"], with_difficulty)
     try:
         result = train(bundle, train_data, valid, plan, config, run, use_cpu, resume_from)
         run.update(training=result.__dict__)
         if splits.test:
-            write_results(run.path, _score(bundle, splits.test, plan, config))
+            scores = _score(bundle, splits.test, plan, config)
+            earlier = continual.score_earlier_stages(run, bundle, plan, config) if _rescore_earlier(config) else []
+            extra = {"earlier_stages": earlier} if earlier else None
+            write_results(run.path, scores, extra, primary=primary_metric(config.task))
     except BaseException as err:
         run.finish(status="failed", error=f"{type(err).__name__}: {err}")
         raise
     run.finish(status="done")
+    set_current(run.path.parent, run.path)  # the newest finished run serves until a rollback says otherwise
+    if splits.test:
+        write_report(run.path)  # derived from the finished folder; `tunesmith report` rebuilds it
     record = run.read_json("run.json")
     console.print(
         f"done in {record['wall_seconds'] / 60:.1f} min (training {result.train_seconds / 60:.1f} min, "
         f"peak memory {result.peak_memory_gb:.2f} GiB). Run folder: [bold]{run.path}[/bold]"
+        + (f"\nreport: {run.path / 'report.html'}" if (run.path / "report.html").is_file() else "")
     )
     return run
 
@@ -125,20 +143,23 @@ def _saved_split(run: RunFolder, name: str) -> list[Example]:
 
 def evaluate_run(run_path: Path, max_examples: int | None = None) -> Path:
     """Re-score a finished run's test split; results go to a new ``evals/eval-<timestamp>/`` folder in the run."""
-    from tunesmith.models import resolve_model
-    from tunesmith.tasks.causal import load_trained
+    from tunesmith.tasks import load_trained_model
 
     run = RunFolder.open(run_path)
+    if _saved_config(run).task == "embedding":
+        from tunesmith.embedding_pipeline import evaluate_embedding_run
+
+        return evaluate_embedding_run(run, _saved_config(run), max_examples)
     if not run.adapter_dir.is_dir():
         raise RunError(f"{run.path}: the run has no adapter (did training finish?)")
     config = _saved_config(run)
     if max_examples:
         config.evaluation.max_examples = max_examples
     test = _saved_split(run, "test")
-    bundle = load_trained(resolve_model(config.model.name), run.adapter_dir, config.model.system_prompt)
+    bundle = load_trained_model(continual.model_dir_for(config), run.adapter_dir, config.model.system_prompt)
     result = _score(bundle, test, Plan.from_dict(run.read_json("plan.json")), config)
     target = RunFolder.create(run.path / "evals", "eval").path
-    write_results(target, result)
+    write_results(target, result, primary=primary_metric(config.task))
     return target
 
 
@@ -155,8 +176,10 @@ def _score(bundle, test: list[Example], plan: Plan, config: RunConfig) -> dict:
         batch_size=config.evaluation.batch_size,
         bf16=bool(plan["bf16"]),
         compare_base=config.evaluation.compare_base,
+        max_length=plan["max_length"],
+        generation=generation_settings(plan),
     )
-    print_metrics(result["summary"], console)
+    print_metrics(result["summary"], console, primary=primary_metric(config.task))
     return result
 
 
@@ -168,7 +191,7 @@ def _write_run_inputs(run: RunFolder, prepared: Prepared) -> None:
         examples = getattr(prepared.splits, name)
         lines = "".join(json.dumps(_as_record(example), ensure_ascii=False) + "\n" for example in examples)
         write_text(run.data_dir / f"{name}.jsonl", lines)
-    run.start(base_model=config.model.name, resolved_from=str(prepared.model_dir))
+    run.start(parent=continual.parent_record(config, prepared.model_dir), data_files=_data_files(config))
 
 
 def _as_record(example: Example) -> dict:
@@ -178,3 +201,19 @@ def _as_record(example: Example) -> dict:
     if example.difficulty is not None:
         record["difficulty"] = example.difficulty
     return record
+
+
+def _rescore_earlier(config: RunConfig) -> bool:
+    return bool(config.continue_from) and config.continual.evaluate_earlier
+
+
+def _data_files(config: RunConfig) -> dict:
+    """Each source data file with its content hash, so a run's lineage says exactly what it learned from."""
+    import hashlib
+
+    files = {}
+    for name in ("train", "valid", "test"):
+        path = getattr(config.data, name)
+        if path is not None and Path(path).is_file():
+            files[name] = {"path": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
+    return files

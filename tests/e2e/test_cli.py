@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import SAMPLES, write_jsonl
 from tunesmith.cli import app
+from tunesmith.metrics import OVERALL_METRICS
 
 
 def make_config(tmp_path, model_dir, **overrides):
@@ -57,9 +58,10 @@ def test_plan_prints_each_choice_with_its_reason_and_an_estimate(tmp_path, tiny_
 def test_train_writes_a_complete_new_run_folder_and_eval_rescores_it(tmp_path, tiny_model_dir):
     config_path = make_config(tmp_path, tiny_model_dir)
     output = run_cli("train", config_path)
-    [run] = list((tmp_path / "runs").iterdir())
+    [run] = [path.parent for path in (tmp_path / "runs").glob("*/run.json")]
     assert "Training plan" in output and "token_f1" in output and str(run) in output.replace("\n", "")
-    for name in ("config.yaml", "plan.json", "run.json", "metrics.json", "metrics.csv", "predictions.jsonl"):
+    names = ("config.yaml", "plan.json", "run.json", "metrics.json", "metrics.csv", "predictions.jsonl", "report.html")
+    for name in (*names, "report.md", "report/loss.png"):
         assert (run / name).is_file(), name
     assert (run / "adapter" / "adapter_config.json").is_file()
     assert len(list((run / "checkpoints").glob("checkpoint-*"))) == 2
@@ -73,7 +75,8 @@ def test_train_writes_a_complete_new_run_folder_and_eval_rescores_it(tmp_path, t
         "hard",
     }
     header, *rows = (run / "metrics.csv").read_text().splitlines()
-    assert header == "model,group_by,group,n,exact_match,accuracy,token_f1,rouge_l"
+    assert header == "model,group_by,group,n," + ",".join(OVERALL_METRICS)
+    assert "rouge_lsum" in header and "perplexity" in header
     assert rows[0].startswith("base,all,all,6,")
     predictions = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
     assert {"question", "reference", "base", "tuned"} <= set(predictions[0])
@@ -86,7 +89,8 @@ def test_train_writes_a_complete_new_run_folder_and_eval_rescores_it(tmp_path, t
     assert all(path.read_bytes() == content for path, content in before.items())  # nothing rewritten
 
     run_cli("train", config_path)
-    assert len(list((tmp_path / "runs").iterdir())) == 2  # a second run never reuses the first's folder
+    assert len(list((tmp_path / "runs").glob("*/run.json"))) == 2  # a second run never reuses the first's folder
+    assert json.loads((tmp_path / "runs" / "current.json").read_text())["previous"] == run.name
 
 
 def cli(*args, cwd):

@@ -37,7 +37,7 @@ def test_resumed_run_matches_an_uninterrupted_one(tmp_path, tiny_model_dir, monk
     with pytest.raises(Killed):
         train_run(load_config(config_path))
     monkeypatch.undo()
-    [stopped] = [path for path in (tmp_path / "runs").iterdir() if path != straight.path]
+    [stopped] = [path.parent for path in (tmp_path / "runs").glob("*/run.json") if path.parent != straight.path]
     assert json.loads((stopped / "run.json").read_text())["status"] == "failed"
     assert [p.name for p in (stopped / "checkpoints").iterdir()] == ["checkpoint-5"]
     half_written = stopped / "checkpoints" / "checkpoint-10"

@@ -27,7 +27,7 @@ def test_presscrafters_config_trains_and_scores_smollm2(tmp_path):
     path.write_text(yaml.safe_dump(config))
     result = CliRunner().invoke(app, ["train", str(path)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    [run] = list((tmp_path / "runs").iterdir())
+    [run] = [path.parent for path in (tmp_path / "runs").glob("*/run.json")]
     plan = json.loads((run / "plan.json").read_text())
     assert plan["model"]["n_params"] > 134e6 and plan["choices"]["target_modules"]["value"] == "all-linear"
     metrics = json.loads((run / "metrics.json").read_text())

@@ -13,7 +13,7 @@ def test_each_run_gets_its_own_new_folder(tmp_path):
 
 def test_run_json_records_status_parent_versions_and_wall_time(tmp_path):
     run = RunFolder.create(tmp_path, "demo")
-    run.start(base_model="org/model", resolved_from="/models/x")
+    run.start(parent={"kind": "base_model", "name": "org/model", "path": "/models/x"})
     assert run.read_json("run.json")["status"] == "running"
     run.finish(status="done", note="ok")
     record = json.loads((run.path / "run.json").read_text())

@@ -10,7 +10,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tunesmith.config.embedding import EmbeddingConfig
+
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 class Section(BaseModel):
@@ -34,7 +37,10 @@ class DataConfig(Section):
     train: Path = Field(description="JSON, JSONL or CSV file with the training records.")
     valid: Path | None = Field(None, description="Validation file; carved out of train when absent.")
     test: Path | None = Field(None, description="Test file; carved out of train when absent.")
-    format: Literal["auto", "qa", "alpaca", "messages"] = Field("auto", description="Record shape.")
+    format: Literal["auto", "qa", "alpaca", "messages", "summary"] = Field("auto", description="Record shape.")
+    instruction: str | None = Field(
+        None, description="summary shape: the instruction before each text; default 'Summarize this <field>:'."
+    )
     prompt_field: str | None = Field(None, description="Field holding the question/instruction (dotted path).")
     answer_field: str | None = Field(None, description="Field holding the answer/output (dotted path).")
     category_field: str = Field("category", description="Field holding the category (dotted path).")
@@ -152,6 +158,27 @@ class EvaluationConfig(Section):
     batch_size: int = Field(16, ge=1)
     compare_base: bool = Field(True, description="Also score the base model, side by side.")
     max_examples: int | None = Field(None, ge=1, description="Score only the first N test examples.")
+    mode: Literal["fast", "quality"] | None = Field(
+        None, description="Generation: fast (greedy) or quality (beam search); the plan picks when unset."
+    )
+    num_beams: int | None = Field(None, ge=1, le=16, description="Beam width; set by the mode when unset.")
+    length_penalty: float | None = Field(None, description="Beam search: >1 favours longer outputs.")
+    no_repeat_ngram_size: int | None = Field(None, ge=0, description="Never repeat an n-gram of this size.")
+
+
+class ContinualConfig(Section):
+    """Continual learning: a run that continues from an earlier one (``continue_from``) without forgetting it."""
+
+    replay_ratio: float | None = Field(
+        None,
+        ge=0,
+        le=10,
+        description="Earlier training examples mixed in per new one; the plan picks 1.0 when continuing.",
+    )
+    evaluate_earlier: bool = Field(True, description="Re-score every earlier stage's test split at the end.")
+    parent_kl_weight: float = Field(
+        0.0, ge=0, description="Weight of KL(parent || model) on answer tokens: a pull toward the previous round."
+    )
 
 
 class OutputConfig(Section):
@@ -171,14 +198,27 @@ class RunConfig(Section):
     """A whole run: everything ``tunesmith train`` needs."""
 
     name: str = Field("run", pattern=r"^[A-Za-z0-9._-]+$", description="Prefix of the run folder's name.")
-    task: Literal["causal_lm"] = Field("causal_lm", description="What kind of model is trained.")
+    task: Literal["causal_lm", "summarization", "embedding"] = Field(
+        "causal_lm", description="What kind of model is trained: causal_lm (Q&A, chat), summarization, embedding."
+    )
+    continue_from: str | None = Field(
+        None, description="An earlier run (folder, or its name in output.runs_dir) to continue from."
+    )
     model: ModelConfig = Field(default_factory=ModelConfig)
     data: DataConfig
     lora: LoraConfig = Field(default_factory=LoraConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    continual: ContinualConfig = Field(default_factory=ContinualConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
+
+    @model_validator(mode="after")
+    def _embedding_model_by_default(self) -> RunConfig:
+        if self.task == "embedding" and "name" not in self.model.model_fields_set:
+            self.model.name = DEFAULT_EMBEDDING_MODEL
+        return self
 
     @field_validator("name")
     @classmethod

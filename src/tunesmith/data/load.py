@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tunesmith.data.shapes import Example, FieldMap, detect_shape, to_example
-from tunesmith.data.split import split_examples
+from tunesmith.data.split import linked_groups, split_examples
 from tunesmith.errors import DataError
 
 SUFFIXES = (".json", ".jsonl", ".csv")
@@ -26,13 +26,16 @@ class Splits:
         return {"train": len(self.train), "valid": len(self.valid), "test": len(self.test)}
 
 
-def load_examples(path: str | Path, shape: str = "auto", fields: FieldMap | None = None) -> list[Example]:
+def load_examples(
+    path: str | Path, shape: str = "auto", fields: FieldMap | None = None, problems: list[str] | None = None
+) -> list[Example]:
     """Load every record of one file as an Example.
 
     Args:
         path: a ``.json`` (list of objects), ``.jsonl`` (one object a line) or ``.csv`` (header row) file.
         shape: ``auto`` to detect from the first record, or one of ``qa``, ``alpaca``, ``messages``.
         fields: where the prompt, answer, category and difficulty live when not under their usual names.
+        problems: when given, a bad record's error is appended here and the record skipped, instead of raised.
 
     Raises:
         DataError: naming the file, the line (JSONL, CSV) or record index (JSON), and the field.
@@ -50,7 +53,12 @@ def load_examples(path: str | Path, shape: str = "auto", fields: FieldMap | None
                 shape = detect_shape(record, fields) if isinstance(record, dict) else "qa"
             except DataError as err:
                 raise DataError(f"{source}: {err}") from None
-        examples.append(to_example(record, shape, fields, source))
+        try:
+            examples.append(to_example(record, shape, fields, source))
+        except DataError as err:
+            if problems is None:
+                raise
+            problems.append(str(err))
     if not examples:
         raise DataError(f"{path}: no records found")
     return examples
@@ -63,19 +71,26 @@ def load_splits(data_config: Any) -> Splits:
         answer=data_config.answer_field,
         category=data_config.category_field,
         difficulty=data_config.difficulty_field,
+        instruction=data_config.instruction,
     )
     shape = data_config.format
 
     def read(path: Path | None) -> list[Example] | None:
         return None if path is None else load_examples(path, shape, fields)
 
-    train, valid, test = read(data_config.train), read(data_config.valid), read(data_config.test)
+    return carve_splits(read(data_config.train), read(data_config.valid), read(data_config.test), data_config)
+
+
+def carve_splits(
+    train: list[Example], valid: list[Example] | None, test: list[Example] | None, data_config: Any
+) -> Splits:
+    """Carve the missing valid/test splits out of train, stratified, near-duplicate questions kept together."""
     fractions = {
         "valid": data_config.valid_fraction if valid is None else 0.0,
         "test": data_config.test_fraction if test is None else 0.0,
     }
     if any(fractions.values()):
-        parts = split_examples(train, fractions, seed=data_config.split_seed)
+        parts = split_examples(train, fractions, seed=data_config.split_seed, groups=linked_groups(train))
         train = parts["train"]
         valid = valid if valid is not None else parts["valid"]
         test = test if test is not None else parts["test"]

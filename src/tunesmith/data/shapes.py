@@ -4,6 +4,8 @@ Shapes:
     qa        {"question": ..., "answer": ...}
     alpaca    {"instruction": ..., "input": ... (optional), "output" | "response": ...}
     messages  {"messages": [{"role": "user" | "assistant" | "system", "content": ...}, ...]}
+    summary   {"dialogue" | "text" | "document" | "article": ..., "summary": ...} (SAMSum, CNN/DM, ...);
+              the text is put after an instruction ("Summarize this dialogue:") as the user's message
 
 Every shape may carry ``category`` and ``difficulty`` (or other fields named in the config); they are kept as
 metadata for stratified splits and per-category scores.
@@ -18,6 +20,7 @@ from tunesmith.errors import DataError
 
 ROLES = ("system", "user", "assistant")
 ALPACA_ANSWER_FIELDS = ("output", "response")
+SUMMARY_TEXT_FIELDS = ("dialogue", "text", "document", "article")
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class Example:
     category: str | None = None
     difficulty: str | None = None
     source: str = ""
+    augmented_from: str | None = None  # set on copies made by `tunesmith augment`: they never reach a test split
 
     @property
     def prompt(self) -> list[dict[str, str]]:
@@ -50,6 +54,7 @@ class FieldMap:
     answer: str | None = None
     category: str = "category"
     difficulty: str = "difficulty"
+    instruction: str | None = None  # summary shape: what precedes the text; None: "Summarize this <field>:"
 
 
 def detect_shape(record: dict[str, Any], fields: FieldMap) -> str:
@@ -62,9 +67,11 @@ def detect_shape(record: dict[str, Any], fields: FieldMap) -> str:
         return "alpaca"
     if "question" in record and "answer" in record:
         return "qa"
+    if "summary" in record and any(name in record for name in SUMMARY_TEXT_FIELDS):
+        return "summary"
     raise DataError(
         f"cannot tell the record's shape from its fields {sorted(record)}; expected question/answer, "
-        "instruction/output (alpaca), or messages, or set data.prompt_field and data.answer_field"
+        "instruction/output (alpaca), messages, or dialogue/summary, or set data.prompt_field and data.answer_field"
     )
 
 
@@ -72,13 +79,19 @@ def to_example(record: dict[str, Any], shape: str, fields: FieldMap, source: str
     """Turn one raw record into an Example; errors name ``source`` (file and line) and the field."""
     if not isinstance(record, dict):
         raise DataError(f"{source}: expected an object with fields, got {type(record).__name__}")
-    builders = {"qa": _qa_messages, "alpaca": _alpaca_messages, "messages": _chat_messages}
+    builders = {
+        "qa": _qa_messages,
+        "alpaca": _alpaca_messages,
+        "messages": _chat_messages,
+        "summary": _summary_messages,
+    }
     messages = builders[shape](record, fields, source)
     return Example(
         messages=tuple(messages),
         category=_optional_label(record, fields.category, source),
         difficulty=_optional_label(record, fields.difficulty, source),
         source=source,
+        augmented_from=_optional_label(record, "augmented_from", source),
     )
 
 
@@ -116,6 +129,14 @@ def _qa_messages(record: dict[str, Any], fields: FieldMap, source: str) -> list[
     question = _required_text(record, fields.prompt or "question", source)
     answer = _required_text(record, fields.answer or "answer", source)
     return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+
+
+def _summary_messages(record: dict[str, Any], fields: FieldMap, source: str) -> list[dict[str, str]]:
+    text_field = fields.prompt or next((name for name in SUMMARY_TEXT_FIELDS if name in record), "text")
+    text = _required_text(record, text_field, source)
+    summary = _required_text(record, fields.answer or "summary", source)
+    instruction = fields.instruction or f"Summarize this {text_field.rsplit('.', 1)[-1]}:"
+    return [{"role": "user", "content": f"{instruction}\n\n{text}"}, {"role": "assistant", "content": summary}]
 
 
 def _alpaca_messages(record: dict[str, Any], fields: FieldMap, source: str) -> list[dict[str, str]]:

@@ -12,17 +12,31 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from tunesmith.data import Example
-from tunesmith.metrics.generate import generate_answers
-from tunesmith.metrics.text import METRICS, score_answer
+from tunesmith.metrics.generate import generate
+from tunesmith.metrics.perplexity import answer_nll, perplexity
+from tunesmith.metrics.text import METRICS, corpus_bleu, score_answer
 from tunesmith.runs import write_json, write_text
 
 PRIMARY_METRIC = "token_f1"
+PRIMARY_BY_TASK = {"summarization": "rouge_l"}
+CORPUS_METRICS = ("corpus_bleu", "perplexity")
+OVERALL_METRICS = (*METRICS, *CORPUS_METRICS)
 
 
 def evaluate_bundle(
-    bundle, examples: Sequence[Example], max_new_tokens: int, batch_size: int, bf16: bool, compare_base: bool
+    bundle,
+    examples: Sequence[Example],
+    max_new_tokens: int,
+    batch_size: int,
+    bf16: bool,
+    compare_base: bool,
+    max_length: int = 1024,
+    generation: dict | None = None,
 ) -> dict:
-    """Generate and score; returns ``{"rows": [...], "summary": {model: {overall, by_category, by_difficulty}}}``."""
+    """Generate and score; returns ``{"rows": [...], "summary": {model: {overall, by_category, by_difficulty}}}``.
+
+    Each model's overall scores also carry the corpus BLEU and the perplexity of the reference answers.
+    """
     from tunesmith.tasks.causal import prompt_text
 
     prompts = [prompt_text(bundle.tokenizer, example.prompt, bundle.system_prompt) for example in examples]
@@ -30,9 +44,10 @@ def evaluate_bundle(
     if compare_base:
         models = {"base": bundle.model.disable_adapter, **models}
     rows = [_row(example) for example in examples]
+    corpus: dict[str, dict] = {}
     for label, context in models.items():
         with context():
-            answers = generate_answers(
+            generations = generate(
                 bundle.model,
                 bundle.tokenizer,
                 prompts,
@@ -40,10 +55,23 @@ def evaluate_bundle(
                 batch_size,
                 bf16,
                 description=f"scoring {label}",
+                settings=generation,
             )
-        for row, answer in zip(rows, answers):
-            row[label] = {"answer": answer, **score_answer(answer, row["reference"])}
-    return {"rows": rows, "summary": {label: summarize(rows, label) for label in models}}
+            nll = answer_nll(bundle.model, bundle.tokenizer, examples, bundle.system_prompt, max_length, batch_size)
+        answers = [output.text for output in generations]
+        for row, output, (loss, tokens) in zip(rows, generations, nll):
+            scores = score_answer(output.text, row["reference"])
+            row[label] = {"answer": output.text, **scores, "answer_nll": loss, "cut": output.cut}
+            row["answer_tokens"] = tokens
+        row_counts = [(row[label]["answer_nll"], row["answer_tokens"]) for row in rows]
+        corpus[label] = {
+            "corpus_bleu": round(corpus_bleu(answers, [row["reference"] for row in rows]), 4),
+            "perplexity": round(perplexity(row_counts), 4),
+        }
+    summary = {label: summarize(rows, label) for label in models}
+    for label in models:
+        summary[label]["overall"].update(corpus[label])
+    return {"rows": rows, "summary": summary}
 
 
 def summarize(rows: list[dict], label: str) -> dict:
@@ -59,9 +87,13 @@ def summarize(rows: list[dict], label: str) -> dict:
     return summary
 
 
-def write_results(folder: Path, result: dict, extra: dict | None = None) -> None:
+def primary_metric(task: str) -> str:
+    return PRIMARY_BY_TASK.get(task, PRIMARY_METRIC)
+
+
+def write_results(folder: Path, result: dict, extra: dict | None = None, primary: str = PRIMARY_METRIC) -> None:
     folder = Path(folder)
-    write_json(folder / "metrics.json", {"primary_metric": PRIMARY_METRIC, **result["summary"], **(extra or {})})
+    write_json(folder / "metrics.json", {"primary_metric": primary, **result["summary"], **(extra or {})})
     write_text(folder / "metrics.csv", metrics_csv(result["summary"]))
     lines = [_json_line(row) for row in result["rows"]]
     write_text(folder / "predictions.jsonl", "".join(lines))
@@ -70,7 +102,7 @@ def write_results(folder: Path, result: dict, extra: dict | None = None) -> None
 def metrics_csv(summary: dict) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["model", "group_by", "group", "n", *METRICS])
+    writer.writerow(["model", "group_by", "group", "n", *OVERALL_METRICS])
     for label, parts in summary.items():
         writer.writerow([label, "all", "all", parts["overall"]["n"], *_values(parts["overall"])])
         for group_by in ("category", "difficulty"):
@@ -90,12 +122,17 @@ def _row(example: Example) -> dict:
 
 
 def _means(scores: list[dict]) -> dict:
-    means = {name: round(sum(s[name] for s in scores) / len(scores), 4) if scores else 0.0 for name in METRICS}
-    return {"n": len(scores), **means}
+    """Mean of each metric over the examples where it applies (fact recall: references holding facts)."""
+    means = {}
+    for name in METRICS:
+        values = [s[name] for s in scores if s[name] is not None]
+        means[name] = round(sum(values) / len(values), 4) if values else None
+    facts = sum(s["fact_recall"] is not None for s in scores)
+    return {"n": len(scores), **means, "n_with_facts": facts}
 
 
 def _values(scores: dict) -> list:
-    return [scores[name] for name in METRICS]
+    return ["" if scores.get(name) is None else scores[name] for name in OVERALL_METRICS]
 
 
 def _json_line(row: dict) -> str:

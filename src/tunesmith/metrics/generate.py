@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
 
-def generate_answers(
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    cut: bool  # stopped by max_new_tokens, not by an end-of-turn token
+
+
+def generate(
     model,
     tokenizer,
     prompts: Sequence[str],
@@ -15,19 +22,25 @@ def generate_answers(
     batch_size: int = 16,
     bf16: bool = False,
     description: str = "generating",
-) -> list[str]:
-    """Greedy answers for already-templated ``prompts``, returned in the order given."""
+    settings: dict | None = None,
+) -> list[Generation]:
+    """Answers for already-templated ``prompts``, in the order given, each marked if it was cut short.
+
+    Greedy by default; ``settings`` adds ``model.generate`` options (num_beams, length_penalty,
+    no_repeat_ngram_size). Decoder-only models get left padding; encoder-decoders read right-padded input.
+    """
     from tqdm.auto import tqdm
 
     order = sorted(range(len(prompts)), key=lambda index: len(prompts[index]), reverse=True)
-    answers: list[str] = [""] * len(prompts)
-    previous_side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    answers: list[Generation] = [Generation("", False)] * len(prompts)
+    encoder_decoder = model.config.is_encoder_decoder
+    previous_side, tokenizer.padding_side = tokenizer.padding_side, "right" if encoder_decoder else "left"
     model.eval()
     try:
         with tqdm(total=len(prompts), desc=description, unit="ex", dynamic_ncols=True) as bar:
             for start in range(0, len(order), batch_size):
                 chunk = order[start : start + batch_size]
-                texts = _generate_batch(model, tokenizer, [prompts[i] for i in chunk], max_new_tokens, bf16)
+                texts = _generate_batch(model, tokenizer, [prompts[i] for i in chunk], max_new_tokens, bf16, settings)
                 for index, text in zip(chunk, texts):
                     answers[index] = text
                 bar.update(len(chunk))
@@ -37,7 +50,7 @@ def generate_answers(
 
 
 @torch.inference_mode()
-def _generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int, bf16: bool) -> list[str]:
+def _generate_batch(model, tokenizer, prompts, max_new_tokens: int, bf16: bool, settings=None) -> list[Generation]:
     batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
     with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=bf16):
         output = model.generate(
@@ -47,6 +60,11 @@ def _generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int, b
             use_cache=True,
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=tokenizer.eos_token_id,
+            **(settings or {}),
         )
-    new_tokens = output[:, batch["input_ids"].shape[1] :]
-    return [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+    # A decoder returns prompt + answer; an encoder-decoder's output is the answer after its start token.
+    new_tokens = output[:, 1:] if model.config.is_encoder_decoder else output[:, batch["input_ids"].shape[1] :]
+    texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+    stops = {tokenizer.eos_token_id, tokenizer.pad_token_id}
+    cut = [new_tokens.shape[1] >= max_new_tokens and not stops & set(row.tolist()) for row in new_tokens]
+    return [Generation(text.strip(), bool(was_cut)) for text, was_cut in zip(texts, cut)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from tunesmith.metrics.text import METRICS
+from tunesmith.metrics.evaluate import OVERALL_METRICS
 
 
 def print_metrics(summary: dict, console: Console | None = None, primary: str = "token_f1") -> None:
@@ -17,10 +17,12 @@ def print_metrics(summary: dict, console: Console | None = None, primary: str = 
         overall.add_column(label, justify="right")
     if "base" in summary:
         overall.add_column("change", justify="right")
-    for name in METRICS:
-        values = [summary[label]["overall"][name] for label in labels]
-        change = [f"{values[-1] - values[0]:+.3f}"] if "base" in summary else []
-        overall.add_row(name, *(f"{value:.3f}" for value in values), *change)
+    for name in OVERALL_METRICS:
+        values = [summary[label]["overall"].get(name) for label in labels]
+        if all(value is None for value in values):
+            continue
+        change = [_change(values[0], values[-1])] if "base" in summary else []
+        overall.add_row(name, *(_format(value) for value in values), *change)
     console.print(overall)
     for group_by in ("category", "difficulty"):
         key = f"by_{group_by}"
@@ -32,6 +34,14 @@ def print_metrics(summary: dict, console: Console | None = None, primary: str = 
         for label in labels:
             table.add_column(label, justify="right")
         for group, scores in summary[labels[-1]][key].items():
-            values = [f"{summary[label][key][group][primary]:.3f}" for label in labels]
+            values = [_format(summary[label][key][group][primary]) for label in labels]
             table.add_row(group, str(scores["n"]), *values)
         console.print(table)
+
+
+def _format(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _change(before: float | None, after: float | None) -> str:
+    return "-" if before is None or after is None else f"{after - before:+.3f}"

@@ -1,5 +1,5 @@
 from tunesmith.plan.hardware import Hardware, detect_hardware
-from tunesmith.plan.make import Choice, Estimate, Plan, make_plan
+from tunesmith.plan.make import Choice, Estimate, Plan, generation_settings, make_plan
 from tunesmith.plan.model_info import ModelInfo, read_model_info
 from tunesmith.plan.profile import DataProfile, LengthStats, profile_splits
 
@@ -12,6 +12,7 @@ __all__ = [
     "ModelInfo",
     "Plan",
     "detect_hardware",
+    "generation_settings",
     "make_plan",
     "profile_splits",
     "read_model_info",

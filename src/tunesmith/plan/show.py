@@ -39,5 +39,5 @@ def _format(value) -> str:
     if isinstance(value, float):
         return f"{value:.0e}" if value < 0.01 else f"{value:g}"
     if isinstance(value, list):
-        return ",".join(value)
+        return ",".join(map(str, value))
     return str(value)

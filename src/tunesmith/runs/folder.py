@@ -88,12 +88,14 @@ class RunFolder:
     def write_text(self, name: str, text: str) -> None:
         write_text(self.path / name, text)
 
-    def start(self, base_model: str, resolved_from: str) -> None:
+    def start(self, parent: dict, data_files: dict | None = None) -> None:
+        """Write run.json: ``parent`` is ``{"kind": "base_model" | "run", "name": ..., "path": ...}``."""
         self.write_json(
             "run.json",
             {
                 "status": "running",
-                "parent": {"kind": "base_model", "name": base_model, "path": resolved_from},
+                "parent": parent,
+                "data_files": data_files or {},
                 "started_at": datetime.now().isoformat(timespec="seconds"),
                 "started_unix": time.time(),
                 "versions": _versions(),

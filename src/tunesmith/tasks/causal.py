@@ -30,12 +30,20 @@ def with_system_prompt(messages: Sequence[dict[str, str]], system_prompt: str | 
 
 
 def chat_text(tokenizer, messages: Sequence[dict[str, str]], system_prompt: str | None = None) -> str:
-    """The whole conversation in the model's chat template, as text."""
+    """The whole conversation in the model's chat template, as text (encoder-decoders: input, then target)."""
+    if tokenizer.chat_template is None:
+        from tunesmith.tasks.seq2seq import plain_prompt
+
+        return plain_prompt(messages) + "\n\n" + messages[-1]["content"]
     return tokenizer.apply_chat_template(with_system_prompt(messages, system_prompt), tokenize=False)
 
 
 def prompt_text(tokenizer, messages: Sequence[dict[str, str]], system_prompt: str | None = None) -> str:
-    """The conversation up to the point where the assistant starts answering."""
+    """The conversation up to the point where the assistant starts answering (encoder-decoders: the input)."""
+    if tokenizer.chat_template is None:
+        from tunesmith.tasks.seq2seq import plain_prompt
+
+        return plain_prompt([*messages, {"role": "assistant", "content": ""}])
     return tokenizer.apply_chat_template(
         with_system_prompt(messages, system_prompt), tokenize=False, add_generation_prompt=True
     )
@@ -94,20 +102,40 @@ def supports_answer_only_head(model) -> bool:
     """
     causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
     config = causal_lm.config
-    if getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None):
+    if (
+        config.is_encoder_decoder
+        or getattr(config, "final_logit_softcapping", None)
+        or getattr(config, "logit_scale", None)
+    ):
         return False
     return hasattr(causal_lm, "get_decoder") and causal_lm.get_output_embeddings() is not None
 
 
-def answer_only_loss(model, inputs: dict, num_items_in_batch=None):
+def answer_only_loss(model, inputs: dict, num_items_in_batch=None, parent_kl_weight: float = 0.0):
     """Cross-entropy on the labelled (answer) positions, running the vocabulary projection only there.
 
     A causal LM's forward projects every position onto the vocabulary; with prompts that carry no loss, most of
     that work (and its fp32 logits) is wasted. Summed over answer tokens, divided by ``num_items_in_batch`` (the
     answer tokens of the whole accumulated batch) when given, else by this batch's answer tokens.
+
+    With ``parent_kl_weight`` > 0 the loss adds that weight times KL(parent || model) on the same tokens, where
+    the parent is the model with its adapter switched off: in a continued run, the previous round's model.
     """
+    import torch
     import torch.nn.functional as F
 
+    logits, targets = _answer_logits(model, inputs)
+    loss = F.cross_entropy(logits, targets, reduction="sum")
+    if parent_kl_weight > 0:
+        with torch.no_grad(), model.disable_adapter():
+            parent_logits, _ = _answer_logits(model, inputs)
+        log_model, log_parent = F.log_softmax(logits, dim=-1), F.log_softmax(parent_logits, dim=-1)
+        loss = loss + parent_kl_weight * F.kl_div(log_model, log_parent, log_target=True, reduction="sum")
+    divisor = num_items_in_batch if num_items_in_batch is not None else targets.numel() or 1
+    return loss / divisor
+
+
+def _answer_logits(model, inputs: dict):
     causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
     hidden = causal_lm.get_decoder()(
         input_ids=inputs["input_ids"],
@@ -117,17 +145,16 @@ def answer_only_loss(model, inputs: dict, num_items_in_batch=None):
     ).last_hidden_state
     targets = inputs["labels"][:, 1:]
     keep = targets != IGNORE_INDEX
-    logits = causal_lm.get_output_embeddings()(hidden[:, :-1][keep]).float()
-    loss = F.cross_entropy(logits, targets[keep], reduction="sum")
-    divisor = num_items_in_batch if num_items_in_batch is not None else keep.sum().clamp(min=1)
-    return loss / divisor
+    return causal_lm.get_output_embeddings()(hidden[:, :-1][keep]).float(), targets[keep]
 
 
 def load_tokenizer(folder: Path):
     from transformers import AutoTokenizer
 
+    from tunesmith.tasks.seq2seq import is_encoder_decoder
+
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    if tokenizer.chat_template is None:
+    if tokenizer.chat_template is None and not is_encoder_decoder(folder):
         raise ModelError(f"{folder}: the tokenizer has no chat template; use an instruct/chat model")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -47,12 +47,21 @@ class _TunesmithTrainer(Trainer):
     sampler when there is one, a count of padding tokens, and (where the model allows it) the loss computed with
     the vocabulary projection on answer tokens only, which is much faster on a CPU."""
 
-    def __init__(self, *args, schedule: dict, plateau: PlateauReducer | None = None, sampler=None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        schedule: dict,
+        plateau: PlateauReducer | None = None,
+        sampler=None,
+        parent_kl_weight: float = 0.0,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self._curriculum_sampler = sampler
         self.tokens_seen = self.real_tokens_seen = 0  # of the training batches, for the padding share
         self._schedule = schedule
         self._plateau = plateau
+        self._parent_kl_weight = parent_kl_weight
         self._answer_only = supports_answer_only_head(self.model)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -61,7 +70,7 @@ class _TunesmithTrainer(Trainer):
             self.loss_is_scaled_for_ga = None
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         with self.accelerator.autocast():  # accelerate autocasts model.forward only, which this path skips
-            loss = answer_only_loss(model, inputs, num_items_in_batch)
+            loss = answer_only_loss(model, inputs, num_items_in_batch, self._parent_kl_weight)
         self.loss_is_scaled_for_ga = num_items_in_batch is not None
         return loss
 
@@ -193,6 +202,8 @@ def train(
     schedule, random state and data order it had, and ends where an uninterrupted run would.
     """
     args = training_arguments(plan, config, run.checkpoints_dir, valid_dataset is not None, use_cpu)
+    if config.training.packing and bundle.model.config.is_encoder_decoder:
+        raise ConfigError("training.packing is for decoder-only models; set it false for encoder-decoder ones")
     collator = training_collator(bundle.tokenizer, config.training.packing)
     schedule = schedule_settings(config.schedule, plan["warmup_steps"])
     plateau = plateau_reducer(config.schedule) if valid_dataset is not None else None
@@ -218,6 +229,7 @@ def train(
         schedule=schedule,
         plateau=plateau,
         sampler=sampler,
+        parent_kl_weight=config.continual.parent_kl_weight if config.continue_from else 0.0,
     )
     trainer.remove_callback(PrinterCallback)
     base_config = bundle.model.get_base_model().config

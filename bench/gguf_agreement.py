@@ -1,0 +1,122 @@
+"""Do a run's GGUF exports generate what the merged transformers model generates? Greedy tokens side by side.
+
+Exports RUN to a merged folder and to GGUF f16 and q8_0 (in a temp folder), then for the first N test questions
+of the run (chat template + the run's system prompt) compares the first K greedy tokens of the merged model with
+those of each GGUF read back by transformers' GGUF loader and, where llama-cpp-python is installed, by llama.cpp.
+
+    python bench/gguf_agreement.py RUN [--questions 10 --tokens 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+
+def prompts(run: Path, count: int, tokenizer, system_prompt: str | None) -> list[list[int]]:
+    from tunesmith.tasks.causal import prompt_text
+
+    lines = (run / "data" / "test.jsonl").read_text().splitlines()[:count]
+    texts = [prompt_text(tokenizer, json.loads(line)["messages"][:-1], system_prompt) for line in lines]
+    return [tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
+
+
+def transformers_greedy(model, ids: list[int], steps: int) -> list[int]:
+    import torch
+
+    with torch.no_grad():
+        out = model.generate(torch.tensor([ids]), max_new_tokens=steps, min_new_tokens=steps, do_sample=False)
+    return out[0, len(ids) :].tolist()
+
+
+def llama_cpp_greedy(llm, ids: list[int], steps: int) -> list[int]:
+    generated = []
+    for token in llm.generate(ids, top_k=1, temp=0.0, reset=True):
+        generated.append(token)
+        if len(generated) == steps:
+            return generated
+    return generated
+
+
+def agreement(expected: list[list[int]], got: list[list[int]]) -> tuple[int, float]:
+    """(prompts whose K tokens all match, mean length of the matching prefix)."""
+    prefixes = []
+    for want, have in zip(expected, got):
+        same = 0
+        while same < min(len(want), len(have)) and want[same] == have[same]:
+            same += 1
+        prefixes.append(same)
+    return sum(prefix == len(want) for prefix, want in zip(prefixes, expected)), sum(prefixes) / len(prefixes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--questions", type=int, default=10)
+    parser.add_argument("--tokens", type=int, default=16)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    from tunesmith.export import export_run, open_finished_run
+
+    run = open_finished_run(args.run)
+    with tempfile.TemporaryDirectory() as workdir:
+        out = Path(workdir)
+        started = time.perf_counter()
+        merged_dir = export_run(args.run, "merged", out / "merged")
+        timings = {"merged": time.perf_counter() - started}
+        files = {}
+        for weights in ("f16", "q8_0"):
+            started = time.perf_counter()
+            files[weights] = export_run(args.run, "gguf", out / f"model-{weights}.gguf", weights)
+            timings[weights] = time.perf_counter() - started
+        merged = AutoModelForCausalLM.from_pretrained(merged_dir).eval()
+        tokenizer = AutoTokenizer.from_pretrained(merged_dir)
+        asked = prompts(args.run, args.questions, tokenizer, run.system_prompt)
+        expected = [transformers_greedy(merged, ids, args.tokens) for ids in asked]
+        print(f"\n{args.run}: {len(asked)} test questions, first {args.tokens} greedy tokens vs the merged model")
+        walls = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items())
+        print(f"export wall times: {walls}")
+        print(f"{'reader':34} {'file MB':>8} {'all K tokens equal':>19} {'mean equal prefix':>18}")
+        has_llama_cpp = importlib.util.find_spec("llama_cpp") is not None
+        for weights, path in files.items():
+            size = path.stat().st_size / 2**20
+            model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name).eval()
+            got = [transformers_greedy(model, ids, args.tokens) for ids in asked]
+            full, prefix = agreement(expected, got)
+            label = f"transformers GGUF reader, {weights}"
+            print(f"{label:34} {size:>8.1f} {f'{full}/{len(asked)}':>19} {prefix:>18.1f}")
+            if has_llama_cpp:
+                from llama_cpp import Llama
+
+                llm = Llama(model_path=str(path), n_ctx=2048, n_threads=2, verbose=False, seed=0)
+                same_ids = all(
+                    llm.tokenize(tokenizer.decode(ids).encode(), add_bos=False, special=True) == ids for ids in asked
+                )
+                got = [llama_cpp_greedy(llm, ids, args.tokens) for ids in asked]
+                full, prefix = agreement(expected, got)
+                label = f"llama.cpp (llama-cpp-python), {weights}"
+                row = f"{label:34} {size:>8.1f} {f'{full}/{len(asked)}':>19} {prefix:>18.1f}"
+                print(f"{row}  same prompt ids: {same_ids}")
+                print(f"  first answer: {llm.detokenize(got[0]).decode(errors='replace')!r}")
+        print(f"  merged model's first answer: {tokenizer.decode(expected[0])!r}")
+        if not has_llama_cpp:
+            print("llama-cpp-python is not installed: llama.cpp rows skipped")
+
+
+if __name__ == "__main__":
+    main()

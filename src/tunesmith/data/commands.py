@@ -1,0 +1,172 @@
+"""What ``tunesmith analyze``, ``split`` and ``augment`` do: read data files (or a run config), call the pure
+functions of this package, print, and write results atomically."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from tunesmith.data.load import Splits, carve_splits, load_examples, load_splits
+from tunesmith.data.shapes import Example, FieldMap
+from tunesmith.errors import DataError
+
+CONFIG_SUFFIXES = (".yaml", ".yml")
+SPLIT_NAMES = {"train": "train", "valid": "valid", "val": "valid", "dev": "valid", "test": "test"}
+
+console = Console()
+
+
+def read_inputs(paths: Sequence[Path], shape: str, fields: FieldMap, problems: list[str]) -> dict[str, list[Example]]:
+    """Data files by split name (from the file name: train/valid/dev/test, else the file's stem)."""
+    named: dict[str, list[Example]] = {}
+    for path in paths:
+        name = _split_name(Path(path))
+        if name in named:
+            raise DataError(f"{path}: two inputs would both be the '{name}' split")
+        named[name] = load_examples(path, shape, fields, problems)
+    return named
+
+
+def analyze_command(
+    paths: Sequence[Path], model: str | None, shape: str, fields: FieldMap, out: Path | None, split_seed: int = 42
+) -> Path:
+    """Analyse data files or a run config's data, print the summary and the recommended plan, write results."""
+    from tunesmith.data.analyze import analyze_splits
+    from tunesmith.data.show import plot_labels, plot_lengths, print_analysis
+    from tunesmith.plan.recommend import recommend
+    from tunesmith.runs import write_json
+
+    problems: list[str] = []
+    config, named = _config_and_splits(paths, model, shape, fields, problems, split_seed)
+    train = named.get("train") or next(iter(named.values()))
+    prepared = _prepare_plan(config, carve_splits(train, named.get("valid"), named.get("test"), config.data))
+    tokenizer, context = prepared["tokenizer"], prepared["context_length"]
+    analysis = analyze_splits(named, tokenizer, config.model.system_prompt, context_length=context)
+    analysis["invalid"] = problems
+    print_analysis(analysis, console)
+    train_split = "train" if "train" in analysis["counts"] else next(iter(analysis["counts"]))
+    plan = prepared["plan"]
+    advice = recommend(analysis, plan.data["n_train"], plan.hardware["device"], train_split)
+    _print_recommendation(advice, prepared["plan"])
+    out = Path(out or f"{Path(paths[0]).stem}-analysis")
+    record = {key: value for key, value in analysis.items() if key != "token_lengths"}
+    record["recommendation"] = [advice_item.__dict__ for advice_item in advice]
+    record["plan"] = prepared["plan"].to_dict()
+    write_json(out / "analysis.json", record)
+    plot_lengths(analysis, out / "token_lengths.png")
+    for field in ("categories", "difficulties"):
+        plot_labels(analysis[field], field, out / f"{field}.png")
+    console.print(f"analysis written to [bold]{out}[/bold] (analysis.json and PNG histograms)")
+    return out
+
+
+def split_command(
+    path: Path, fractions: Sequence[float], seed: int, shape: str, fields: FieldMap, out: Path | None
+) -> Path:
+    """Write stratified train/valid/test JSONL files, near-duplicate questions kept in one split."""
+    from tunesmith.data.split import linked_groups, split_examples
+
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+        raise DataError(f"split fractions must be three non-negative shares summing to 1, got {list(fractions)}")
+    examples = load_examples(path, shape, fields)
+    parts = split_examples(
+        examples, {"valid": fractions[1], "test": fractions[2]}, seed=seed, groups=linked_groups(examples)
+    )
+    out = Path(out or Path(path).with_name(f"{Path(path).stem}-split"))
+    for name, members in parts.items():
+        write_examples(out / f"{name}.jsonl", members)
+    sizes = ", ".join(f"{name} {len(members)}" for name, members in parts.items())
+    console.print(f"{sizes} written to [bold]{out}[/bold]")
+    return out
+
+
+def augment_command(
+    path: Path,
+    copies: int,
+    operations: Sequence[str],
+    synonyms_path: Path | None,
+    seed: int,
+    shape: str,
+    fields: FieldMap,
+    out: Path | None,
+) -> Path:
+    from tunesmith.data.augment import augment_examples, load_synonyms
+
+    synonyms = load_synonyms(synonyms_path) if synonyms_path else {}
+    if "synonym" in operations and not synonyms:
+        operations = [op for op in operations if op != "synonym"]
+        console.print("[yellow]no --synonyms word list given: synonym replacement skipped[/yellow]")
+    if not operations:
+        raise DataError("no augmentation left to apply: pass --ops, or a --synonyms word list")
+    examples = augment_examples(load_examples(path, shape, fields), copies, operations, synonyms, seed=seed)
+    out = Path(out or Path(path).with_name(f"{Path(path).stem}-augmented.jsonl"))
+    write_examples(out, examples)
+    made = sum(example.augmented_from is not None for example in examples)
+    console.print(f"{made} augmented copies of {len(examples) - made} examples written to [bold]{out}[/bold]")
+    return out
+
+
+def write_examples(path: Path, examples: Sequence[Example]) -> None:
+    """Examples as chat-shaped JSONL, with their category, difficulty and augmentation mark."""
+    from tunesmith.runs import write_text
+
+    write_text(path, "".join(json.dumps(example_record(e), ensure_ascii=False) + "\n" for e in examples))
+
+
+def example_record(example: Example) -> dict:
+    record: dict = {"messages": list(example.messages)}
+    for field in ("category", "difficulty", "augmented_from"):
+        if getattr(example, field) is not None:
+            record[field] = getattr(example, field)
+    return record
+
+
+def _split_name(path: Path) -> str:
+    stem = path.stem.lower()
+    return next((name for key, name in SPLIT_NAMES.items() if key in stem.split("_") + stem.split("-")), path.stem)
+
+
+def _config_and_splits(paths, model, shape, fields, problems, split_seed):
+    """A run config for the plan, and the named splits to analyse (as given, or as a config's data carves them)."""
+    from tunesmith.config import config_from_dict, load_config
+
+    if len(paths) == 1 and Path(paths[0]).suffix.lower() in CONFIG_SUFFIXES:
+        config = load_config(paths[0])
+        if model:
+            config.model.name = model
+        splits = load_splits(config.data)
+        return config, {name: examples for name, examples in splits.__dict__.items() if examples}
+    named = read_inputs(paths, shape, fields, problems)
+    data = {"train": str(paths[0]), "split_seed": split_seed}  # only the split settings are used from here
+    raw = {"data": data} | ({"model": {"name": model}} if model else {})
+    return config_from_dict(raw, source="analyze"), named
+
+
+def _prepare_plan(config, splits: Splits) -> dict:
+    """The plan ``tunesmith train`` would make for these splits with default settings, and the tokenizer."""
+    from tunesmith.models import resolve_model
+    from tunesmith.plan import detect_hardware, make_plan, profile_splits, read_model_info
+    from tunesmith.tasks.causal import load_tokenizer
+
+    model_dir = resolve_model(config.model.name)
+    tokenizer = load_tokenizer(model_dir)
+    info = read_model_info(model_dir)
+    plan = make_plan(profile_splits(splits, tokenizer, config.model.system_prompt), config, detect_hardware(), info)
+    return {"tokenizer": tokenizer, "plan": plan, "context_length": info.max_positions}
+
+
+def _print_recommendation(advice, plan) -> None:
+    from rich.table import Table
+
+    from tunesmith.plan.show import print_plan
+
+    table = Table(title="Recommendation", title_justify="left")
+    for column in ("what", "advice", "why"):
+        table.add_column(column)
+    for item in advice:
+        table.add_row(item.topic, item.advice, item.reason)
+    console.print(table)
+    print_plan(plan, console)

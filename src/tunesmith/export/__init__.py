@@ -1,0 +1,34 @@
+"""Export a finished run: merged Hugging Face folder, PEFT adapter, GGUF file, or an Ollama folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tunesmith.errors import ExportError
+from tunesmith.export.source import FinishedRun, open_finished_run
+
+FORMATS = ("merged", "adapter", "gguf", "ollama")
+
+
+def export_run(run_path: Path, format: str, out: Path, gguf_type: str = "f16") -> Path:
+    """Write a new ``out`` (a folder, or a .gguf file for ``gguf``) from the run; the run folder is only read."""
+    from tunesmith.export import merge
+    from tunesmith.export.gguf import GGUF_TYPES
+
+    if format not in FORMATS:
+        raise ExportError(f"unknown export format '{format}'; choose one of {', '.join(FORMATS)}")
+    if gguf_type not in GGUF_TYPES:
+        raise ExportError(f"--gguf-type must be one of {', '.join(GGUF_TYPES)}, not '{gguf_type}'")
+    if Path(out).exists():
+        raise ExportError(f"{out} already exists; exports never overwrite")
+    run = open_finished_run(run_path)
+    if format == "merged":
+        return merge.export_merged(run, Path(out))
+    if format == "adapter":
+        return merge.export_adapter(run, Path(out))
+    if format == "gguf":
+        return merge.export_gguf(run, Path(out), gguf_type)
+    return merge.export_ollama(run, Path(out), gguf_type)
+
+
+__all__ = ["FORMATS", "FinishedRun", "export_run", "open_finished_run"]

@@ -1,0 +1,67 @@
+"""Perplexity of the reference answers: how likely the model finds the right answer, token by token.
+
+Teacher-forced, on the assistant tokens only (the same labels training uses), in length-sorted batches.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from tunesmith.data import Example
+
+
+def answer_nll(
+    model, tokenizer, examples: Sequence[Example], system_prompt: str | None, max_length: int, batch_size: int = 8
+) -> list[tuple[float, int]]:
+    """``(summed negative log-likelihood, answer tokens)`` per example, in the order given."""
+    from tunesmith.tasks.causal import encode_example
+    from tunesmith.tasks.seq2seq import encode_seq2seq_example
+
+    if model.config.is_encoder_decoder:
+        encoded = [encode_seq2seq_example(tokenizer, example, max_length, max_length) for example in examples]
+    else:
+        encoded = [encode_example(tokenizer, example, max_length, system_prompt) for example in examples]
+    order = sorted(range(len(encoded)), key=lambda index: len(encoded[index]["input_ids"]))
+    results: list[tuple[float, int]] = [(0.0, 0)] * len(encoded)
+    model.eval()
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        for index, value in zip(chunk, _batch_nll(model, [encoded[i] for i in chunk], tokenizer.pad_token_id)):
+            results[index] = value
+    return results
+
+
+def perplexity(nll_and_counts: Sequence[tuple[float, int]]) -> float:
+    """exp(total NLL / total answer tokens): the corpus perplexity, dominated by neither short nor long answers."""
+    total_tokens = sum(count for _, count in nll_and_counts)
+    if total_tokens == 0:
+        return float("nan")
+    return math.exp(sum(nll for nll, _ in nll_and_counts) / total_tokens)
+
+
+def _padded(rows: list[list[int]], value: int) -> torch.Tensor:
+    out = torch.full((len(rows), max(len(row) for row in rows)), value, dtype=torch.long)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = torch.tensor(row)
+    return out
+
+
+@torch.inference_mode()
+def _batch_nll(model, rows: list[dict], pad_token_id: int) -> list[tuple[float, int]]:
+    input_ids = _padded([row["input_ids"] for row in rows], pad_token_id).to(model.device)
+    labels = _padded([row["labels"] for row in rows], -100).to(model.device)
+    attention_mask = (_padded([[1] * len(row["input_ids"]) for row in rows], 0)).to(model.device)
+    if model.config.is_encoder_decoder:  # the decoder's logits line up with the labels already
+        logits = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).logits.float()
+        shifted_logits, shifted_labels = logits, labels
+    else:
+        logits = model(input_ids=input_ids, attention_mask=attention_mask).logits.float()
+        shifted_logits, shifted_labels = logits[:, :-1], labels[:, 1:]
+    losses = torch.nn.functional.cross_entropy(
+        shifted_logits.transpose(1, 2), shifted_labels, ignore_index=-100, reduction="none"
+    )
+    counts = (shifted_labels != -100).sum(dim=1)
+    return [(float(loss), int(count)) for loss, count in zip(losses.sum(dim=1), counts)]

@@ -1,0 +1,114 @@
+"""Run lineage for continual learning: a run's ancestors, the model a child starts from (every ancestor's
+adapter merged, cached once under ``$TUNESMITH_HOME/merged``), replay data, and retention of earlier stages."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from pathlib import Path
+
+from tunesmith.data import Example, load_examples
+from tunesmith.errors import RunError
+from tunesmith.runs.folder import RunFolder
+
+
+def open_parent(path: str | Path) -> RunFolder:
+    """The finished run a new run continues from.
+
+    Raises:
+        RunError: the folder is not a run, did not finish, or has no adapter.
+    """
+    run = RunFolder.open(Path(path))
+    record = run.read_json("run.json")
+    if record.get("status") != "done" or not run.adapter_dir.is_dir():
+        raise RunError(
+            f"{run.path}: continue_from needs a finished run with an adapter (status {record.get('status')})"
+        )
+    return run
+
+
+def ancestors(run: RunFolder) -> list[RunFolder]:
+    """The runs ``run`` descends from, nearest first (its parent, then the parent's parent, ...)."""
+    found, seen = [], {run.path.resolve()}
+    parent = run.read_json("run.json").get("parent", {})
+    while parent.get("kind") == "run":
+        folder = RunFolder.open(Path(parent["path"]))
+        if folder.path.resolve() in seen:
+            raise RunError(f"{folder.path}: the lineage loops back on itself")
+        seen.add(folder.path.resolve())
+        found.append(folder)
+        parent = folder.read_json("run.json").get("parent", {})
+    return found
+
+
+def root_model(run: RunFolder) -> str:
+    """The base model name at the root of ``run``'s lineage."""
+    chain = [run, *ancestors(run)]
+    return chain[-1].read_json("run.json")["parent"]["name"]
+
+
+def merged_model_dir(run: RunFolder, cache_dir: Path) -> Path:
+    """A model folder holding ``run``'s base with every adapter of its lineage merged, built once and cached.
+
+    The cache key is a hash of the adapters' bytes along the chain, so a changed run never reuses stale weights.
+    """
+    from tunesmith.models import resolve_model
+    from tunesmith.models.merge import merge_adapter
+
+    parent = run.read_json("run.json")["parent"]
+    base = (
+        resolve_model(parent["name"])
+        if parent["kind"] != "run"
+        else merged_model_dir(RunFolder.open(Path(parent["path"])), cache_dir)
+    )
+    target = Path(cache_dir) / f"{run.path.name}-{_fingerprint(base, run.adapter_dir)}"
+    if not (target / "config.json").is_file():
+        merge_adapter(base, run.adapter_dir, target)
+    return target
+
+
+def earlier_training_data(parent: RunFolder) -> list[Example]:
+    """Every training example of the parent and its ancestors (each once), the pool replay draws from."""
+    from tunesmith.data.split import example_key
+
+    pool: dict[str, Example] = {}
+    for run in (parent, *ancestors(parent)):
+        path = run.data_dir / "train.jsonl"
+        if path.is_file() and path.stat().st_size:
+            for example in load_examples(path, "messages"):
+                pool.setdefault(example_key(example), example)
+    return list(pool.values())
+
+
+def sample_replay(pool: list[Example], count: int, seed: int) -> list[Example]:
+    count = min(count, len(pool))
+    return random.Random(seed).sample(pool, count) if count else []
+
+
+def retention(before: float | None, after: float | None) -> float | None:
+    """Share of an earlier stage's score that is still there: after / before (None when undefined)."""
+    if before is None or after is None or before <= 0:
+        return None
+    return round(after / before, 4)
+
+
+def earlier_stages(run: RunFolder) -> list[tuple[RunFolder, list[Example], dict]]:
+    """``(ancestor, its test split, its own overall tuned scores)`` for each ancestor with a scored test split."""
+    stages = []
+    for ancestor in ancestors(run):
+        test_path, metrics_path = ancestor.data_dir / "test.jsonl", ancestor.path / "metrics.json"
+        if not (test_path.is_file() and test_path.stat().st_size and metrics_path.is_file()):
+            continue
+        scores = json.loads(metrics_path.read_text())["tuned"]["overall"]
+        stages.append((ancestor, load_examples(test_path, "messages"), scores))
+    return stages
+
+
+def _fingerprint(base: Path, adapter: Path) -> str:
+    digest = hashlib.sha256(str(Path(base).name).encode())
+    for file in sorted(Path(adapter).rglob("*")):
+        if file.is_file():
+            digest.update(file.name.encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:12]

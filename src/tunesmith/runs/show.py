@@ -1,0 +1,86 @@
+"""Terminal views of the registry: the lineage tree with key metrics, and one run in detail."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from tunesmith.runs.registry import RunInfo, children, current_run, scan
+
+
+def print_runs(runs_dir: Path, console: Console | None = None) -> None:
+    console = console or Console()
+    runs = scan(runs_dir)
+    if not runs:
+        console.print(f"no runs in {runs_dir}")
+        return
+    current = current_run(runs_dir)
+    tree = children(runs)
+    known = {run.path for run in runs}
+    roots = [run for run in runs if run.parent_path is None or run.parent_path not in known]
+    by_model: dict[str, list[RunInfo]] = {}
+    for run in roots:
+        by_model.setdefault(run.parent.get("root_model") or run.parent.get("name", "?"), []).append(run)
+    top = Tree(f"[bold]{runs_dir}[/bold]")
+    for model, members in by_model.items():
+        branch = top.add(f"{model}")
+        for run in members:
+            _add(branch, run, tree, current)
+    console.print(top)
+
+
+def print_run(run_path: Path, runs_dir: Path, console: Console | None = None) -> None:
+    console = console or Console()
+    record = json.loads((run_path / "run.json").read_text())
+    metrics_path = run_path / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    is_current = current_run(runs_dir) == run_path.resolve()
+    console.print(f"[bold]{run_path.name}[/bold]{'  (current)' if is_current else ''}  status {record.get('status')}")
+    parent = record.get("parent", {})
+    console.print(f"parent: {parent.get('kind')} {parent.get('name')}  ({parent.get('path')})")
+    for split, info in record.get("data_files", {}).items():
+        console.print(f"data {split}: {info['path']}  sha256 {info['sha256'][:16]}")
+    training = record.get("training", {})
+    if training:
+        console.print(
+            f"training: {training.get('steps')} steps, {training.get('train_seconds', 0) / 60:.1f} min, "
+            f"peak {training.get('peak_memory_gb')} GiB"
+        )
+    if metrics:
+        from tunesmith.metrics.show import print_metrics
+
+        print_metrics({label: metrics[label] for label in ("base", "tuned") if label in metrics}, console)
+    if metrics.get("earlier_stages"):
+        console.print(retention_table(metrics["earlier_stages"]))
+
+
+def retention_table(stages: list[dict], metric: str = "token_f1") -> Table:
+    table = Table(title=f"Earlier stages: {metric} before and after this run", title_justify="left")
+    for column in ("stage", "test n", "before", "after", "retention"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for stage in stages:
+        kept = stage["retention"].get(metric)
+        table.add_row(
+            stage["run"],
+            str(stage["n"]),
+            _number(stage["before"].get(metric)),
+            _number(stage["after"].get(metric)),
+            "-" if kept is None else f"{kept:.0%}",
+        )
+    return table
+
+
+def _add(branch, run: RunInfo, tree, current) -> None:
+    scores = "  ".join(f"{name} {value:.3f}" for name, value in run.metrics.items() if value is not None)
+    marker = " [green](current)[/green]" if run.path == current else ""
+    node = branch.add(f"{run.name}  [dim]{run.status}[/dim]  {scores}{marker}")
+    for child in tree.get(run.path, []):
+        _add(node, child, tree, current)
+
+
+def _number(value) -> str:
+    return "-" if value is None else f"{value:.3f}"

@@ -1,0 +1,333 @@
+"""The OpenAI-compatible HTTP API over a loaded model (FastAPI): chat and text completions, embeddings, models.
+
+Generation runs in :class:`GenerationEngine`'s worker thread and embeddings in a one-thread executor, so the
+event loop only parses, validates and answers. Errors use OpenAI's shape: ``{"error": {"message", "type", ...}}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from tunesmith.serve import schemas
+from tunesmith.serve.engine import GenerationEngine, Job, Result, Settings
+from tunesmith.serve.load import ChatModel, EmbeddingModel
+
+API_KEY_ENV = "TUNESMITH_API_KEY"
+OPEN_PATHS = {"/health"}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, param: str | None = None, kind: str = "invalid_request_error"):
+        super().__init__(message)
+        self.status, self.message, self.param, self.kind = status, message, param, kind
+
+
+def error_response(status: int, message: str, param: str | None = None, kind: str = "invalid_request_error"):
+    body = {"error": {"message": message, "type": kind, "param": param, "code": None}}
+    return JSONResponse(status_code=status, content=body)
+
+
+def create_app(served: ChatModel | EmbeddingModel, api_key: str | None = None, max_batch: int = 8) -> FastAPI:
+    """The API for one loaded model; with ``api_key`` every endpoint but /health needs ``Authorization: Bearer``."""
+    created = int(time.time())
+    engine = GenerationEngine(served.model, served.tokenizer, max_batch) if isinstance(served, ChatModel) else None
+    embedder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tunesmith-embedding")
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        if engine is not None:
+            await asyncio.to_thread(engine.close)
+        embedder.shutdown(wait=True)
+
+    app = FastAPI(title=f"tunesmith: {served.name}", lifespan=lifespan)
+    app.state.engine = engine
+
+    @app.middleware("http")
+    async def require_api_key(request: Request, call_next):
+        if api_key and request.url.path not in OPEN_PATHS:
+            given = request.headers.get("authorization", "")
+            if not secrets.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
+                return error_response(401, "missing or wrong API key (send 'Authorization: Bearer KEY')", None, "auth")
+        return await call_next(request)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request, err: ApiError):
+        return error_response(err.status, err.message, err.param, err.kind)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request, err: RequestValidationError):
+        problems = [_describe(problem) for problem in err.errors()]
+        first = err.errors()[0] if err.errors() else {}
+        return error_response(400, "; ".join(problems), _field(first.get("loc", ())))
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {"status": "ok", "model": served.name, "queued": engine.queued if engine else 0}
+
+    @app.get("/v1/models", response_model=schemas.ModelList)
+    async def models() -> schemas.ModelList:
+        return schemas.ModelList(data=[schemas.ModelCard(id=served.name, created=created)])
+
+    @app.get("/v1/models/{model_id:path}", response_model=schemas.ModelCard)
+    async def model(model_id: str) -> schemas.ModelCard:
+        _check_model_name(served, model_id)
+        return schemas.ModelCard(id=served.name, created=created)
+
+    @app.post("/v1/chat/completions", response_model=schemas.ChatCompletion)
+    async def chat_completions(body: schemas.ChatCompletionRequest):
+        chat = _chat_model(served, body.model)
+        messages = [message.model_dump() for message in body.messages]
+        if chat.system_prompt and messages[0]["role"] != "system":
+            messages.insert(0, {"role": "system", "content": chat.system_prompt})
+        try:
+            prompt = chat.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        except Exception as err:  # noqa: BLE001 - a template that rejects the conversation is the caller's 400
+            raise ApiError(400, f"the model's chat template rejects these messages: {err}", "messages") from None
+        max_tokens = body.max_completion_tokens or body.max_tokens
+        job_ids, settings = _prepare(chat, prompt, body, max_tokens, "messages")
+        reply_id, model = f"chatcmpl-{uuid.uuid4().hex}", chat.name
+        if body.stream:
+            return _sse(_chat_chunks(engine, job_ids, settings, reply_id, model))
+        result = await _generate(engine, job_ids, settings)
+        return schemas.ChatCompletion(
+            id=reply_id,
+            created=int(time.time()),
+            model=model,
+            choices=[
+                schemas.ChatChoice(
+                    index=0,
+                    message=schemas.ChatMessage(role="assistant", content=result.text),
+                    finish_reason=result.finish_reason,
+                )
+            ],
+            usage=_usage(result),
+        )
+
+    @app.post("/v1/completions", response_model=schemas.Completion)
+    async def completions(body: schemas.CompletionRequest):
+        chat = _chat_model(served, body.model)
+        prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
+        if body.stream and len(prompts) > 1:
+            raise ApiError(400, "streaming takes a single prompt", "prompt")
+        jobs = [_prepare(chat, prompt, body, body.max_tokens, "prompt") for prompt in prompts]
+        reply_id, model = f"cmpl-{uuid.uuid4().hex}", chat.name
+        if body.stream:
+            return _sse(_completion_chunks(engine, *jobs[0], reply_id, model))
+        results = await asyncio.gather(*(_generate(engine, ids, settings) for ids, settings in jobs))
+        return schemas.Completion(
+            id=reply_id,
+            created=int(time.time()),
+            model=model,
+            choices=[
+                schemas.CompletionChoice(index=i, text=result.text, finish_reason=result.finish_reason)
+                for i, result in enumerate(results)
+            ],
+            usage=_total_usage(results),
+        )
+
+    @app.post("/v1/embeddings", response_model=schemas.EmbeddingList)
+    async def embeddings(body: schemas.EmbeddingRequest):
+        if not isinstance(served, EmbeddingModel):
+            raise ApiError(400, f"'{served.name}' is a text generation model; it serves no embeddings", "model")
+        _check_model_name(served, body.model)
+        texts = [body.input] if isinstance(body.input, str) else body.input
+        counts = [len(ids) for ids in served.model.tokenizer(texts, add_special_tokens=True)["input_ids"]]
+        for index, count in enumerate(counts):
+            if count > served.max_tokens:
+                raise ApiError(
+                    400, f"input {index} has {count} tokens; the model takes at most {served.max_tokens}", "input"
+                )
+        vectors = await asyncio.get_running_loop().run_in_executor(
+            embedder, lambda: served.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+        )
+        if body.dimensions is not None:
+            if body.dimensions > vectors.shape[1]:
+                raise ApiError(400, f"dimensions must be at most {vectors.shape[1]}", "dimensions")
+            vectors = vectors[:, : body.dimensions]
+            vectors = vectors / (((vectors**2).sum(axis=1, keepdims=True)) ** 0.5).clip(min=1e-12)
+        data = [
+            schemas.Embedding(index=i, embedding=_encode_vector(vector, body.encoding_format))
+            for i, vector in enumerate(vectors)
+        ]
+        total = sum(counts)
+        return schemas.EmbeddingList(
+            data=data, model=served.name, usage=schemas.Usage(prompt_tokens=total, total_tokens=total)
+        )
+
+    return app
+
+
+def _chat_model(served, requested: str) -> ChatModel:
+    if not isinstance(served, ChatModel):
+        raise ApiError(400, f"'{served.name}' is an embedding model; use POST /v1/embeddings", "model")
+    _check_model_name(served, requested)
+    return served
+
+
+def _check_model_name(served, requested: str) -> None:
+    if requested != served.name:
+        raise ApiError(404, f"model '{requested}' is not served here; this server serves '{served.name}'", "model")
+
+
+def _prepare(chat: ChatModel, prompt: str, body: schemas.Sampling, max_tokens: int | None, param: str):
+    """Token ids and settings for one prompt, or a 400 when the prompt and answer cannot fit the context."""
+    # A chat template writes its own special tokens; a raw prompt gets what the tokenizer adds (a BOS, say).
+    ids = chat.tokenizer(prompt, add_special_tokens=param == "prompt")["input_ids"]
+    room = chat.context_length - len(ids)
+    if not ids:
+        raise ApiError(400, "the prompt is empty", param)
+    if room < 1:
+        raise ApiError(
+            400, f"the prompt has {len(ids)} tokens; the model's context holds {chat.context_length}", param
+        )
+    if max_tokens is not None and max_tokens > room:
+        raise ApiError(
+            400,
+            f"the prompt ({len(ids)} tokens) plus max_tokens ({max_tokens}) exceed the model's context "
+            f"({chat.context_length} tokens); ask for at most {room}",
+            "max_tokens",
+        )
+    temperature = body.temperature or 0.0
+    settings = Settings(
+        max_new_tokens=max_tokens or min(chat.default_max_tokens, room),
+        temperature=temperature,
+        top_p=body.top_p if body.top_p is not None and temperature > 0 else 1.0,
+        stop=body.stop_list(),
+        seed=body.seed if temperature > 0 else None,
+    )
+    return ids, settings
+
+
+async def _generate(engine: GenerationEngine, ids: list[int], settings: Settings) -> Result:
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future = loop.create_future()
+
+    def done(outcome):
+        loop.call_soon_threadsafe(_settle, future, outcome)
+
+    engine.submit(Job(ids, settings, done))
+    return await future
+
+
+def _settle(future: asyncio.Future, outcome) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+async def _stream(engine: GenerationEngine, ids: list[int], settings: Settings) -> AsyncIterator[str | Result]:
+    """Text pieces as the worker produces them, then the final :class:`Result`."""
+    loop = asyncio.get_running_loop()
+    pieces: asyncio.Queue = asyncio.Queue()
+    job = Job(
+        ids,
+        settings,
+        on_done=lambda outcome: loop.call_soon_threadsafe(pieces.put_nowait, outcome),
+        on_text=lambda text: loop.call_soon_threadsafe(pieces.put_nowait, text),
+    )
+    engine.submit(job)
+    try:
+        while True:
+            piece = await pieces.get()
+            if isinstance(piece, BaseException):
+                raise piece
+            yield piece
+            if isinstance(piece, Result):
+                return
+    finally:
+        job.cancelled.set()  # a no-op when it finished; stops generation when the client closed the stream
+
+
+async def _chat_chunks(engine, ids, settings, reply_id: str, model: str) -> AsyncIterator[dict]:
+    created = int(time.time())
+
+    def chunk(delta: dict, finish_reason=None) -> dict:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
+        return {
+            "id": reply_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [choice],
+        }
+
+    yield chunk({"role": "assistant", "content": ""})
+    async for piece in _stream(engine, ids, settings):
+        if isinstance(piece, Result):
+            yield chunk({}, piece.finish_reason) | {"usage": _usage(piece).model_dump()}
+        else:
+            yield chunk({"content": piece})
+
+
+async def _completion_chunks(engine, ids, settings, reply_id: str, model: str) -> AsyncIterator[dict]:
+    created = int(time.time())
+
+    def chunk(text: str, finish_reason=None) -> dict:
+        choice = {"index": 0, "text": text, "finish_reason": finish_reason, "logprobs": None}
+        return {"id": reply_id, "object": "text_completion", "created": created, "model": model, "choices": [choice]}
+
+    async for piece in _stream(engine, ids, settings):
+        yield chunk("", piece.finish_reason) if isinstance(piece, Result) else chunk(piece)
+
+
+def _sse(chunks: AsyncIterator[dict]) -> StreamingResponse:
+    async def events():
+        try:
+            async for chunk in chunks:
+                yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+        except Exception as err:  # noqa: BLE001 - headers are sent already: report the failure in the stream
+            yield f"data: {json.dumps({'error': {'message': str(err), 'type': 'server_error'}})}\n\n"
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+def _usage(result: Result) -> schemas.Usage:
+    return schemas.Usage(
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        total_tokens=result.prompt_tokens + result.completion_tokens,
+    )
+
+
+def _total_usage(results: list[Result]) -> schemas.Usage:
+    prompt = sum(result.prompt_tokens for result in results)
+    completion = sum(result.completion_tokens for result in results)
+    return schemas.Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+
+
+def _encode_vector(vector, encoding_format: str) -> list[float] | str:
+    if encoding_format == "base64":
+        return base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii")
+    return vector.astype(float).tolist()
+
+
+def _field(loc) -> str | None:
+    parts = [str(part) for part in loc if part != "body"]
+    return ".".join(parts) or None
+
+
+def _describe(problem: dict) -> str:
+    where = _field(problem.get("loc", ()))
+    message = problem.get("msg", "invalid value")
+    if problem.get("type") == "extra_forbidden":
+        message = "unknown or unsupported parameter"
+    if problem.get("type") == "json_invalid":
+        return f"the request body is not valid JSON ({problem.get('ctx', {}).get('error', message)})"
+    return f"{where}: {message}" if where else message

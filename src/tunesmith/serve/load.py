@@ -1,0 +1,95 @@
+"""What ``tunesmith serve`` serves: a finished run (merged in memory), a merged model folder, or an embedding model.
+
+A run's ``task`` decides: ``causal_lm`` serves chat and text completions; ``embedding`` serves embeddings from
+the sentence-transformers folder the run saved. A plain folder is an embedding model when it has
+``modules.json`` (sentence-transformers), else a causal LM (``config.json``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tunesmith.errors import ExportError, ModelError
+
+DEFAULT_MAX_TOKENS = 256
+
+
+@dataclass
+class ChatModel:
+    name: str
+    model: Any
+    tokenizer: Any
+    system_prompt: str | None
+    default_max_tokens: int
+
+    @property
+    def context_length(self) -> int:
+        return int(getattr(self.model.config, "max_position_embeddings", 2048))
+
+
+@dataclass
+class EmbeddingModel:
+    name: str
+    model: Any  # a SentenceTransformer
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.model.max_seq_length)
+
+
+def load_served(path: Path, name: str | None = None) -> ChatModel | EmbeddingModel:
+    """Load what ``path`` holds, ready to serve.
+
+    Raises:
+        ModelError / RunError / ExportError: the path is neither a finished run nor a model folder.
+    """
+    path = Path(path)
+    if (path / "run.json").is_file():
+        return _load_run(path, name)
+    if (path / "modules.json").is_file():
+        return _load_embedding(path, name or path.name)
+    if (path / "config.json").is_file():
+        from tunesmith.tasks.causal import load_base_model, load_tokenizer
+
+        return _chat_model(name or path.name, load_base_model(path), load_tokenizer(path), None, None)
+    raise ModelError(f"{path}: not a run folder (run.json), an embedding model (modules.json) or a model folder")
+
+
+def _load_run(path: Path, name: str | None) -> ChatModel | EmbeddingModel:
+    from tunesmith.export.merge import merged_model
+    from tunesmith.export.source import GENERATIVE_TASKS, open_finished_run
+
+    run = open_finished_run(path)
+    if run.task == "embedding":
+        return _load_embedding(embedding_folder(run.path), name or run.name)
+    if run.task not in GENERATIVE_TASKS:
+        raise ExportError(f"{run.path}: runs of task '{run.task}' cannot be served")
+    model, tokenizer = merged_model(run)
+    return _chat_model(name or run.name, model, tokenizer, run.system_prompt, run.max_new_tokens)
+
+
+def embedding_folder(run_path: Path) -> Path:
+    """The sentence-transformers folder inside an embedding run (the first one holding modules.json)."""
+    for candidate in (run_path / "model", run_path / "adapter", run_path):
+        if (candidate / "modules.json").is_file():
+            return candidate
+    found = sorted(folder.parent for folder in run_path.rglob("modules.json"))
+    if not found:
+        raise ModelError(f"{run_path}: an embedding run without a sentence-transformers folder (modules.json)")
+    return found[0]
+
+
+def _load_embedding(folder: Path, name: str) -> EmbeddingModel:
+    from sentence_transformers import SentenceTransformer
+
+    return EmbeddingModel(name, SentenceTransformer(str(folder), device="cpu"))
+
+
+def _chat_model(name, model, tokenizer, system_prompt, max_new_tokens) -> ChatModel:
+    if model.config.is_encoder_decoder:
+        raise ExportError(f"'{name}' is an encoder-decoder model; tunesmith serve answers with decoder-only models")
+    model.eval()
+    tokenizer.padding_side = "left"
+    return ChatModel(name, model, tokenizer, system_prompt, max_new_tokens or DEFAULT_MAX_TOKENS)

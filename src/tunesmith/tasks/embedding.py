@@ -1,0 +1,201 @@
+"""The embedding task: a sentence-transformers model (full fine-tuning or a LoRA adapter), its training sets and
+their losses (CoSENT, cosine similarity, in-batch negatives ranking and its cached variant, each optionally
+wrapped in MatryoshkaLoss).
+
+A training set is a ``datasets.Dataset`` whose name is the loss it trains with; the columns are in the order the
+loss reads them: ``(sentence1, sentence2, score)`` for cosent/cosine, ``(anchor, positive[, negative])`` for mnrl.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from tunesmith.data.pairs import LabelledText, Pair, PairSet
+
+PAIR_LOSSES = ("cosent", "cosine")
+RANKING_LOSSES = ("mnrl", "cached_mnrl")
+LORA_TARGETS_BERT = ["query", "key", "value", "dense"]
+
+
+@dataclass
+class EmbeddingBundle:
+    model: object  # SentenceTransformer
+    method: str  # "full" or "lora"
+
+    @property
+    def dimension(self) -> int:
+        return self.model.get_sentence_embedding_dimension()
+
+
+def load_sentence_model(model_dir: Path, max_seq_length: int | None = None, device: str = "cpu"):
+    """A SentenceTransformer from a local folder (a plain transformers folder gets mean pooling)."""
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(model_dir), device=device, local_files_only=True)
+    if max_seq_length:
+        model.max_seq_length = max_seq_length
+    return model
+
+
+def build_embedding(model_dir: Path, plan, lora_dropout: float = 0.0, device: str = "cpu") -> EmbeddingBundle:
+    """Load the base model and, for ``method: lora``, wrap its transformer in a fresh LoRA adapter."""
+    model = load_sentence_model(model_dir, plan["max_seq_length"], device)
+    if plan["method"] == "lora":
+        attach_lora(model, plan["lora_r"], plan["lora_alpha"], lora_dropout, plan["target_modules"])
+    return EmbeddingBundle(model, plan["method"])
+
+
+def attach_lora(model, r: int, alpha: float, dropout: float, target_modules) -> None:
+    """Replace the model's transformer with a PEFT LoRA model around it (only the adapter trains)."""
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    config = LoraConfig(
+        task_type=TaskType.FEATURE_EXTRACTION,
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=target_modules,
+    )
+    model[0].model = get_peft_model(model[0].model, config)
+
+
+def merge_lora(model) -> None:
+    """Fold a LoRA adapter into the weights, leaving a plain sentence-transformers model."""
+    from peft import PeftModel
+
+    if isinstance(model[0].model, PeftModel):
+        model[0].model = model[0].model.merge_and_unload()
+
+
+def save_adapter(model, folder: Path) -> None:
+    model[0].model.save_pretrained(folder)
+
+
+def training_sets(
+    train: PairSet,
+    loss: str,
+    positives_mnrl: bool,
+    positive_threshold: float,
+    pairs_per_text: int,
+    seed: int,
+    negative_band: tuple[float, float] | None = None,
+) -> dict[str, list[tuple]]:
+    """Rows per loss name for one training PairSet (see the module docstring for the column orders).
+
+    With ``negative_band``, the ranking rows get a TF-IDF hard negative each (see :mod:`tunesmith.data.negatives`);
+    scored and labelled pairs then also train in-batch ranking on their positives.
+    """
+    if train.shape == "texts":
+        return {"mnrl": simcse_rows(train.texts())}
+    ranking = loss if loss in RANKING_LOSSES else "mnrl"
+    if train.shape == "triplets":
+        rows = [(t.anchor, t.positive, t.negative) if t.negative else (t.anchor, t.positive) for t in train.records]
+        sets = {ranking: rows}
+    else:
+        pairs = pairs_from_classes(train.records, pairs_per_text, seed) if train.shape == "classes" else train.records
+        sets = {}
+        if loss not in RANKING_LOSSES:
+            sets[loss] = [(p.text1, p.text2, p.score) for p in pairs]
+        if loss in RANKING_LOSSES or positives_mnrl or negative_band is not None:
+            sets[ranking] = positive_rows(pairs, positive_threshold)
+    if negative_band is not None and sets.get(ranking):
+        labels = {r.text: r.label for r in train.records} if train.shape == "classes" else None
+        sets[ranking] = with_hard_negatives(sets[ranking], train.texts(), negative_band, labels, seed)
+    return {name: rows for name, rows in sets.items() if rows}
+
+
+def with_hard_negatives(rows, candidates, band, labels, seed: int) -> list[tuple[str, str, str]]:
+    """(anchor, positive, negative) rows: a TF-IDF negative in ``band`` where there is one, else a random text
+    (never the anchor, the positive, or, with ``labels``, a text of the anchor's class)."""
+    from tunesmith.data.negatives import mine_hard_negatives
+
+    rng = random.Random(seed)
+    complete = [row for row in rows if len(row) == 3]  # negatives given in the data are kept
+    triplets, _ = mine_hard_negatives([row for row in rows if len(row) == 2], candidates, band, labels)
+    filled = list(complete)
+    for triplet in triplets:
+        negative = triplet.negative
+        for _ in range(20):
+            if negative is not None:
+                break
+            pick = rng.choice(candidates)
+            same_class = labels is not None and labels.get(pick) == labels.get(triplet.anchor)
+            if pick not in (triplet.anchor, triplet.positive) and not same_class:
+                negative = pick
+        if negative is not None:
+            filled.append((triplet.anchor, triplet.positive, negative))
+    return filled
+
+
+def positive_rows(pairs: list[Pair], threshold: float) -> list[tuple[str, str]]:
+    """(anchor, positive) rows from the pairs scored at or above ``threshold``."""
+    return [(p.text1, p.text2) for p in pairs if p.score >= threshold]
+
+
+def simcse_rows(texts: list[str]) -> list[tuple[str, str]]:
+    """SimCSE: each text is its own positive; dropout makes the two encodings differ, the batch gives negatives."""
+    return [(text, text) for text in texts]
+
+
+def pairs_from_classes(texts: list[LabelledText], pairs_per_text: int, seed: int) -> list[Pair]:
+    """For every text, ``pairs_per_text`` pairs: half with a text of its label (score 1), half with another (0).
+
+    Labels with a single text get no positive; a data set with a single label gets no negative.
+    """
+    rng = random.Random(seed)
+    by_label: dict[str, list[str]] = {}
+    for item in texts:
+        by_label.setdefault(item.label, []).append(item.text)
+    labels = sorted(by_label)
+    pairs = []
+    for item in texts:
+        same = by_label[item.label]
+        others = [label for label in labels if label != item.label]
+        for index in range(pairs_per_text):
+            if index % 2 == 0 and len(same) > 1:
+                partner = item.text
+                while partner == item.text and len(set(same)) > 1:
+                    partner = rng.choice(same)
+                if partner != item.text:
+                    pairs.append(Pair(item.text, partner, 1.0))
+            elif index % 2 == 1 and others:
+                pairs.append(Pair(item.text, rng.choice(by_label[rng.choice(others)]), 0.0))
+    return pairs
+
+
+def make_losses(model, names, matryoshka_dims: list[int] | None, mini_batch_size: int = 32) -> dict:
+    """The loss module for each training set's name, wrapped in MatryoshkaLoss when dimensions are given."""
+    from sentence_transformers.sentence_transformer import losses
+
+    built = {}
+    for name in names:
+        if name == "cosent":
+            loss = losses.CoSENTLoss(model)
+        elif name == "cosine":
+            loss = losses.CosineSimilarityLoss(model)
+        elif name == "mnrl":
+            loss = losses.MultipleNegativesRankingLoss(model)
+        elif name == "cached_mnrl":
+            loss = losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=mini_batch_size)
+        else:
+            raise ValueError(f"unknown loss '{name}'")
+        if matryoshka_dims:
+            loss = losses.MatryoshkaLoss(model, loss, matryoshka_dims=list(matryoshka_dims))
+        built[name] = loss
+    return built
+
+
+def to_dataset(rows: list[tuple]):
+    """Rows of one training set as a Dataset with the column names the losses expect."""
+    from datasets import Dataset
+
+    width = len(rows[0])
+    if isinstance(rows[0][-1], float):
+        names = ("sentence1", "sentence2", "score")
+    else:
+        names = ("anchor", "positive", "negative")[:width]
+    if any(len(row) != width for row in rows):  # triplets where only some rows have a negative: keep the pairs
+        rows, names = [row[:2] for row in rows], names[:2]
+    return Dataset.from_dict({name: [row[i] for row in rows] for i, name in enumerate(names)})

@@ -1,0 +1,142 @@
+"""Train a sentence-transformers model with its own trainer; the schedule is tunesmith's (see :mod:`schedules`)."""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from pathlib import Path
+
+from tunesmith.schedules import phase_name, to_lambda
+from tunesmith.training.callbacks import ProgressCallback
+from tunesmith.training.trainer import TrainResult, peak_memory_gb
+
+
+def length_grouped_sampler_class():
+    """A batch sampler that puts texts of similar length together: less padding, the same data per epoch.
+
+    Each epoch shuffles the rows, sorts them by length inside windows of ``WINDOW_BATCHES`` batches, cuts the
+    windows into batches and shuffles the batches, so the order of lengths is random too.
+    """
+    import torch
+    from sentence_transformers.base.sampler import DefaultBatchSampler
+
+    class LengthGroupedBatchSampler(DefaultBatchSampler):
+        def __init__(self, dataset, batch_size, drop_last, valid_label_columns=None, generator=None, seed=0):
+            super().__init__(dataset, batch_size, drop_last, valid_label_columns, generator, seed)
+            texts = [name for name in dataset.column_names if name not in (valid_label_columns or [])]
+            columns = [dataset[name] for name in texts if isinstance(dataset[0][name], str)]
+            self.lengths = [sum(len(column[i]) for column in columns) for i in range(len(dataset))]
+
+        def __iter__(self):
+            generator = torch.Generator().manual_seed(self.seed + self.epoch)
+            order = torch.randperm(len(self.lengths), generator=generator).tolist()
+            window = self.batch_size * WINDOW_BATCHES
+            batches = []
+            for start in range(0, len(order), window):
+                chunk = sorted(order[start : start + window], key=self.lengths.__getitem__)
+                batches += [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+            if self.drop_last:
+                batches = [batch for batch in batches if len(batch) == self.batch_size]
+            for index in torch.randperm(len(batches), generator=generator).tolist():
+                yield batches[index]
+
+        def __len__(self):
+            full, rest = divmod(len(self.lengths), self.batch_size)
+            return full if self.drop_last or not rest else full + 1
+
+    return LengthGroupedBatchSampler
+
+
+WINDOW_BATCHES = 50
+
+
+def _trainer_class():
+    from sentence_transformers import SentenceTransformerTrainer
+    from torch.optim.lr_scheduler import LambdaLR
+
+    class _EmbeddingTrainer(SentenceTransformerTrainer):
+        def __init__(self, *args, schedule: dict, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._schedule = schedule
+
+        def create_scheduler(self, num_training_steps, optimizer=None):
+            if self.lr_scheduler is None:
+                self.lr_scheduler = LambdaLR(
+                    optimizer or self.optimizer, to_lambda(total=num_training_steps, **self._schedule)
+                )
+            return self.lr_scheduler
+
+    return _EmbeddingTrainer
+
+
+def train_embedding(
+    model,
+    datasets: dict,
+    losses: dict,
+    *,
+    epochs: float,
+    batch_size: int,
+    learning_rate: float,
+    schedule: dict,
+    output_dir: Path,
+    log_file: Path,
+    seed: int = 42,
+    max_steps: int | None = None,
+    weight_decay: float = 0.0,
+    max_grad_norm: float = 1.0,
+    logging_steps: int = 10,
+    use_cpu: bool = True,
+    bf16: bool = False,
+    group_by_length: bool = False,
+) -> TrainResult:
+    """Train ``model`` in place on the named datasets, each with the loss of the same name.
+
+    Several datasets are interleaved proportionally to their sizes, one dataset per batch. Batches hold no text
+    twice (in-batch negatives are never copies of the positive) unless ``group_by_length``, which batches texts of
+    similar length together (much less padding; for pair losses, whose batches need no distinct texts).
+    """
+    from sentence_transformers import SentenceTransformerTrainingArguments
+    from sentence_transformers.base.training_args import BatchSamplers
+    from transformers import PrinterCallback
+
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=float(epochs),
+        max_steps=max_steps or -1,
+        per_device_train_batch_size=batch_size,
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        max_grad_norm=max_grad_norm,
+        batch_sampler=length_grouped_sampler_class() if group_by_length else BatchSamplers.NO_DUPLICATES,
+        bf16=bf16,
+        save_strategy="no",
+        logging_steps=logging_steps,
+        report_to="none",
+        disable_tqdm=True,
+        seed=seed,
+        data_seed=seed,
+        use_cpu=use_cpu,
+        dataloader_num_workers=0,
+    )
+    single = len(datasets) == 1
+    trainer = _trainer_class()(
+        model=model,
+        args=args,
+        train_dataset=next(iter(datasets.values())) if single else datasets,
+        loss=next(iter(losses.values())) if single else losses,
+        callbacks=[ProgressCallback(log_file, phase=partial(phase_name, **schedule))],
+        schedule=schedule,
+    )
+    trainer.remove_callback(PrinterCallback)
+    started = time.time()
+    output = trainer.train()
+    elapsed = time.time() - started
+    history = trainer.state.log_history
+    logged = [entry["loss"] for entry in history if "loss" in entry]
+    return TrainResult(
+        steps=output.global_step,
+        train_seconds=round(elapsed, 1),
+        final_loss=logged[-1] if logged else None,
+        eval_losses=[],
+        peak_memory_gb=peak_memory_gb(),
+    )

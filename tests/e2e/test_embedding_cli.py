@@ -1,0 +1,158 @@
+"""``tunesmith train`` on a task: embedding config, end to end on a tiny BERT."""
+
+import csv
+import json
+
+import numpy as np
+import yaml
+from typer.testing import CliRunner
+
+from tests.data.test_pairs import scored_pair_rows, write_stsb
+from tunesmith.cli import app
+from tunesmith.export.embedding_int8 import load_int8
+
+
+def run_cli(*args):
+    result = CliRunner().invoke(app, [str(arg) for arg in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def make_config(tmp_path, model_dir, **embedding):
+    write_stsb(tmp_path / "train.tsv", scored_pair_rows(48, seed=1))
+    write_stsb(tmp_path / "test.tsv", scored_pair_rows(24, seed=2))
+    config = {
+        "name": "tiny-embed",
+        "task": "embedding",
+        "model": {"name": str(model_dir)},
+        "data": {"train": "train.tsv", "test": "test.tsv"},
+        "training": {"epochs": 2, "batch_size": 8, "learning_rate": 1e-3},
+        "embedding": {"data_format": "stsb", "matryoshka_dims": [32, 16, 8], **embedding},
+        "output": {"runs_dir": str(tmp_path / "runs"), "logging_steps": 1},
+    }
+    path = tmp_path / "embed.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_plan_for_an_embedding_run_gives_reasons_and_writes_nothing(tmp_path, tiny_bert_dir):
+    output = run_cli("plan", make_config(tmp_path, tiny_bert_dir))
+    for expected in ("method", "full", "loss", "cosent", "matryoshka_dims", "max_seq_length", "set in the config"):
+        assert expected in output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_train_scores_base_and_tuned_at_every_dimension_and_saves_a_loadable_model(tmp_path, tiny_bert_dir):
+    from sentence_transformers import SentenceTransformer
+
+    run_cli("train", make_config(tmp_path, tiny_bert_dir))
+    [run] = [path.parent for path in (tmp_path / "runs").glob("*/run.json")]
+    for name in ("config.yaml", "plan.json", "run.json", "metrics.json", "metrics.csv", "logs/train_log.jsonl"):
+        assert (run / name).is_file(), name
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["primary_metric"] == "spearman"
+    assert set(metrics["base"]) == set(metrics["tuned"]) == {"32", "16", "8"}
+    assert metrics["base"]["32"]["n"] == 24
+    assert metrics["tuned"]["32"]["spearman"] != metrics["base"]["32"]["spearman"]  # the weights moved
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert [(row["model"], row["dim"]) for row in rows][:3] == [("base", "32"), ("base", "16"), ("base", "8")]
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "done" and record["data"]["train_records"] == 48
+    dropped = record["data"]["validation"]["dropped"]
+    assert dropped["self_pair"] > 0  # pairs that kept all six words are the same sentence twice
+    assert record["training"]["stages"][0]["rows"] == {"cosent": 48 - sum(dropped.values())}
+    model = SentenceTransformer(str(run / "model"), local_files_only=True)
+    assert model.encode(["a cat sits on the mat"]).shape == (1, 32)
+    assert set(metrics["int8_export"]) == {
+        "fp32_texts_per_s",
+        "int8_texts_per_s",
+        "speedup",
+        "metric",
+        "change",
+        "timed_texts",
+    }
+    assert metrics["int8_export"]["change"] == round(
+        metrics["int8"]["32"]["spearman"] - metrics["tuned"]["32"]["spearman"], 4
+    )
+    int8 = load_int8(run / "model-int8")
+    texts = ["a cat sits on the mat", "a dog runs"]
+    assert np.allclose(int8.encode(texts), model.encode(texts), atol=0.1)  # int8 weights: close, not equal
+    assert type(int8[0].model.encoder.layer[0].output.dense).__module__.startswith("torch.ao.nn.quantized")
+    assert len((run / "data" / "test.jsonl").read_text().splitlines()) == 24
+
+    output = run_cli("eval", run)
+    [evaluation] = list((run / "evals").iterdir())
+    rescored = json.loads((evaluation / "metrics.json").read_text())
+    assert abs(rescored["tuned"]["32"]["spearman"] - metrics["tuned"]["32"]["spearman"]) < 1e-4
+    assert "spearman" in output
+
+
+def test_lora_run_saves_the_adapter_and_a_merged_model(tmp_path, tiny_bert_dir):
+    run_cli("train", make_config(tmp_path, tiny_bert_dir, method="lora"))
+    [run] = [path.parent for path in (tmp_path / "runs").glob("*/run.json")]
+    assert (run / "adapter" / "adapter_config.json").is_file()
+    config = json.loads((run / "model" / "config.json").read_text())
+    assert config["architectures"] == ["BertModel"]
+    assert not list((run / "model").glob("adapter_*"))
+
+
+def write_tickets(path, n_per_topic=10, seed=0):
+    import random
+
+    rng = random.Random(seed)
+    topics = {
+        "hardware": "printer screen laptop battery keyboard mouse".split(),
+        "access": "password login account vpn token reset".split(),
+        "purchase": "order invoice licence quote vendor budget".split(),
+    }
+    filler = "please help urgent today again user team".split()
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Document", "Topic_group"])
+        for topic, words in topics.items():
+            for _ in range(n_per_topic):
+                writer.writerow([" ".join(rng.sample(words, 3) + rng.sample(filler, 3)), topic])
+
+
+def tickets_config(tmp_path, model_dir, **embedding):
+    write_tickets(tmp_path / "tickets.csv")
+    config = {
+        "name": "tiny-tickets",
+        "task": "embedding",
+        "model": {"name": str(model_dir)},
+        "data": {"train": "tickets.csv", "test_fraction": 0.3},
+        "training": {"epochs": 1, "batch_size": 8, "learning_rate": 1e-3},
+        "embedding": {"columns": {"label": "Topic_group"}, "retrieval_k": [1, 3], **embedding},
+        "output": {"runs_dir": str(tmp_path / "runs"), "logging_steps": 1},
+    }
+    path = tmp_path / "tickets.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_class_labelled_texts_train_and_score_as_retrieval(tmp_path, tiny_bert_dir):
+    run_cli("train", tickets_config(tmp_path, tiny_bert_dir, hard_negatives=True))
+    [run] = [path.parent for path in (tmp_path / "runs").glob("*/run.json")]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["primary_metric"] == "ndcg@10" and metrics["data_shape"] == "classes"
+    for label in ("base", "tuned"):
+        scores = metrics[label]["32"]
+        assert scores["n"] == 9 and {"ndcg@10", "mrr@10", "recall@1", "recall@3", "pairs_roc_auc"} <= set(scores)
+    stage = json.loads((run / "run.json").read_text())["training"]["stages"][0]
+    assert stage["rows"]["cosent"] == 21 * 2 and stage["rows"]["mnrl"] == 21  # a positive and a negative per text
+
+
+def test_simcse_first_then_supervised_and_simcse_alone(tmp_path, tiny_bert_dir):
+    run_cli("train", tickets_config(tmp_path, tiny_bert_dir, simcse="first"))
+    [run] = [path.parent for path in (tmp_path / "runs").glob("*/run.json")]
+    stages = json.loads((run / "run.json").read_text())["training"]["stages"]
+    assert [s["stage"] for s in stages] == ["simcse", "train"] and stages[0]["rows"] == {"mnrl": 21}
+    assert (run / "logs" / "simcse_log.jsonl").is_file()
+
+    (tmp_path / "runs").rename(tmp_path / "first")
+    run_cli("train", tickets_config(tmp_path, tiny_bert_dir, simcse="only"))
+    [run] = [path.parent for path in (tmp_path / "runs").glob("*/run.json")]
+    record = json.loads((run / "run.json").read_text())
+    assert [s["stage"] for s in record["training"]["stages"]] == ["train"]
+    assert record["training"]["stages"][0]["rows"] == {"mnrl": 21} and record["data"]["simcse_texts"] == 21
+    assert json.loads((run / "metrics.json").read_text())["tuned"]["32"]["n"] == 9  # scored with the labels

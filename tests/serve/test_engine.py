@@ -1,0 +1,63 @@
+"""The generation engine's text handling: answers keep URLs, e-mail addresses and numbers exactly."""
+
+import threading
+
+from tunesmith.serve.engine import GenerationEngine, Job, Settings, _DeltaStreamer, cut_at_stop
+
+TEXT = (
+    "See https://presscrafters.example/quote?id=42&x=1 or write to orders@presscrafters.example: (541) 555-0187, 3.5%."
+)
+
+
+def test_answers_and_streams_keep_urls_emails_and_numbers_intact(served_tiny):
+    engine = GenerationEngine(served_tiny.model, served_tiny.tokenizer)
+    try:
+        ids = served_tiny.tokenizer(TEXT, add_special_tokens=False)["input_ids"]
+        eos = served_tiny.tokenizer.eos_token_id
+        job = Job([1, 2], Settings(max_new_tokens=len(ids) + 1), on_done=lambda _: None)
+        result = engine._result(job, ids + [eos, 0, 0])
+        assert (result.text, result.finish_reason, result.completion_tokens) == (TEXT, "stop", len(ids) + 1)
+        pieces = []
+        streamer = _DeltaStreamer(engine, pieces.append, ())
+        import torch
+
+        streamer.put(torch.tensor([[1, 2]]))  # the prompt
+        for token in ids:
+            streamer.put(torch.tensor([token]))
+        streamer.finish(result.text)
+        assert "".join(pieces) == TEXT and len(pieces) > 5
+    finally:
+        engine.close()
+
+
+def test_stop_strings_cut_at_the_first_one():
+    assert cut_at_stop("a. b! c.", (".", "!")) == ("a", True)
+    assert cut_at_stop("no stop here", ("###",)) == ("no stop here", False)
+
+
+def test_closing_the_engine_answers_every_queued_job_first(served_tiny):
+    engine = GenerationEngine(served_tiny.model, served_tiny.tokenizer, max_batch=2)
+    answers, lock = [], threading.Lock()
+
+    def done(outcome):
+        with lock:
+            answers.append(outcome)
+
+    ids = served_tiny.tokenizer("When do you open?", add_special_tokens=False)["input_ids"]
+    for _ in range(5):
+        engine.submit(Job(ids, Settings(max_new_tokens=3), on_done=done))
+    engine.close()
+    assert len(answers) == 5 and all(answer.completion_tokens >= 1 for answer in answers)
+
+
+def test_a_cancelled_job_stops_after_one_token(served_tiny):
+    engine = GenerationEngine(served_tiny.model, served_tiny.tokenizer)
+    answers = []
+    try:
+        ids = served_tiny.tokenizer("When do you open?", add_special_tokens=False)["input_ids"]
+        job = Job(ids, Settings(max_new_tokens=50), on_done=answers.append, on_text=lambda _: None)
+        job.cancelled.set()  # as when the client closes its stream
+        engine.submit(job)
+    finally:
+        engine.close()
+    assert answers[0].completion_tokens == 1
