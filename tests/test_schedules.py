@@ -3,6 +3,7 @@ import math
 import pytest
 
 from tunesmith.schedules import (
+    PlateauReducer,
     constant,
     linear,
     phase_name,
@@ -108,3 +109,18 @@ def test_plot_writes_a_png_with_the_schedule(tmp_path):
     path = plot_schedule(settings, 100, 1e-3, tmp_path / "lr.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
     assert [span[0] for span in _phase_spans(settings, 100)] == ["warmup", "exploration", "exploitation", "refinement"]
+
+
+def test_plateau_reducer_lowers_the_factor_after_patience_bad_evaluations():
+    reducer = PlateauReducer(patience=2, factor=0.5, min_factor=0.2, threshold=0.0)
+    factors = [reducer.step(loss) for loss in (3.0, 2.0, 2.5, 2.1, 1.5, 1.6, 1.6, 1.7, 1.8, 1.9, 2.0)]
+    assert factors == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.2, 0.2, 0.2]
+    assert reducer.best == 1.5
+
+
+def test_plateau_threshold_ignores_tiny_improvements_and_state_round_trips():
+    reducer = PlateauReducer(patience=1, factor=0.1, min_factor=0.01, threshold=0.01)
+    assert [reducer.step(loss) for loss in (1.0, 0.995, 0.98)] == [1.0, 0.1, 0.1]
+    copy = PlateauReducer(patience=1, factor=0.1, min_factor=0.01, threshold=0.01)
+    copy.load_state_dict(reducer.state_dict())
+    assert copy.step(0.99) == reducer.step(0.99) == pytest.approx(0.01)

@@ -105,8 +105,10 @@ def _train_and_score(run: RunFolder, prepared: Prepared, resume_from: Path | Non
     encode = lambda examples: encode_for(bundle, examples, plan["max_length"], plan["max_new_tokens"])  # noqa: E731
     valid = encode(splits.valid) if splits.valid else None
     use_cpu = plan.hardware["device"] == "cpu"
+    with_difficulty = config.training.curriculum == "difficulty"
+    train_data = encode_for(bundle, splits.train, plan["max_length"], plan["max_new_tokens"], with_difficulty)
     try:
-        result = train(bundle, encode(splits.train), valid, plan, config, run, use_cpu, resume_from)
+        result = train(bundle, train_data, valid, plan, config, run, use_cpu, resume_from)
         run.update(training=result.__dict__)
         if splits.test:
             scores = _score(bundle, splits.test, plan, config)

@@ -105,3 +105,42 @@ def phase_name(step: int, total: int, name: str, warmup: int, min_ratio: float =
     if name == "three_phase":
         return phase_of(step, total, warmup, **options)
     return "warmup" if warmup > 0 and step < warmup else "decay"
+
+
+class PlateauReducer:
+    """Lowers a schedule's rate when the validation loss stops improving; a plain object, no trainer needed.
+
+    ``step(val_loss)`` after each evaluation returns the factor (1.0 until the first reduction) that multiplies
+    the schedule's multiplier: after ``patience`` evaluations without an improvement of more than ``threshold``
+    (relative), the factor is multiplied by ``factor``, never going below ``min_factor``.
+    """
+
+    def __init__(self, patience: int = 1, factor: float = 0.5, min_factor: float = 0.1, threshold: float = 1e-3):
+        self.patience, self.reduce_by, self.min_factor, self.threshold = patience, factor, min_factor, threshold
+        self.best: float | None = None
+        self.bad_evaluations = 0
+        self.factor = 1.0
+
+    def step(self, val_loss: float) -> float:
+        if self.best is None or val_loss < self.best * (1 - self.threshold):
+            self.best, self.bad_evaluations = val_loss, 0
+            return self.factor
+        self.bad_evaluations += 1
+        if self.bad_evaluations >= self.patience:
+            self.factor = max(self.min_factor, self.factor * self.reduce_by)
+            self.bad_evaluations = 0
+        return self.factor
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "bad_evaluations": self.bad_evaluations, "factor": self.factor}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.bad_evaluations, self.factor = state["best"], state["bad_evaluations"], state["factor"]
+
+
+def plateau_reducer(schedule_config) -> PlateauReducer | None:
+    """The config's plateau layer (``schedule.plateau``), or None when it is off."""
+    plateau = schedule_config.plateau
+    if plateau is None:
+        return None
+    return PlateauReducer(plateau.patience, plateau.factor, plateau.min_factor, plateau.threshold)

@@ -22,7 +22,11 @@ def adapter_weights(run_path):
 
 
 def test_resumed_run_matches_an_uninterrupted_one(tmp_path, tiny_model_dir, monkeypatch):
-    overrides = {"training": {"epochs": 3, "batch_size": 4, "grad_accum": 1, "bf16": False, "learning_rate": 1e-2}}
+    overrides = {
+        "training": {"epochs": 3, "batch_size": 4, "grad_accum": 1, "bf16": False, "learning_rate": 1e-2},
+        # every evaluation after the first stalls: the resumed run must carry the plateau state to match
+        "schedule": {"plateau": {"patience": 1, "threshold": 0.9}},
+    }
     config_path = make_config(tmp_path, tiny_model_dir, **overrides)
     straight = train_run(load_config(config_path))
 

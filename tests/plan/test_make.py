@@ -88,3 +88,20 @@ def test_estimate_counts_steps_and_scales_with_epochs():
 def test_no_bf16_on_hardware_without_it():
     plain = Hardware(device="cpu", name="old", cores=2, memory_gb=8, bf16=False, matmul_gflops=100.0)
     assert make_plan(profile(200), config(), plain, SMOL)["bf16"] is False
+
+
+def test_gradient_checkpointing_only_when_the_estimated_peak_does_not_fit():
+    roomy = make_plan(profile(200), config(), CPU, SMOL)
+    assert roomy["gradient_checkpointing"] is False
+    tight = Hardware(device="cpu", name="tight", cores=2, memory_gb=1.0, bf16=True, matmul_gflops=800.0)
+    short = make_plan(profile(200), config(), tight, SMOL)
+    assert short["gradient_checkpointing"] is True
+    assert short.choices["gradient_checkpointing"].reason.startswith(
+        f"estimated peak {short.estimate.peak_memory_gb:.1f}"
+    )
+    assert (
+        make_plan(profile(200), config(training={"gradient_checkpointing": False}), tight, SMOL)[
+            "gradient_checkpointing"
+        ]
+        is False
+    )

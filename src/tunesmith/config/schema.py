@@ -84,11 +84,41 @@ class TrainingConfig(Section):
     max_grad_norm: float = Field(1.0, gt=0)
     max_length: int | None = Field(None, ge=16, description="Tokens per example; longer ones are cut.")
     bf16: bool | None = Field(None, description="bf16 autocast; plan enables it where the CPU/GPU supports it.")
-    gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")
+    gradient_checkpointing: bool | None = Field(
+        None, description="Recompute activations in the backward pass; the plan turns it on when memory is short."
+    )
+    early_stopping_patience: int | None = Field(
+        3, ge=1, description="Stop after this many evaluations without a lower validation loss; None: all epochs."
+    )
+    keep_best: bool = Field(
+        True, description="End with the adapter of the lowest validation loss (its checkpoint is never rotated out)."
+    )
+    curriculum: Literal["none", "difficulty", "length", "base_loss"] = Field(
+        "none",
+        description="Train easy to hard, by the records' difficulty labels (or scores), the example's length, or "
+        "the base model's loss on it; none: length-grouped random batches.",
+    )
+    packing: bool = Field(
+        False,
+        description="Pack each micro-batch's examples into one row (no padding); attention stays within each "
+        "example (positions restart at 0). Off by default: not every model's attention honours it.",
+    )
+    curriculum_phases: int = Field(
+        3, ge=1, description="Curriculum phases: phase k of N trains on the easiest k/N share of the data."
+    )
     seed: int = 42
     time_budget_minutes: float | None = Field(
         None, gt=0, description="If set, the plan lowers epochs so the estimated training time fits."
     )
+
+
+class PlateauConfig(Section):
+    """Lower the rate when validation loss stops improving (on top of any schedule; needs validation data)."""
+
+    patience: int = Field(1, ge=1, description="Evaluations without improvement before the rate is lowered.")
+    factor: float = Field(0.5, gt=0, lt=1, description="Multiply the rate by this at each reduction.")
+    min_factor: float = Field(0.1, gt=0, le=1, description="Never go below this share of the scheduled rate.")
+    threshold: float = Field(1e-3, ge=0, lt=1, description="Relative improvement that counts as one.")
 
 
 class ScheduleConfig(Section):
@@ -102,6 +132,11 @@ class ScheduleConfig(Section):
     )
     explore_end_ratio: float = Field(
         0.6, gt=0, le=1, description="three_phase: the rate at the end of exploration, as a share of the peak."
+    )
+    plateau: PlateauConfig | None = Field(
+        None,
+        description="Off by default: the schedule already decays and the best epoch is kept; with one evaluation "
+        "per epoch, a reduction comes late. Set (e.g. {} for the defaults) for long runs whose loss stalls.",
     )
 
     @model_validator(mode="after")
@@ -155,6 +190,8 @@ class OutputConfig(Section):
     logging_steps: int = Field(5, ge=1)
     save_checkpoints: bool = Field(True, description="Save a checkpoint at the end of every epoch.")
     keep_checkpoints: int | None = Field(3, ge=1, description="Keep only the newest N checkpoints; None keeps all.")
+    tensorboard: bool = Field(True, description="TensorBoard event files in the run's logs/tensorboard/.")
+    wandb: bool = Field(False, description="Also log to Weights & Biases (needs the wandb package).")
 
 
 class RunConfig(Section):

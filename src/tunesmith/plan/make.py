@@ -131,6 +131,7 @@ def make_plan(profile: DataProfile, config, hardware: Hardware, model: ModelInfo
     )
     _pick_generation(chooser, config, profile, hardware, model)
     estimate = _estimate(chooser, profile, hardware, model, steps_per_epoch, total_steps, config)
+    chooser.pick("gradient_checkpointing", training.gradient_checkpointing, *_checkpointing(estimate, hardware))
     return Plan(
         choices=chooser.choices,
         estimate=estimate,
@@ -152,6 +153,16 @@ class _Chooser:
 
     def __getitem__(self, name: str) -> Any:
         return self.choices[name].value
+
+
+def _checkpointing(estimate: Estimate, hardware: Hardware) -> tuple[bool, str]:
+    """Recompute activations (about a third more compute) only when the estimated peak does not fit."""
+    if hardware.memory_gb and estimate.peak_memory_gb > hardware.memory_gb:
+        return True, (
+            f"estimated peak {estimate.peak_memory_gb:.1f} GiB > {hardware.memory_gb:.1f} GiB of memory: "
+            "recompute activations in the backward pass"
+        )
+    return False, f"estimated peak {estimate.peak_memory_gb:.1f} GiB fits in {hardware.memory_gb:.1f} GiB"
 
 
 def _by_size(table: tuple, n: int) -> Any:

@@ -77,11 +77,19 @@ def encode_example(tokenizer, example: Example, max_length: int, system_prompt: 
     return {"input_ids": encoded["input_ids"], "labels": labels}
 
 
-def encode_examples(tokenizer, examples: Sequence[Example], max_length: int, system_prompt: str | None):
-    """A datasets.Dataset of input_ids/labels; examples whose answer was cut away entirely are dropped."""
+def encode_examples(
+    tokenizer, examples: Sequence[Example], max_length: int, system_prompt: str | None, with_difficulty: bool = False
+):
+    """A datasets.Dataset of input_ids/labels; examples whose answer was cut away entirely are dropped.
+
+    ``with_difficulty`` adds each example's difficulty label and source as columns (for a curriculum).
+    """
     from datasets import Dataset
 
     rows = [encode_example(tokenizer, example, max_length, system_prompt) for example in examples]
+    if with_difficulty:
+        for row, example in zip(rows, examples):
+            row.update(difficulty=example.difficulty, source=example.source)
     rows = [row for row in rows if any(label != IGNORE_INDEX for label in row["labels"])]
     return Dataset.from_list(rows)
 
@@ -130,7 +138,10 @@ def answer_only_loss(model, inputs: dict, num_items_in_batch=None, parent_kl_wei
 def _answer_logits(model, inputs: dict):
     causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
     hidden = causal_lm.get_decoder()(
-        input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask")
+        input_ids=inputs["input_ids"],
+        attention_mask=inputs.get("attention_mask"),
+        position_ids=inputs.get("position_ids"),  # packed rows: positions restart per example, attention too
+        use_cache=False,  # with a cache, transformers ignores the packed positions when masking attention
     ).last_hidden_state
     targets = inputs["labels"][:, 1:]
     keep = targets != IGNORE_INDEX

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import resource
 import sys
 import time
@@ -9,13 +10,23 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from torch.optim.lr_scheduler import LambdaLR
-from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer, TrainingArguments
+from transformers import (
+    DataCollatorForSeq2Seq,
+    DataCollatorWithFlattening,
+    EarlyStoppingCallback,
+    PrinterCallback,
+    Trainer,
+    TrainingArguments,
+)
 
+from tunesmith.errors import ConfigError
 from tunesmith.runs import RunFolder, save_folder
-from tunesmith.schedules import phase_name, schedule_settings, to_lambda
+from tunesmith.schedules import PlateauReducer, phase_name, plateau_reducer, schedule_settings, to_lambda
 from tunesmith.tasks.causal import answer_only_loss, supports_answer_only_head
+from tunesmith.training.adaptive import AdaptiveLR, PlateauCallback
 from tunesmith.training.callbacks import ProgressCallback
+from tunesmith.training.curriculum import CurriculumSampler, base_loss_scores, label_scores, length_scores
+from tunesmith.training.memory import frozen_linears_in_bf16
 
 
 @dataclass
@@ -25,15 +36,31 @@ class TrainResult:
     final_loss: float | None
     eval_losses: list[float]
     peak_memory_gb: float
+    padding_share: float | None = None  # share of the training batches' tokens that were padding
+    best_checkpoint: str | None = None  # the checkpoint whose adapter was kept (keep_best), by folder name
+    best_eval_loss: float | None = None
+    stopped_early: bool = False
 
 
 class _TunesmithTrainer(Trainer):
-    """The stock Trainer with two changes: tunesmith's pure-function schedule, and (where the model allows it)
-    the loss computed with the vocabulary projection on answer tokens only, which is much faster on a CPU."""
+    """The stock Trainer with tunesmith's pure-function schedule (plus the plateau layer), the curriculum's
+    sampler when there is one, a count of padding tokens, and (where the model allows it) the loss computed with
+    the vocabulary projection on answer tokens only, which is much faster on a CPU."""
 
-    def __init__(self, *args, schedule: dict, parent_kl_weight: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        *args,
+        schedule: dict,
+        plateau: PlateauReducer | None = None,
+        sampler=None,
+        parent_kl_weight: float = 0.0,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
+        self._curriculum_sampler = sampler
+        self.tokens_seen = self.real_tokens_seen = 0  # of the training batches, for the padding share
         self._schedule = schedule
+        self._plateau = plateau
         self._parent_kl_weight = parent_kl_weight
         self._answer_only = supports_answer_only_head(self.model)
 
@@ -47,10 +74,30 @@ class _TunesmithTrainer(Trainer):
         self.loss_is_scaled_for_ga = num_items_in_batch is not None
         return loss
 
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        ids = inputs["input_ids"]
+        self.tokens_seen += ids.numel()
+        mask = inputs.get("attention_mask")
+        self.real_tokens_seen += int(mask.sum()) if mask is not None else ids.numel()
+        return super().training_step(model, inputs, num_items_in_batch)
+
+    def log(self, logs: dict, *args, **kwargs) -> None:
+        if "loss" in logs and self.tokens_seen:
+            logs = {**logs, "padding_share": self.padding_share()}
+        super().log(logs, *args, **kwargs)
+
+    def padding_share(self) -> float | None:
+        return round(1 - self.real_tokens_seen / self.tokens_seen, 4) if self.tokens_seen else None
+
+    def _get_train_sampler(self, train_dataset=None):
+        if self._curriculum_sampler is not None:  # eval data has its own sampler method
+            return self._curriculum_sampler
+        return super()._get_train_sampler(train_dataset)
+
     def create_scheduler(self, num_training_steps, optimizer=None):
         if self.lr_scheduler is None:
-            self.lr_scheduler = LambdaLR(
-                optimizer or self.optimizer, to_lambda(total=num_training_steps, **self._schedule)
+            self.lr_scheduler = AdaptiveLR(
+                optimizer or self.optimizer, to_lambda(total=num_training_steps, **self._schedule), self._plateau
             )
         return self.lr_scheduler
 
@@ -58,6 +105,7 @@ class _TunesmithTrainer(Trainer):
 def training_arguments(plan, config, output_dir: Path, has_validation: bool, use_cpu: bool) -> TrainingArguments:
     training, output = config.training, config.output
     per_epoch = "epoch" if has_validation else "no"
+    keep_best = training.keep_best and has_validation and output.save_checkpoints
     return TrainingArguments(
         output_dir=str(output_dir),
         per_device_train_batch_size=plan["batch_size"],
@@ -70,12 +118,15 @@ def training_arguments(plan, config, output_dir: Path, has_validation: bool, use
         max_grad_norm=training.max_grad_norm,
         bf16=bool(plan["bf16"]),
         use_cpu=use_cpu,
-        activation_checkpointing=training.gradient_checkpointing,
+        activation_checkpointing=bool(_planned(plan, "gradient_checkpointing", training.gradient_checkpointing)),
         train_sampling_strategy="group_by_length",
         logging_steps=output.logging_steps,
         eval_strategy=per_epoch,
         save_strategy="epoch" if output.save_checkpoints else "no",
         save_total_limit=output.keep_checkpoints,
+        load_best_model_at_end=keep_best,
+        metric_for_best_model="eval_loss" if has_validation else None,
+        greater_is_better=False,
         save_only_model=False,
         report_to="none",
         disable_tqdm=True,
@@ -84,8 +135,66 @@ def training_arguments(plan, config, output_dir: Path, has_validation: bool, use
     )
 
 
+def _planned(plan, name: str, default):
+    """A plan's choice, or ``default`` for plans written before the choice existed (resumed runs)."""
+    try:
+        return plan[name]
+    except KeyError:
+        return default
+
+
+def logging_callbacks(output, logs_dir: Path) -> list:
+    """TensorBoard into the run's logs/tensorboard/ (on by default), W&B when asked for."""
+    import importlib.util
+
+    from transformers.integrations import TensorBoardCallback, WandbCallback
+
+    callbacks = []
+    if output.tensorboard:
+        tensorboard = TensorBoardCallback()
+        tensorboard.logging_dir = str(logs_dir / "tensorboard")
+        callbacks.append(tensorboard)
+    if output.wandb:
+        if importlib.util.find_spec("wandb") is None:
+            raise ConfigError("output.wandb is true but wandb is not installed: pip install wandb (or set it false)")
+        callbacks.append(WandbCallback())
+    return callbacks
+
+
+def training_collator(tokenizer, packing: bool):
+    """Padded, length-grouped batches; or, with ``packing``, each micro-batch's examples in one unpadded row whose
+    position ids restart at 0 per example: transformers then masks attention block-diagonally (sdpa, eager, flash).
+    """
+    if packing:
+        return DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)
+    return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100, pad_to_multiple_of=8)
+
+
+def curriculum_sampler(training, bundle, train_dataset, epochs: float) -> CurriculumSampler | None:
+    """The curriculum's sampler for ``training.curriculum``, or None (length-grouped random batches).
+
+    The difficulty curriculum reads the ``difficulty``/``source`` columns of ``train_dataset``.
+    """
+    if training.curriculum == "none":
+        return None
+    if training.curriculum == "difficulty":
+        scores = label_scores(train_dataset["difficulty"], train_dataset["source"])
+    elif training.curriculum == "length":
+        scores = length_scores(train_dataset)
+    else:
+        scores = base_loss_scores(bundle.model, train_dataset)
+    return CurriculumSampler(scores, training.curriculum_phases, math.ceil(epochs), seed=training.seed)
+
+
 def train(
-    bundle, train_dataset, valid_dataset, plan, config, run: RunFolder, use_cpu: bool, resume_from: Path | None = None
+    bundle,
+    train_dataset,
+    valid_dataset,
+    plan,
+    config,
+    run: RunFolder,
+    use_cpu: bool,
+    resume_from: Path | None = None,
 ) -> TrainResult:
     """Train the bundle's LoRA adapter and save it atomically to ``run/adapter``.
 
@@ -93,8 +202,22 @@ def train(
     schedule, random state and data order it had, and ends where an uninterrupted run would.
     """
     args = training_arguments(plan, config, run.checkpoints_dir, valid_dataset is not None, use_cpu)
-    collator = DataCollatorForSeq2Seq(bundle.tokenizer, padding=True, label_pad_token_id=-100, pad_to_multiple_of=8)
+    if config.training.packing and bundle.model.config.is_encoder_decoder:
+        raise ConfigError("training.packing is for decoder-only models; set it false for encoder-decoder ones")
+    collator = training_collator(bundle.tokenizer, config.training.packing)
     schedule = schedule_settings(config.schedule, plan["warmup_steps"])
+    plateau = plateau_reducer(config.schedule) if valid_dataset is not None else None
+    callbacks = [ProgressCallback(run.logs_dir / "train_log.jsonl", phase=partial(phase_name, **schedule))]
+    callbacks += logging_callbacks(config.output, run.logs_dir)
+    if plateau is not None:
+        callbacks.append(PlateauCallback())
+    patience = config.training.early_stopping_patience
+    if patience is not None and valid_dataset is not None:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=patience))
+    sampler = curriculum_sampler(config.training, bundle, train_dataset, args.num_train_epochs)
+    train_dataset = train_dataset.remove_columns(
+        [name for name in ("difficulty", "source") if name in train_dataset.column_names]
+    )
     trainer = _TunesmithTrainer(
         model=bundle.model,
         args=args,
@@ -102,23 +225,36 @@ def train(
         eval_dataset=valid_dataset,
         data_collator=collator,
         processing_class=bundle.tokenizer,
-        callbacks=[ProgressCallback(run.logs_dir / "train_log.jsonl", phase=partial(phase_name, **schedule))],
+        callbacks=callbacks,
         schedule=schedule,
+        plateau=plateau,
+        sampler=sampler,
         parent_kl_weight=config.continual.parent_kl_weight if config.continue_from else 0.0,
     )
     trainer.remove_callback(PrinterCallback)
+    base_config = bundle.model.get_base_model().config
+    use_cache, base_config.use_cache = base_config.use_cache, False  # a cache disables the packed attention mask
     started = time.time()
-    output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    try:
+        with frozen_linears_in_bf16(bundle.model, enabled=args.bf16):
+            output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    finally:
+        base_config.use_cache = use_cache
     elapsed = time.time() - started
     save_folder(run.adapter_dir, lambda folder: _save_adapter(bundle, folder))
     history = trainer.state.log_history
     losses = [entry["loss"] for entry in history if "loss" in entry]
+    best = trainer.state.best_model_checkpoint if args.load_best_model_at_end else None
     return TrainResult(
         steps=output.global_step,
         train_seconds=round(elapsed, 1),
         final_loss=losses[-1] if losses else None,
         eval_losses=[entry["eval_loss"] for entry in history if "eval_loss" in entry],
         peak_memory_gb=peak_memory_gb(),
+        padding_share=trainer.padding_share(),
+        best_checkpoint=Path(best).name if best else None,
+        best_eval_loss=trainer.state.best_metric,
+        stopped_early=output.global_step < trainer.state.max_steps,
     )
 
 

@@ -1,0 +1,58 @@
+"""A schedule with the plateau layer on top, as a torch scheduler whose state (the layer's too) checkpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch.optim.lr_scheduler import LambdaLR
+from transformers import TrainerCallback
+
+from tunesmith.schedules import PlateauReducer
+
+
+class AdaptiveLR(LambdaLR):
+    """``LambdaLR`` over a schedule multiplier, times the plateau reducer's factor when there is one.
+
+    The reducer's state goes into ``state_dict`` (the Trainer's scheduler.pt), so a resumed run lowers the rate
+    exactly where an uninterrupted one would.
+    """
+
+    def __init__(self, optimizer, schedule: Callable[[int], float], reducer: PlateauReducer | None = None):
+        self.reducer = reducer
+        super().__init__(optimizer, lambda step: schedule(step) * (reducer.factor if reducer else 1.0))
+
+    def on_validation_loss(self, val_loss: float) -> float:
+        """Feed the reducer and apply a new factor at once (not one optimiser step late)."""
+        if self.reducer is None:
+            return 1.0
+        factor = self.reducer.step(val_loss)
+        self._last_lr = [base * self.lr_lambdas[0](self.last_epoch) for base in self.base_lrs]
+        for group, rate in zip(self.optimizer.param_groups, self._last_lr):
+            group["lr"] = rate
+        return factor
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state["lr_lambdas"] = [None] * len(self.lr_lambdas)  # closures: rebuilt from the config, not saved
+        state.pop("reducer", None)
+        if self.reducer is not None:
+            state["plateau"] = self.reducer.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        state = dict(state)
+        plateau = state.pop("plateau", None)
+        super().load_state_dict(state)
+        if self.reducer is not None and plateau is not None:
+            self.reducer.load_state_dict(plateau)
+
+
+class PlateauCallback(TrainerCallback):
+    """After each evaluation, hand the validation loss to the trainer's :class:`AdaptiveLR`."""
+
+    def __init__(self, metric: str = "eval_loss") -> None:
+        self.metric = metric
+
+    def on_evaluate(self, args, state, control, metrics=None, lr_scheduler=None, **kwargs):
+        if isinstance(lr_scheduler, AdaptiveLR) and metrics and self.metric in metrics:
+            lr_scheduler.on_validation_loss(metrics[self.metric])

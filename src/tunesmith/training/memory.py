@@ -1,0 +1,33 @@
+"""Memory savers that leave the numbers as they are."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+
+@contextmanager
+def frozen_linears_in_bf16(model, enabled: bool):
+    """Hold the frozen weights of linear layers in bf16 while training under bf16 autocast.
+
+    Autocast would cast them to bf16 for every matmul anyway (and cache those copies), so the products are the
+    same, while the fp32 originals (4 bytes a weight) and the cache go. Weights shared with the embedding (tied
+    heads) and anything trainable stay as they are. Afterwards the weights return to fp32 (their bf16 values).
+    """
+    import torch
+
+    if not enabled:
+        yield
+        return
+    embedding = model.get_input_embeddings().weight
+    cast = []
+    for module in model.modules():
+        weight = getattr(module, "weight", None)
+        if isinstance(module, torch.nn.Linear) and not weight.requires_grad and weight is not embedding:
+            if weight.dtype == torch.float32:
+                weight.data = weight.data.to(torch.bfloat16)
+                cast.append(weight)
+    try:
+        yield
+    finally:
+        for weight in cast:
+            weight.data = weight.data.to(torch.float32)
