@@ -179,7 +179,7 @@ def _simcse_set(train: PairSet) -> PairSet:
 
 def _run_stage(bundle, run: RunFolder, plan: Plan, config: RunConfig, train: PairSet, name: str) -> dict:
     from tunesmith.schedules import schedule_settings
-    from tunesmith.tasks.embedding import make_losses, to_dataset, training_sets
+    from tunesmith.tasks.embedding import RANKING_LOSSES, make_losses, to_dataset, training_sets
     from tunesmith.training.embedding import train_embedding
 
     settings = config.embedding
@@ -212,6 +212,8 @@ def _run_stage(bundle, run: RunFolder, plan: Plan, config: RunConfig, train: Pai
         max_grad_norm=config.training.max_grad_norm,
         logging_steps=config.output.logging_steps,
         use_cpu=plan.hardware["device"] == "cpu",
+        bf16=bool(plan["bf16"]),
+        group_by_length=not any(loss in RANKING_LOSSES for loss in sets),
     )
     return {"stage": name, "rows": {loss: len(rows) for loss, rows in sets.items()}, **asdict(result)}
 
