@@ -19,6 +19,7 @@ from tunesmith.plan import Plan
 from tunesmith.runs import RunFolder, save_folder, write_text
 
 console = Console()
+CURRICULUM_PHASES = 2  # the easier half first, then every pair
 
 
 @dataclass
@@ -126,7 +127,15 @@ def _train_and_score(run: RunFolder, prepared: PreparedEmbedding) -> dict:
     stages = []
     if settings.simcse == "first" and prepared.train.shape != "texts":
         stages.append(_run_stage(bundle, run, plan, config, _simcse_set(prepared.train), "simcse"))
-    stages.append(_run_stage(bundle, run, plan, config, prepared.train, "train"))
+    if settings.curriculum and prepared.train.shape in ("scored_pairs", "labelled_pairs"):
+        from tunesmith.data.curriculum import curriculum_phases
+
+        phases = curriculum_phases(prepared.train.records, CURRICULUM_PHASES)
+        for number, phase in enumerate(phases, start=1):
+            data, epochs = PairSet(prepared.train.shape, phase), plan["epochs"] / len(phases)
+            stages.append(_run_stage(bundle, run, plan, config, data, f"curriculum-{number}", epochs))
+    else:
+        stages.append(_run_stage(bundle, run, plan, config, prepared.train, "train"))
     if bundle.method == "lora":
         save_folder(run.adapter_dir, lambda folder: save_adapter(bundle.model, folder))
         merge_lora(bundle.model)
@@ -177,7 +186,9 @@ def _simcse_set(train: PairSet) -> PairSet:
     return PairSet("texts", [LabelledText(text) for text in train.texts()])
 
 
-def _run_stage(bundle, run: RunFolder, plan: Plan, config: RunConfig, train: PairSet, name: str) -> dict:
+def _run_stage(
+    bundle, run: RunFolder, plan: Plan, config: RunConfig, train: PairSet, name: str, epochs: float | None = None
+) -> dict:
     from tunesmith.schedules import schedule_settings
     from tunesmith.tasks.embedding import RANKING_LOSSES, make_losses, to_dataset, training_sets
     from tunesmith.training.embedding import train_embedding
@@ -194,7 +205,7 @@ def _run_stage(bundle, run: RunFolder, plan: Plan, config: RunConfig, train: Pai
     )
     losses = make_losses(bundle.model, list(sets), plan["matryoshka_dims"], settings.mini_batch_size)
     simcse = name == "simcse"
-    epochs = settings.simcse_epochs if simcse else plan["epochs"]
+    epochs = epochs or (settings.simcse_epochs if simcse else plan["epochs"])
     console.print(f"{name}: " + ", ".join(f"{len(rows)} rows with {loss}" for loss, rows in sets.items()))
     result = train_embedding(
         bundle.model,

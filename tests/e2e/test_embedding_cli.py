@@ -156,3 +156,14 @@ def test_simcse_first_then_supervised_and_simcse_alone(tmp_path, tiny_bert_dir):
     assert [s["stage"] for s in record["training"]["stages"]] == ["train"]
     assert record["training"]["stages"][0]["rows"] == {"mnrl": 21} and record["data"]["simcse_texts"] == 21
     assert json.loads((run / "metrics.json").read_text())["tuned"]["32"]["n"] == 9  # scored with the labels
+
+
+def test_curriculum_trains_the_easier_half_then_every_pair(tmp_path, tiny_bert_dir):
+    run_cli("train", make_config(tmp_path, tiny_bert_dir, curriculum=True, export_int8=False))
+    [run] = list((tmp_path / "runs").iterdir())
+    record = json.loads((run / "run.json").read_text())
+    stages = record["training"]["stages"]
+    kept = record["data"]["train_used"]
+    assert [s["stage"] for s in stages] == ["curriculum-1", "curriculum-2"]
+    assert [s["rows"]["cosent"] for s in stages] == [round(kept / 2), kept]
+    assert "int8" not in json.loads((run / "metrics.json").read_text()) and not (run / "model-int8").exists()
