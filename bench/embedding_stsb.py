@@ -150,16 +150,7 @@ def _print(results: dict) -> None:
             f"INT8 copy: {export['speedup']:.2f}x fp32 encoding speed ({export['int8_texts_per_s']:.0f} vs "
             f"{export['fp32_texts_per_s']:.0f} texts/s), Spearman {export['change']:+.4f} at full size"
         )
-    adversarial = {
-        label: (
-            results.get("recipe", {}).get("scores")
-            if label == "recipe"
-            else ours.get(label)
-            if label != "tunesmith"
-            else ours["scores"]
-        )
-        for label in ("base", "recipe", "tunesmith")
-    }
+    adversarial = {"base": ours.get("base"), "recipe": (theirs or {}).get("scores"), "tunesmith": ours["scores"]}
     for group in ("trap", "paraphrase"):
         shown = []
         for label, scores in adversarial.items():
