@@ -26,6 +26,7 @@ WARMUP_RATIO = 0.1
 # Training pairs per second on 2 CPU cores (all-MiniLM-L6-v2, texts of ~16 tokens), per text encoded per pair.
 MEASURED_TEXTS_PER_SECOND = {"cpu": 100.0, "cuda": 2000.0}
 ENCODE_TEXTS_PER_SECOND = {"cpu": 300.0, "cuda": 5000.0}
+RUNTIME_OVERHEAD_GB = 1.2  # Python, torch, transformers, sentence-transformers
 MAX_SEQ_CAP = 128  # on a CPU the cost of a text grows with its length; longer texts are cut
 
 
@@ -130,7 +131,7 @@ def make_embedding_plan(profile: EmbeddingProfile, config, hardware: Hardware, m
         max(1, round(WARMUP_RATIO * total_steps)),
         f"{WARMUP_RATIO:.0%} of {total_steps} steps",
     )
-    estimate = _estimate(profile, hardware, chooser, steps_per_epoch, total_steps)
+    estimate = _estimate(profile, hardware, chooser, steps_per_epoch, total_steps, model)
     return Plan(chooser.choices, estimate, hardware=hardware.to_dict(), model=model.to_dict(), data=profile.to_dict())
 
 
@@ -167,7 +168,14 @@ def _round_up(value: int, multiple: int) -> int:
     return max(multiple, math.ceil(value / multiple) * multiple)
 
 
-def _estimate(profile, hardware, chooser, steps_per_epoch, total_steps) -> Estimate:
+def _peak_memory_gb(chooser, model: ModelInfo) -> float:
+    """Runtime + weights with their gradients and two Adam moments (full) or frozen weights (LoRA) + activations."""
+    trained_bytes = 16 if chooser["method"] == "full" else 4
+    activations = chooser["batch_size"] * 3 * chooser["max_seq_length"] * model.hidden_size * model.n_layers * 40
+    return RUNTIME_OVERHEAD_GB + (model.n_params * trained_bytes + activations) / 2**30
+
+
+def _estimate(profile, hardware, chooser, steps_per_epoch, total_steps, model) -> Estimate:
     rows = total_steps * chooser["batch_size"]
     texts = rows * max(2.0, profile.texts_per_record)
     # Speeds were measured at ~16 tokens a text; longer texts cost in proportion.
@@ -180,7 +188,7 @@ def _estimate(profile, hardware, chooser, steps_per_epoch, total_steps) -> Estim
         train_tokens=int(texts * (profile.sequence.mean or 0)),
         train_minutes=train_seconds / 60,
         eval_minutes=eval_seconds / 60,
-        peak_memory_gb=1.5,
+        peak_memory_gb=_peak_memory_gb(chooser, model),
     )
 
 
