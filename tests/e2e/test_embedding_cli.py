@@ -4,12 +4,15 @@ import csv
 import json
 
 import numpy as np
+import pytest
 import yaml
 from typer.testing import CliRunner
 
 from tests.data.test_pairs import scored_pair_rows, write_stsb
 from tunesmith.cli import app
 from tunesmith.export.embedding_int8 import load_int8
+
+pytestmark = pytest.mark.slow  # whole runs, each 5-25 s on 2 cores
 
 
 def run_cli(*args):
