@@ -124,18 +124,7 @@ def _train_and_score(run: RunFolder, prepared: PreparedEmbedding) -> dict:
     if prepared.test and config.evaluation.compare_base:
         console.print("scoring the base model")
         scores["base"] = score(bundle.model)
-    stages = []
-    if settings.simcse == "first" and prepared.train.shape != "texts":
-        stages.append(_run_stage(bundle, run, plan, config, _simcse_set(prepared.train), "simcse"))
-    if settings.curriculum and prepared.train.shape in ("scored_pairs", "labelled_pairs"):
-        from tunesmith.data.curriculum import curriculum_phases
-
-        phases = curriculum_phases(prepared.train.records, CURRICULUM_PHASES)
-        for number, phase in enumerate(phases, start=1):
-            data, epochs = PairSet(prepared.train.shape, phase), plan["epochs"] / len(phases)
-            stages.append(_run_stage(bundle, run, plan, config, data, f"curriculum-{number}", epochs))
-    else:
-        stages.append(_run_stage(bundle, run, plan, config, prepared.train, "train"))
+    stages = _train_stages(bundle, run, prepared)
     if bundle.method == "lora":
         save_folder(run.adapter_dir, lambda folder: save_adapter(bundle.model, folder))
         merge_lora(bundle.model)
@@ -158,6 +147,24 @@ def _train_and_score(run: RunFolder, prepared: PreparedEmbedding) -> dict:
                 f"{int8['metric']} {int8['change']:+.4f} at full size"
             )
     return {"train_seconds": train_seconds}
+
+
+def _train_stages(bundle, run: RunFolder, prepared: PreparedEmbedding) -> list[dict]:
+    """[SimCSE,] then the supervised stage, or its curriculum phases; returns what each stage did."""
+    config, plan, settings, train = prepared.config, prepared.plan, prepared.config.embedding, prepared.train
+    stages = []
+    if settings.simcse == "first" and train.shape != "texts":
+        stages.append(_run_stage(bundle, run, plan, config, _simcse_set(train), "simcse"))
+    if settings.curriculum and train.shape in ("scored_pairs", "labelled_pairs"):
+        from tunesmith.data.curriculum import curriculum_phases
+
+        phases = curriculum_phases(train.records, CURRICULUM_PHASES)
+        for number, phase in enumerate(phases, start=1):
+            data, epochs = PairSet(train.shape, phase), plan["epochs"] / len(phases)
+            stages.append(_run_stage(bundle, run, plan, config, data, f"curriculum-{number}", epochs))
+    else:
+        stages.append(_run_stage(bundle, run, plan, config, train, "train"))
+    return stages
 
 
 def _export_int8(model, run: RunFolder, test: PairSet, scores: dict, score) -> dict:
