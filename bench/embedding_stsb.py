@@ -83,6 +83,8 @@ def tunesmith_run(config_path: Path, runs_dir: Path, subset: int | None) -> dict
         "run_seconds": round(wall, 1),
         "scores": metrics["tuned"],
         "base": metrics.get("base"),
+        "int8": metrics.get("int8"),
+        "int8_export": metrics.get("int8_export"),
         "plan": {name: choice["value"] for name, choice in run.read_json("plan.json")["choices"].items()},
         "run": str(run.path),
     }
@@ -105,6 +107,7 @@ def main() -> None:
     if not config.data.train.is_file():
         raise SystemExit(f"{config.data.train} not found: this bench needs ../shared/data/stsb beside the checkout")
     config.embedding.max_train_examples = args.subset
+    config.embedding.validate_pairs = False  # the recipe trains on the file as it is, as a user would
     train, dev, _ = load_embedding_data(config)
     model_dir = resolve_embedding_model(config.model.name)
     results = {"train_pairs": len(train), "dev_pairs": len(dev), "threads": _threads()}
@@ -141,7 +144,22 @@ def _print(results: dict) -> None:
     if theirs:
         ratio = theirs["train_seconds"] / ours["train_seconds"]
         print(f", recipe {theirs['train_seconds']:.0f} s: tunesmith {ratio:.2f}x faster", end="")
-    print(f"\nwhole tunesmith run (plan, base + tuned scoring, save): {ours['run_seconds']:.0f} s")
+    print(f"\nwhole tunesmith run (plan, base + tuned + INT8 scoring, save): {ours['run_seconds']:.0f} s")
+    if ours.get("int8_export"):
+        export = ours["int8_export"]
+        print(
+            f"INT8 copy: {export['speedup']:.2f}x fp32 encoding speed ({export['int8_texts_per_s']:.0f} vs "
+            f"{export['fp32_texts_per_s']:.0f} texts/s), Spearman {export['change']:+.4f} at full size"
+        )
+    adversarial = {"base": ours.get("base"), "recipe": (theirs or {}).get("scores"), "tunesmith": ours["scores"]}
+    for group in ("trap", "paraphrase"):
+        shown = []
+        for label, scores in adversarial.items():
+            if scores and f"{group}_correct" in scores["384"]:
+                shown.append(f"{label} {scores['384'][f'{group}_correct']:.2f}")
+        if shown:
+            n = ours["scores"]["384"][f"{group}_n"]
+            print(f"adversarial {group}s ({n} pairs), share judged right at 384: " + ", ".join(shown))
     print("tunesmith plan: " + ", ".join(f"{k}={v}" for k, v in ours["plan"].items()))
 
 

@@ -20,6 +20,7 @@ from tunesmith.runs import RunFolder, save_folder, write_text
 from tunesmith.runs.registry import set_current
 
 console = Console()
+CURRICULUM_PHASES = 2  # the easier half first, then every pair
 
 
 @dataclass
@@ -125,10 +126,7 @@ def _train_and_score(run: RunFolder, prepared: PreparedEmbedding) -> dict:
     if prepared.test and config.evaluation.compare_base:
         console.print("scoring the base model")
         scores["base"] = score(bundle.model)
-    stages = []
-    if settings.simcse == "first" and prepared.train.shape != "texts":
-        stages.append(_run_stage(bundle, run, plan, config, _simcse_set(prepared.train), "simcse"))
-    stages.append(_run_stage(bundle, run, plan, config, prepared.train, "train"))
+    stages = _train_stages(bundle, run, prepared)
     if bundle.method == "lora":
         save_folder(run.adapter_dir, lambda folder: save_adapter(bundle.model, folder))
         merge_lora(bundle.model)
@@ -151,6 +149,24 @@ def _train_and_score(run: RunFolder, prepared: PreparedEmbedding) -> dict:
                 f"{int8['metric']} {int8['change']:+.4f} at full size"
             )
     return {"train_seconds": train_seconds}
+
+
+def _train_stages(bundle, run: RunFolder, prepared: PreparedEmbedding) -> list[dict]:
+    """[SimCSE,] then the supervised stage, or its curriculum phases; returns what each stage did."""
+    config, plan, settings, train = prepared.config, prepared.plan, prepared.config.embedding, prepared.train
+    stages = []
+    if settings.simcse == "first" and train.shape != "texts":
+        stages.append(_run_stage(bundle, run, plan, config, _simcse_set(train), "simcse"))
+    if settings.curriculum and train.shape in ("scored_pairs", "labelled_pairs"):
+        from tunesmith.data.curriculum import curriculum_phases
+
+        phases = curriculum_phases(train.records, CURRICULUM_PHASES)
+        for number, phase in enumerate(phases, start=1):
+            data, epochs = PairSet(train.shape, phase), plan["epochs"] / len(phases)
+            stages.append(_run_stage(bundle, run, plan, config, data, f"curriculum-{number}", epochs))
+    else:
+        stages.append(_run_stage(bundle, run, plan, config, train, "train"))
+    return stages
 
 
 def _export_int8(model, run: RunFolder, test: PairSet, scores: dict, score) -> dict:
@@ -179,9 +195,11 @@ def _simcse_set(train: PairSet) -> PairSet:
     return PairSet("texts", [LabelledText(text) for text in train.texts()])
 
 
-def _run_stage(bundle, run: RunFolder, plan: Plan, config: RunConfig, train: PairSet, name: str) -> dict:
+def _run_stage(
+    bundle, run: RunFolder, plan: Plan, config: RunConfig, train: PairSet, name: str, epochs: float | None = None
+) -> dict:
     from tunesmith.schedules import schedule_settings
-    from tunesmith.tasks.embedding import make_losses, to_dataset, training_sets
+    from tunesmith.tasks.embedding import RANKING_LOSSES, make_losses, to_dataset, training_sets
     from tunesmith.training.embedding import train_embedding
 
     settings = config.embedding
@@ -196,7 +214,7 @@ def _run_stage(bundle, run: RunFolder, plan: Plan, config: RunConfig, train: Pai
     )
     losses = make_losses(bundle.model, list(sets), plan["matryoshka_dims"], settings.mini_batch_size)
     simcse = name == "simcse"
-    epochs = settings.simcse_epochs if simcse else plan["epochs"]
+    epochs = epochs or (settings.simcse_epochs if simcse else plan["epochs"])
     console.print(f"{name}: " + ", ".join(f"{len(rows)} rows with {loss}" for loss, rows in sets.items()))
     result = train_embedding(
         bundle.model,
@@ -214,6 +232,8 @@ def _run_stage(bundle, run: RunFolder, plan: Plan, config: RunConfig, train: Pai
         max_grad_norm=config.training.max_grad_norm,
         logging_steps=config.output.logging_steps,
         use_cpu=plan.hardware["device"] == "cpu",
+        bf16=bool(plan["bf16"]),
+        group_by_length=not any(loss in RANKING_LOSSES for loss in sets),
     )
     return {"stage": name, "rows": {loss: len(rows) for loss, rows in sets.items()}, **asdict(result)}
 

@@ -148,5 +148,5 @@ def test_the_shared_stsb_and_it_tickets_load_through_the_example_configs():
     tickets = load_config(examples / "it_tickets.yaml")
     train, test, report = load_embedding_data(tickets)
     assert report["train_records"] == 47837
-    assert (len(train), len(test), train.shape) == (3000, 1000, "classes")
+    assert (len(train), len(test), train.shape) == (1000, 600, "classes")
     assert len({r.label for r in test.records}) == 8

@@ -4,12 +4,15 @@ import csv
 import json
 
 import numpy as np
+import pytest
 import yaml
 from typer.testing import CliRunner
 
 from tests.data.test_pairs import scored_pair_rows, write_stsb
 from tunesmith.cli import app
 from tunesmith.export.embedding_int8 import load_int8
+
+pytestmark = pytest.mark.slow  # whole runs, each 5-25 s on 2 cores
 
 
 def run_cli(*args):
@@ -156,3 +159,14 @@ def test_simcse_first_then_supervised_and_simcse_alone(tmp_path, tiny_bert_dir):
     assert [s["stage"] for s in record["training"]["stages"]] == ["train"]
     assert record["training"]["stages"][0]["rows"] == {"mnrl": 21} and record["data"]["simcse_texts"] == 21
     assert json.loads((run / "metrics.json").read_text())["tuned"]["32"]["n"] == 9  # scored with the labels
+
+
+def test_curriculum_trains_the_easier_half_then_every_pair(tmp_path, tiny_bert_dir):
+    run_cli("train", make_config(tmp_path, tiny_bert_dir, curriculum=True, export_int8=False))
+    [run] = list((tmp_path / "runs").iterdir())
+    record = json.loads((run / "run.json").read_text())
+    stages = record["training"]["stages"]
+    kept = record["data"]["train_used"]
+    assert [s["stage"] for s in stages] == ["curriculum-1", "curriculum-2"]
+    assert [s["rows"]["cosent"] for s in stages] == [round(kept / 2), kept]
+    assert "int8" not in json.loads((run / "metrics.json").read_text()) and not (run / "model-int8").exists()

@@ -95,6 +95,7 @@ def train_embedding(
     twice (in-batch negatives are never copies of the positive) unless ``group_by_length``, which batches texts of
     similar length together (much less padding; for pair losses, whose batches need no distinct texts).
     """
+    from accelerate.utils import extract_model_from_parallel
     from sentence_transformers import SentenceTransformerTrainingArguments
     from sentence_transformers.base.training_args import BatchSamplers
     from transformers import PrinterCallback
@@ -131,6 +132,8 @@ def train_embedding(
     started = time.time()
     output = trainer.train()
     elapsed = time.time() - started
+    # accelerate wrapped forward in bf16 autocast for training; scoring and export want the plain forward back
+    extract_model_from_parallel(trainer.model, keep_fp32_wrapper=False)
     history = trainer.state.log_history
     logged = [entry["loss"] for entry in history if "loss" in entry]
     return TrainResult(

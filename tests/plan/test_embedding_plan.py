@@ -1,0 +1,54 @@
+"""The embedding plan: every value with a reason, values from the config win, choices follow data and model."""
+
+from tunesmith.config import config_from_dict
+from tunesmith.plan import Hardware, LengthStats, ModelInfo, Plan
+from tunesmith.plan.embedding import EmbeddingProfile, make_embedding_plan
+
+CPU = Hardware(device="cpu", name="test cpu", cores=2, memory_gb=24, bf16=True, matmul_gflops=800.0)
+MINILM = ModelInfo(n_params=22_713_216, hidden_size=384, n_layers=6, vocab_size=30522, max_positions=512)
+LARGE = ModelInfo(n_params=335_000_000, hidden_size=1024, n_layers=24, vocab_size=30522, max_positions=512)
+
+
+def profile(n_train=5000, shape="scored_pairs", longest=70, p95=30) -> EmbeddingProfile:
+    lengths = LengthStats(mean=14, p50=12, p95=p95, p99=min(longest, 2 * p95), max=longest, total=14 * n_train)
+    return EmbeddingProfile(shape, n_train, 0, 1500, 0, lengths, 28 * n_train, 2.0, 3000)
+
+
+def config(**sections):
+    return config_from_dict({"task": "embedding", "data": {"train": "t.csv"}, **sections})
+
+
+def test_every_choice_has_a_reason_and_comes_from_the_plan_by_default():
+    plan = make_embedding_plan(profile(), config(), CPU, MINILM)
+    for name in ("method", "loss", "matryoshka_dims", "max_seq_length", "epochs", "learning_rate", "batch_size"):
+        assert plan.choices[name].source == "plan" and plan.choices[name].reason, name
+    assert plan["method"] == "full" and plan["loss"] == "cosent" and plan["matryoshka_dims"] == [384, 256, 128, 64]
+    assert plan["max_seq_length"] == 72 and plan.estimate.total_steps == plan.estimate.steps_per_epoch * plan["epochs"]
+    assert Plan.from_dict(plan.to_dict()).choices == plan.choices
+
+
+def test_values_set_in_the_config_win():
+    settings = {"method": "lora", "loss": "mnrl", "matryoshka_dims": [64], "max_seq_length": 40}
+    plan = make_embedding_plan(
+        profile(),
+        config(embedding=settings, training={"epochs": 3, "learning_rate": 1e-4}, lora={"r": 8}),
+        CPU,
+        MINILM,
+    )
+    for name, value in {**settings, "epochs": 3, "learning_rate": 1e-4, "lora_r": 8}.items():
+        assert plan[name] == value and plan.choices[name].source == "config", name
+    assert plan["lora_alpha"] == 16 and plan["batch_size"] == 64  # in-batch negatives want a bigger batch
+
+
+def test_large_models_get_lora_at_a_higher_rate_and_little_data_more_epochs():
+    large = make_embedding_plan(profile(), config(), CPU, LARGE)
+    assert large["method"] == "lora" and large["learning_rate"] > 1e-4 and large["target_modules"] == "all-linear"
+    assert make_embedding_plan(profile(300), config(), CPU, MINILM)["epochs"] > large["epochs"]
+
+
+def test_long_texts_are_cut_and_raw_texts_train_with_in_batch_negatives():
+    long_texts = make_embedding_plan(profile(longest=700, p95=150, shape="classes"), config(), CPU, MINILM)
+    assert long_texts["max_seq_length"] == 128 and "cut" in long_texts.choices["max_seq_length"].reason
+    assert long_texts["loss"] == "cosent"
+    raw = make_embedding_plan(profile(shape="texts"), config(), CPU, MINILM)
+    assert raw["loss"] == "mnrl" and raw["batch_size"] == 64
