@@ -163,7 +163,7 @@ def test_simcse_first_then_supervised_and_simcse_alone(tmp_path, tiny_bert_dir):
 
 def test_curriculum_trains_the_easier_half_then_every_pair(tmp_path, tiny_bert_dir):
     run_cli("train", make_config(tmp_path, tiny_bert_dir, curriculum=True, export_int8=False))
-    [run] = list((tmp_path / "runs").iterdir())
+    [run] = [path.parent for path in (tmp_path / "runs").glob("*/run.json")]
     record = json.loads((run / "run.json").read_text())
     stages = record["training"]["stages"]
     kept = record["data"]["train_used"]
