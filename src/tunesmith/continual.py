@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tunesmith.data import Splits
-from tunesmith.plan import Choice, generation_settings
+from tunesmith.plan import Choice
 from tunesmith.runs import RunFolder
 from tunesmith.runs.lineage import (
     earlier_stages,
@@ -76,20 +76,11 @@ def with_replay(config, splits: Splits) -> tuple[Splits, Choice | None]:
 def score_earlier_stages(run: RunFolder, bundle, plan, config) -> list[dict]:
     """Re-score the current model on every ancestor's test split: before (the ancestor's own score), after, and
     retention (after / before), per metric."""
-    from tunesmith.metrics import evaluate_bundle
+    from tunesmith.pipeline import score_with_plan
 
     results = []
     for ancestor, test, before in earlier_stages(run):
-        scored = evaluate_bundle(
-            bundle,
-            test,
-            max_new_tokens=plan["max_new_tokens"],
-            batch_size=config.evaluation.batch_size,
-            bf16=bool(plan["bf16"]),
-            compare_base=False,
-            max_length=plan["max_length"],
-            generation=generation_settings(plan),
-        )
+        scored = score_with_plan(bundle, test, plan, config.evaluation.batch_size, compare_base=False)
         after = scored["summary"]["tuned"]["overall"]
         results.append(
             {

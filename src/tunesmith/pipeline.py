@@ -163,22 +163,28 @@ def evaluate_run(run_path: Path, max_examples: int | None = None) -> Path:
     return target
 
 
-def _score(bundle, test: list[Example], plan: Plan, config: RunConfig) -> dict:
-    """Generate and score the test examples (the first ``evaluation.max_examples``), and print the tables."""
+def score_with_plan(bundle, examples: list[Example], plan: Plan, batch_size: int, compare_base: bool) -> dict:
+    """Generate and score ``examples`` with the lengths, precision and decoding settings the plan chose."""
     from tunesmith.metrics import evaluate_bundle
-    from tunesmith.metrics.show import print_metrics
 
-    test = test[: config.evaluation.max_examples] if config.evaluation.max_examples else test
-    result = evaluate_bundle(
+    return evaluate_bundle(
         bundle,
-        test,
+        examples,
         max_new_tokens=plan["max_new_tokens"],
-        batch_size=config.evaluation.batch_size,
+        batch_size=batch_size,
         bf16=bool(plan["bf16"]),
-        compare_base=config.evaluation.compare_base,
+        compare_base=compare_base,
         max_length=plan["max_length"],
         generation=generation_settings(plan),
     )
+
+
+def _score(bundle, test: list[Example], plan: Plan, config: RunConfig) -> dict:
+    """Generate and score the test examples (the first ``evaluation.max_examples``), and print the tables."""
+    from tunesmith.metrics.show import print_metrics
+
+    test = test[: config.evaluation.max_examples] if config.evaluation.max_examples else test
+    result = score_with_plan(bundle, test, plan, config.evaluation.batch_size, config.evaluation.compare_base)
     print_metrics(result["summary"], console, primary=primary_metric(config.task))
     return result
 
