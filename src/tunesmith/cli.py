@@ -23,7 +23,7 @@ DataFiles = Annotated[list[Path], typer.Argument(help="Data files (train/valid/t
 DataFile = Annotated[Path, typer.Argument(help="A JSON, JSONL or CSV data file.")]
 OutPath = Annotated[Path | None, typer.Option("--out", help="Where to write (a default name is printed).")]
 ModelOption = Annotated[str | None, typer.Option("--model", help="Model whose tokenizer counts tokens.")]
-ShapeOption = Annotated[str, typer.Option("--format", help="Record shape: auto, qa, alpaca or messages.")]
+ShapeOption = Annotated[str, typer.Option("--format", help="Record shape: auto, qa, alpaca, messages or summary.")]
 PromptField = Annotated[str | None, typer.Option(help="Field holding the question (dotted path).")]
 AnswerField = Annotated[str | None, typer.Option(help="Field holding the answer (dotted path).")]
 CategoryField = Annotated[str, typer.Option(help="Field holding the category (dotted path).")]
@@ -132,12 +132,8 @@ def split(
 def augment(
     path: DataFile,
     copies: Annotated[int, typer.Option(min=1, help="Augmented copies per example.")] = 2,
-    ops: Annotated[
-        str, typer.Option(help="Comma-separated: delete, swap, synonym, duplicate.")
-    ] = "delete,swap,synonym",
-    synonyms: Annotated[
-        Path | None, typer.Option(help="Word list: JSON {word: [synonyms]} or 'word: a, b' lines.")
-    ] = None,
+    ops: Operations = "delete,swap,synonym",
+    synonyms: SynonymsFile = None,
     seed: Seed = 42,
     shape: ShapeOption = "auto",
     prompt_field: PromptField = None,

@@ -5,7 +5,6 @@ config -> splits -> model folder + tokenizer -> profile -> plan -> run folder ->
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,13 +13,13 @@ from rich.console import Console
 
 from tunesmith import continual
 from tunesmith.config import RunConfig, config_from_dict, dump_config
-from tunesmith.data import Example, Splits, load_examples, load_splits
+from tunesmith.data import Example, Splits, load_examples, load_splits, write_examples
 from tunesmith.errors import RunError
 from tunesmith.metrics.evaluate import primary_metric, write_results
 from tunesmith.plan import Plan, detect_hardware, generation_settings, make_plan, profile_splits, read_model_info
 from tunesmith.plan.show import print_plan
 from tunesmith.reports import write_report
-from tunesmith.runs import RunFolder, write_text
+from tunesmith.runs import RunFolder
 from tunesmith.runs.registry import set_current
 
 console = Console()
@@ -36,19 +35,24 @@ class Prepared:
 
 def prepare(config: RunConfig) -> Prepared:
     """Everything before training: data checked, model located, plan made. Nothing is written."""
-    from tunesmith.tasks.causal import load_tokenizer
-
     splits = load_splits(config.data)
     if not splits.test:
         console.print("[yellow]warning: no test examples; the run will not be scored[/yellow]")
     splits, replay = continual.with_replay(config, splits)
     model_dir = continual.model_dir_for(config)
-    tokenizer = load_tokenizer(model_dir)
-    profile = profile_splits(splits, tokenizer, config.model.system_prompt)
-    plan = make_plan(profile, config, detect_hardware(), read_model_info(model_dir))
+    plan, _ = plan_splits(config, splits, model_dir)
     if replay is not None:
         plan.choices["replay_examples"] = replay
     return Prepared(config, splits, model_dir, plan)
+
+
+def plan_splits(config: RunConfig, splits: Splits, model_dir: Path):
+    """The plan for these splits on this model and machine, and the model's tokenizer that measured them."""
+    from tunesmith.tasks.causal import load_tokenizer
+
+    tokenizer = load_tokenizer(model_dir)
+    profile = profile_splits(splits, tokenizer, config.model.system_prompt)
+    return make_plan(profile, config, detect_hardware(), read_model_info(model_dir)), tokenizer
 
 
 def show_plan(config: RunConfig) -> Prepared:
@@ -194,19 +198,8 @@ def _write_run_inputs(run: RunFolder, prepared: Prepared) -> None:
     run.write_text("config.yaml", dump_config(config))
     run.write_json("plan.json", prepared.plan.to_dict())
     for name in ("train", "valid", "test"):
-        examples = getattr(prepared.splits, name)
-        lines = "".join(json.dumps(_as_record(example), ensure_ascii=False) + "\n" for example in examples)
-        write_text(run.data_dir / f"{name}.jsonl", lines)
+        write_examples(run.data_dir / f"{name}.jsonl", getattr(prepared.splits, name))
     run.start(parent=continual.parent_record(config, prepared.model_dir), data_files=_data_files(config))
-
-
-def _as_record(example: Example) -> dict:
-    record = {"messages": list(example.messages), "source": example.source}
-    if example.category is not None:
-        record["category"] = example.category
-    if example.difficulty is not None:
-        record["difficulty"] = example.difficulty
-    return record
 
 
 def _rescore_earlier(config: RunConfig) -> bool:

@@ -3,13 +3,12 @@ functions of this package, print, and write results atomically."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 
-from tunesmith.data.load import Splits, carve_splits, load_examples, load_splits
+from tunesmith.data.load import carve_splits, load_examples, load_splits, write_examples
 from tunesmith.data.shapes import Example, FieldMap
 from tunesmith.errors import DataError
 
@@ -30,31 +29,31 @@ def read_inputs(paths: Sequence[Path], shape: str, fields: FieldMap, problems: l
     return named
 
 
-def analyze_command(
-    paths: Sequence[Path], model: str | None, shape: str, fields: FieldMap, out: Path | None, split_seed: int = 42
-) -> Path:
+def analyze_command(paths: Sequence[Path], model: str | None, shape: str, fields: FieldMap, out: Path | None) -> Path:
     """Analyse data files or a run config's data, print the summary and the recommended plan, write results."""
+    from tunesmith.continual import model_dir_for
     from tunesmith.data.analyze import analyze_splits
     from tunesmith.data.show import plot_labels, plot_lengths, print_analysis
+    from tunesmith.pipeline import plan_splits
     from tunesmith.plan.recommend import recommend
     from tunesmith.runs import write_json
 
     problems: list[str] = []
-    config, named = _config_and_splits(paths, model, shape, fields, problems, split_seed)
+    config, named = _config_and_splits(paths, model, shape, fields, problems)
     train = named.get("train") or next(iter(named.values()))
-    prepared = _prepare_plan(config, carve_splits(train, named.get("valid"), named.get("test"), config.data))
-    tokenizer, context = prepared["tokenizer"], prepared["context_length"]
+    splits = carve_splits(train, named.get("valid"), named.get("test"), config.data)
+    plan, tokenizer = plan_splits(config, splits, model_dir_for(config))
+    context = plan.model["max_positions"]
     analysis = analyze_splits(named, tokenizer, config.model.system_prompt, context_length=context)
     analysis["invalid"] = problems
     print_analysis(analysis, console)
     train_split = "train" if "train" in analysis["counts"] else next(iter(analysis["counts"]))
-    plan = prepared["plan"]
     advice = recommend(analysis, plan.data["n_train"], plan.hardware["device"], train_split)
-    _print_recommendation(advice, prepared["plan"])
+    _print_recommendation(advice, plan)
     out = Path(out or f"{Path(paths[0]).stem}-analysis")
     record = {key: value for key, value in analysis.items() if key != "token_lengths"}
     record["recommendation"] = [advice_item.__dict__ for advice_item in advice]
-    record["plan"] = prepared["plan"].to_dict()
+    record["plan"] = plan.to_dict()
     write_json(out / "analysis.json", record)
     plot_lengths(analysis, out / "token_lengths.png")
     for field in ("categories", "difficulties"):
@@ -109,27 +108,12 @@ def augment_command(
     return out
 
 
-def write_examples(path: Path, examples: Sequence[Example]) -> None:
-    """Examples as chat-shaped JSONL, with their category, difficulty and augmentation mark."""
-    from tunesmith.runs import write_text
-
-    write_text(path, "".join(json.dumps(example_record(e), ensure_ascii=False) + "\n" for e in examples))
-
-
-def example_record(example: Example) -> dict:
-    record: dict = {"messages": list(example.messages)}
-    for field in ("category", "difficulty", "augmented_from"):
-        if getattr(example, field) is not None:
-            record[field] = getattr(example, field)
-    return record
-
-
 def _split_name(path: Path) -> str:
     stem = path.stem.lower()
     return next((name for key, name in SPLIT_NAMES.items() if key in stem.split("_") + stem.split("-")), path.stem)
 
 
-def _config_and_splits(paths, model, shape, fields, problems, split_seed):
+def _config_and_splits(paths, model, shape, fields, problems):
     """A run config for the plan, and the named splits to analyse (as given, or as a config's data carves them)."""
     from tunesmith.config import config_from_dict, load_config
 
@@ -140,22 +124,8 @@ def _config_and_splits(paths, model, shape, fields, problems, split_seed):
         splits = load_splits(config.data)
         return config, {name: examples for name, examples in splits.__dict__.items() if examples}
     named = read_inputs(paths, shape, fields, problems)
-    data = {"train": str(paths[0]), "split_seed": split_seed}  # only the split settings are used from here
-    raw = {"data": data} | ({"model": {"name": model}} if model else {})
+    raw = {"data": {"train": str(paths[0])}} | ({"model": {"name": model}} if model else {})  # default splits
     return config_from_dict(raw, source="analyze"), named
-
-
-def _prepare_plan(config, splits: Splits) -> dict:
-    """The plan ``tunesmith train`` would make for these splits with default settings, and the tokenizer."""
-    from tunesmith.models import resolve_model
-    from tunesmith.plan import detect_hardware, make_plan, profile_splits, read_model_info
-    from tunesmith.tasks.causal import load_tokenizer
-
-    model_dir = resolve_model(config.model.name)
-    tokenizer = load_tokenizer(model_dir)
-    info = read_model_info(model_dir)
-    plan = make_plan(profile_splits(splits, tokenizer, config.model.system_prompt), config, detect_hardware(), info)
-    return {"tokenizer": tokenizer, "plan": plan, "context_length": info.max_positions}
 
 
 def _print_recommendation(advice, plan) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,22 @@ def load_examples(
     if not examples:
         raise DataError(f"{path}: no records found")
     return examples
+
+
+def example_record(example: Example) -> dict:
+    """An Example as a chat-shaped record (what ``load_examples(path, "messages")`` reads back)."""
+    record: dict = {"messages": list(example.messages), "source": example.source}
+    for field in ("category", "difficulty", "augmented_from"):
+        if getattr(example, field) is not None:
+            record[field] = getattr(example, field)
+    return record
+
+
+def write_examples(path: Path, examples: Sequence[Example]) -> None:
+    """Examples as JSONL records (see :func:`example_record`), written atomically."""
+    from tunesmith.runs import write_text
+
+    write_text(path, "".join(json.dumps(example_record(e), ensure_ascii=False) + "\n" for e in examples))
 
 
 def load_splits(data_config: Any) -> Splits:
