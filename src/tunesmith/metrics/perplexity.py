@@ -19,17 +19,19 @@ def answer_nll(
     """``(summed negative log-likelihood, answer tokens)`` per example, in the order given."""
     from tunesmith.tasks.causal import encode_example
     from tunesmith.tasks.seq2seq import encode_seq2seq_example
+    from tunesmith.training.trainer import training_collator
 
     if model.config.is_encoder_decoder:
         encoded = [encode_seq2seq_example(tokenizer, example, max_length, max_length) for example in examples]
     else:
         encoded = [encode_example(tokenizer, example, max_length, system_prompt) for example in examples]
+    collate = training_collator(tokenizer, packing=False)  # the padding training uses: labels padded with -100
     order = sorted(range(len(encoded)), key=lambda index: len(encoded[index]["input_ids"]))
     results: list[tuple[float, int]] = [(0.0, 0)] * len(encoded)
     model.eval()
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        for index, value in zip(chunk, _batch_nll(model, [encoded[i] for i in chunk], tokenizer.pad_token_id)):
+        for index, value in zip(chunk, _batch_nll(model, collate([encoded[i] for i in chunk]))):
             results[index] = value
     return results
 
@@ -42,18 +44,10 @@ def perplexity(nll_and_counts: Sequence[tuple[float, int]]) -> float:
     return math.exp(sum(nll for nll, _ in nll_and_counts) / total_tokens)
 
 
-def _padded(rows: list[list[int]], value: int) -> torch.Tensor:
-    out = torch.full((len(rows), max(len(row) for row in rows)), value, dtype=torch.long)
-    for i, row in enumerate(rows):
-        out[i, : len(row)] = torch.tensor(row)
-    return out
-
-
 @torch.inference_mode()
-def _batch_nll(model, rows: list[dict], pad_token_id: int) -> list[tuple[float, int]]:
-    input_ids = _padded([row["input_ids"] for row in rows], pad_token_id).to(model.device)
-    labels = _padded([row["labels"] for row in rows], -100).to(model.device)
-    attention_mask = (_padded([[1] * len(row["input_ids"]) for row in rows], 0)).to(model.device)
+def _batch_nll(model, batch) -> list[tuple[float, int]]:
+    input_ids, attention_mask = batch["input_ids"].to(model.device), batch["attention_mask"].to(model.device)
+    labels = batch["labels"].to(model.device)
     if model.config.is_encoder_decoder:  # the decoder's logits line up with the labels already
         logits = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).logits.float()
         shifted_logits, shifted_labels = logits, labels
