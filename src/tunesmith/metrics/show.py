@@ -5,24 +5,18 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from tunesmith.metrics.evaluate import OVERALL_METRICS
+from tunesmith.metrics.tables import format_score, overall_rows
 
 
 def print_metrics(summary: dict, console: Console | None = None, primary: str = "token_f1") -> None:
     console = console or Console()
     labels = list(summary)
     overall = Table(title=f"Test set ({summary[labels[-1]]['overall']['n']} examples)", title_justify="left")
-    overall.add_column("metric")
-    for label in labels:
-        overall.add_column(label, justify="right")
-    if "base" in summary:
-        overall.add_column("change", justify="right")
-    for name in OVERALL_METRICS:
-        values = [summary[label]["overall"].get(name) for label in labels]
-        if all(value is None for value in values):
-            continue
-        change = [_change(values[0], values[-1])] if "base" in summary else []
-        overall.add_row(name, *(_format(value) for value in values), *change)
+    headers, rows = overall_rows(summary)
+    for index, header in enumerate(headers):
+        overall.add_column(header, justify="left" if index == 0 else "right")
+    for row in rows:
+        overall.add_row(*row)
     console.print(overall)
     for group_by in ("category", "difficulty"):
         key = f"by_{group_by}"
@@ -34,14 +28,6 @@ def print_metrics(summary: dict, console: Console | None = None, primary: str = 
         for label in labels:
             table.add_column(label, justify="right")
         for group, scores in summary[labels[-1]][key].items():
-            values = [_format(summary[label][key][group][primary]) for label in labels]
+            values = [format_score(summary[label][key][group][primary]) for label in labels]
             table.add_row(group, str(scores["n"]), *values)
         console.print(table)
-
-
-def _format(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
-
-
-def _change(before: float | None, after: float | None) -> str:
-    return "-" if before is None or after is None else f"{after - before:+.3f}"

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from tunesmith.errors import RunError
+from tunesmith.metrics.tables import RETENTION_HEADERS, format_score, overall_rows, retention_rows
 from tunesmith.reports import document as doc
 from tunesmith.reports.plots import plot_groups, plot_learning_rate, plot_losses
 from tunesmith.reports.suggest import suggestions
@@ -73,18 +74,7 @@ def _headline(record: dict, summary: dict, primary: str) -> str:
 
 
 def _overall_table(summary: dict) -> doc.Table:
-    from tunesmith.metrics import OVERALL_METRICS
-
-    labels = list(summary)
-    headers = ["metric", *labels, *(["change"] if "base" in summary else [])]
-    rows = []
-    for name in OVERALL_METRICS:
-        values = [summary[label]["overall"].get(name) for label in labels]
-        if all(value is None for value in values):
-            continue
-        change = [_change(values[0], values[-1])] if "base" in summary else []
-        rows.append([name, *map(_number, values), *change])
-    return doc.Table(headers, rows)
+    return doc.Table(*overall_rows(summary))
 
 
 def _group_section(summary, group_by, primary, train_categories, figures) -> list:
@@ -97,8 +87,8 @@ def _group_section(summary, group_by, primary, train_categories, figures) -> lis
     rows = []
     for group, scores in summary["tuned"][key].items():
         train_n = [str(train_categories.get(group, 0))] if group_by == "category" else []
-        values = [_number(by_group[label][group][primary]) for label in labels]
-        rows.append([group, str(scores["n"]), *train_n, *values, _number(scores.get("fact_recall"))])
+        values = [format_score(by_group[label][group][primary]) for label in labels]
+        rows.append([group, str(scores["n"]), *train_n, *values, format_score(scores.get("fact_recall"))])
     blocks: list = [doc.Heading(f"By {group_by}"), doc.Table(headers, rows, caption=f"{primary} per {group_by}")]
     image = plot_groups(by_group, primary, group_by, figures / f"by_{group_by}.png")
     if image:
@@ -110,16 +100,9 @@ def _earlier_stages(stages: list[dict], primary: str) -> list:
     """Forgetting: each earlier stage's test split, scored after that stage and after this run."""
     if not stages:
         return []
-    rows = []
-    for stage in stages:
-        kept = stage["retention"].get(primary)
-        before, after = stage["before"].get(primary), stage["after"].get(primary)
-        rows.append(
-            [stage["run"], str(stage["n"]), _number(before), _number(after), "-" if kept is None else f"{kept:.0%}"]
-        )
     caption = f"{primary} on each earlier stage's test split: after that stage, and after this run"
-    headers = ["earlier stage", "test n", "before", "after", "retention"]
-    return [doc.Heading("Earlier stages (forgetting)"), doc.Table(headers, rows, caption=caption)]
+    table = doc.Table(RETENTION_HEADERS, retention_rows(stages, primary), caption=caption)
+    return [doc.Heading("Earlier stages (forgetting)"), table]
 
 
 def _training_section(log_rows: list[dict], figures: Path) -> list:
@@ -158,14 +141,6 @@ def _worst_examples(rows: list[dict], primary: str) -> list:
         group = ", ".join(str(row[key]) for key in ("category", "difficulty") if row.get(key))
         blocks.append(doc.Example(f"{number}. {group}" if group else f"{number}.", fields))
     return blocks
-
-
-def _number(value) -> str:
-    return "-" if value is None else f"{value:.3f}"
-
-
-def _change(before, after) -> str:
-    return "-" if before is None or after is None else f"{after - before:+.3f}"
 
 
 def _json(path: Path) -> dict:

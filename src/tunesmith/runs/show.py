@@ -53,24 +53,20 @@ def print_run(run_path: Path, runs_dir: Path, console: Console | None = None) ->
     if metrics:
         from tunesmith.metrics.show import print_metrics
 
-        print_metrics({label: metrics[label] for label in ("base", "tuned") if label in metrics}, console)
-    if metrics.get("earlier_stages"):
-        console.print(retention_table(metrics["earlier_stages"]))
+        primary = metrics.get("primary_metric", "token_f1")
+        print_metrics({label: metrics[label] for label in ("base", "tuned") if label in metrics}, console, primary)
+        if metrics.get("earlier_stages"):
+            console.print(retention_table(metrics["earlier_stages"], primary))
 
 
 def retention_table(stages: list[dict], metric: str = "token_f1") -> Table:
+    from tunesmith.metrics.tables import RETENTION_HEADERS, retention_rows
+
     table = Table(title=f"Earlier stages: {metric} before and after this run", title_justify="left")
-    for column in ("stage", "test n", "before", "after", "retention"):
-        table.add_column(column, justify="left" if column == "stage" else "right")
-    for stage in stages:
-        kept = stage["retention"].get(metric)
-        table.add_row(
-            stage["run"],
-            str(stage["n"]),
-            _number(stage["before"].get(metric)),
-            _number(stage["after"].get(metric)),
-            "-" if kept is None else f"{kept:.0%}",
-        )
+    for index, column in enumerate(RETENTION_HEADERS):
+        table.add_column(column, justify="left" if index == 0 else "right")
+    for row in retention_rows(stages, metric):
+        table.add_row(*row)
     return table
 
 
@@ -80,7 +76,3 @@ def _add(branch, run: RunInfo, tree, current) -> None:
     node = branch.add(f"{run.name}  [dim]{run.status}[/dim]  {scores}{marker}")
     for child in tree.get(run.path, []):
         _add(node, child, tree, current)
-
-
-def _number(value) -> str:
-    return "-" if value is None else f"{value:.3f}"
