@@ -8,13 +8,12 @@ whose rows are not a multiple of 32 (q8_0's block) stay f16, as llama.cpp's conv
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from tunesmith.errors import ExportError
+from tunesmith.runs.atomic import staged_file
 
 GGUF_TYPES = ("f16", "q8_0")
 SUPPORTED_ARCHITECTURES = ("LlamaForCausalLM",)
@@ -38,11 +37,8 @@ def write_gguf(model, tokenizer, tokenizer_dir: Path, path: Path, weights: str =
     if architecture not in SUPPORTED_ARCHITECTURES:
         raise ExportError(f"GGUF export handles {', '.join(SUPPORTED_ARCHITECTURES)}, not {architecture}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    os.close(descriptor)
-    try:
-        writer = gguf.GGUFWriter(temp, gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.LLAMA])
+    with staged_file(path) as temp:
+        writer = gguf.GGUFWriter(str(temp), gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.LLAMA])
         _add_hyperparameters(writer, config, weights, name)
         _add_tokenizer(writer, tokenizer, tokenizer_dir, config.vocab_size)
         _add_tensors(writer, model, weights)
@@ -50,18 +46,7 @@ def write_gguf(model, tokenizer, tokenizer_dir: Path, path: Path, weights: str =
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
         writer.close()
-        os.chmod(temp, 0o666 & ~current_umask())  # mkstemp makes it private; an export is meant to be shared
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
     return path
-
-
-def current_umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
 
 
 def _add_hyperparameters(writer, config, weights: str, name: str) -> None:

@@ -25,18 +25,6 @@ def merged_model(run: FinishedRun):
     return model, bundle.tokenizer
 
 
-def publish(save):
-    """``save`` into the staged folder, which mkdtemp made private, then give it the usual permissions."""
-
-    def run(folder: Path) -> None:
-        save(folder)
-        from tunesmith.export.gguf import current_umask
-
-        folder.chmod(0o777 & ~current_umask())
-
-    return run
-
-
 def save_merged(model, tokenizer, folder: Path) -> None:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -44,13 +32,13 @@ def save_merged(model, tokenizer, folder: Path) -> None:
 
 def export_merged(run: FinishedRun, out: Path) -> Path:
     model, tokenizer = merged_model(run)
-    save_folder(out, publish(lambda folder: save_merged(model, tokenizer, folder)))
+    save_folder(out, lambda folder: save_merged(model, tokenizer, folder))
     return out
 
 
 def export_adapter(run: FinishedRun, out: Path) -> Path:
     _require_generative(run)
-    save_folder(out, publish(lambda folder: _copy_adapter(run, folder)))
+    save_folder(out, lambda folder: _copy_adapter(run, folder))
     return out
 
 
@@ -94,5 +82,5 @@ def export_ollama(run: FinishedRun, out: Path, weights: str) -> Path:
         write_gguf(model, tokenizer, run.base_dir, folder / "model.gguf", weights, run.name)
         (folder / "Modelfile").write_text(text, encoding="utf-8")
 
-    save_folder(out, publish(save))
+    save_folder(out, save)
     return out

@@ -12,29 +12,38 @@ from pathlib import Path
 from typing import Any
 
 
-def _file_mode() -> int:
+def _umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
 
 
-_FILE_MODE = _file_mode()
+# mkstemp and mkdtemp create private (0600/0700) entries; results are meant to be read by others.
+FILE_MODE = 0o666 & ~_umask()
+FOLDER_MODE = 0o777 & ~_umask()
 
 
-def write_bytes(path: Path, data: bytes) -> None:
+@contextmanager
+def staged_file(path: Path) -> Iterator[Path]:
+    """Yield a temp file path beside ``path``; on success it gets the usual permissions and replaces ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    os.close(descriptor)
     try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, _FILE_MODE)  # mkstemp creates 0600; results are meant to be read by others
+        yield Path(temp)
+        os.chmod(temp, FILE_MODE)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    with staged_file(path) as temp, temp.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def write_text(path: Path, text: str) -> None:
@@ -53,6 +62,7 @@ def staged_folder(target: Path) -> Iterator[Path]:
         raise FileExistsError(f"{target} already exists; runs never overwrite earlier results")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    staging.chmod(FOLDER_MODE)
     try:
         yield staging
         staging.rename(target)
