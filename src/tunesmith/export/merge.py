@@ -16,24 +16,17 @@ from tunesmith.runs import save_folder
 
 def merged_model(run: FinishedRun):
     """(model, tokenizer): the base model with the run's LoRA weights folded in, in eval mode."""
-    from tunesmith.tasks import load_trained_model
+    from tunesmith.models.merge import merged_model as merge
 
     _require_generative(run)
-    bundle = load_trained_model(run.base_dir, run.adapter_dir, run.system_prompt)
-    model = bundle.model.merge_and_unload()
-    model.eval()
-    return model, bundle.tokenizer
-
-
-def save_merged(model, tokenizer, folder: Path) -> None:
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    return merge(run.base_dir, run.adapter_dir)
 
 
 def export_merged(run: FinishedRun, out: Path) -> Path:
-    model, tokenizer = merged_model(run)
-    save_folder(out, lambda folder: save_merged(model, tokenizer, folder))
-    return out
+    from tunesmith.models.merge import merge_adapter
+
+    _require_generative(run)
+    return merge_adapter(run.base_dir, run.adapter_dir, out)
 
 
 def export_adapter(run: FinishedRun, out: Path) -> Path:

@@ -1,4 +1,5 @@
-"""Fold a LoRA adapter into its base model's weights: a plain transformers folder, written atomically."""
+"""Fold a LoRA adapter into its base model's weights: a plain transformers model, and a folder written
+atomically. Continued runs start from it; export and serve build on it."""
 
 from __future__ import annotations
 
@@ -7,18 +8,23 @@ from pathlib import Path
 from tunesmith.runs.atomic import save_folder
 
 
+def merged_model(base_dir: Path, adapter_dir: Path):
+    """(model, tokenizer): the base model (either family) with the adapter's weights folded in, in eval mode."""
+    from tunesmith.tasks import load_trained_model
+
+    bundle = load_trained_model(base_dir, adapter_dir, None)
+    model = bundle.model.merge_and_unload()
+    model.eval()
+    return model, bundle.tokenizer
+
+
+def save_merged(model, tokenizer, folder: Path) -> None:
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
 def merge_adapter(base_dir: Path, adapter_dir: Path, target: Path) -> Path:
     """Write ``base + adapter`` (merged) with its tokenizer to ``target``, which must not exist yet."""
-    from peft import PeftModel
-
-    from tunesmith.tasks.causal import load_base_model, load_tokenizer
-
-    tokenizer = load_tokenizer(base_dir)
-    merged = PeftModel.from_pretrained(load_base_model(base_dir), adapter_dir).merge_and_unload()
-
-    def save(folder: Path) -> None:
-        merged.save_pretrained(folder, safe_serialization=True)
-        tokenizer.save_pretrained(folder)
-
-    save_folder(Path(target), save)
+    model, tokenizer = merged_model(base_dir, adapter_dir)
+    save_folder(Path(target), lambda folder: save_merged(model, tokenizer, folder))
     return Path(target)
