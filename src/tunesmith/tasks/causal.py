@@ -170,11 +170,11 @@ def load_base_model(folder: Path):
         raise ModelError(f"{folder}: cannot load the model: {err}") from err
 
 
-def add_lora(model, r: int, alpha: float, dropout: float, target_modules):
+def add_lora(model, r: int, alpha: float, dropout: float, target_modules, task_type: str = "CAUSAL_LM"):
     from peft import LoraConfig, get_peft_model
 
     config = LoraConfig(
-        r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules, task_type="CAUSAL_LM"
+        r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules, task_type=task_type
     )
     return get_peft_model(model, config)
 

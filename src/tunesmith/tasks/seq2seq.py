@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tunesmith.data import Example
 from tunesmith.errors import ModelError
-from tunesmith.tasks.causal import IGNORE_INDEX, CausalBundle, load_tokenizer
+from tunesmith.tasks.causal import CausalBundle, add_lora, load_tokenizer
 
 
 def is_encoder_decoder(folder: Path) -> bool:
@@ -46,16 +46,8 @@ def load_seq2seq_model(folder: Path):
 
 
 def build_seq2seq(folder: Path, plan, lora_dropout: float, system_prompt: str | None) -> CausalBundle:
-    from peft import LoraConfig, get_peft_model
-
-    config = LoraConfig(
-        r=plan["lora_r"],
-        lora_alpha=plan["lora_alpha"],
-        lora_dropout=lora_dropout,
-        target_modules=plan["target_modules"],
-        task_type="SEQ_2_SEQ_LM",
-    )
-    model = get_peft_model(load_seq2seq_model(folder), config)
+    model = load_seq2seq_model(folder)
+    model = add_lora(model, plan["lora_r"], plan["lora_alpha"], lora_dropout, plan["target_modules"], "SEQ_2_SEQ_LM")
     return CausalBundle(model=model, tokenizer=load_tokenizer(folder), system_prompt=None)
 
 
@@ -64,13 +56,3 @@ def load_trained_seq2seq(folder: Path, adapter: Path) -> CausalBundle:
 
     model = PeftModel.from_pretrained(load_seq2seq_model(folder), adapter)
     return CausalBundle(model=model, tokenizer=load_tokenizer(folder), system_prompt=None)
-
-
-__all__ = [
-    "IGNORE_INDEX",
-    "build_seq2seq",
-    "encode_seq2seq_examples",
-    "is_encoder_decoder",
-    "load_trained_seq2seq",
-    "plain_prompt",
-]
