@@ -201,6 +201,17 @@ def run_tunesmith(
     return result
 
 
+def planned_micro_batch(folder: Path, train) -> int:
+    """The micro-batch tunesmith's plan picks on this CPU for these examples (a divisor of the global batch 8)."""
+    from tunesmith.plan.make import TOKENS_PER_MICRO_BATCH
+    from tunesmith.tasks.causal import encode_example, load_tokenizer
+
+    tokenizer = load_tokenizer(folder)
+    longest = max(len(encode_example(tokenizer, example, 2048)["input_ids"]) for example in train)
+    per_pass = max(1, TOKENS_PER_MICRO_BATCH["cpu"] // (-(-longest // 16) * 16))  # max_length: longest, to 16
+    return max(size for size in (1, 2, 4, 8) if size <= per_pass)
+
+
 def run_variant(name: str, args) -> dict:
     import tempfile
 
@@ -209,6 +220,8 @@ def run_variant(name: str, args) -> dict:
     folder = resolve_model(MODEL)
     train, valid = load_splits(args.data)
     train = train[: args.steps * 8]  # exactly the examples the steps consume: every variant sees the same ones
+    if args.tunesmith_batch is None:
+        args.tunesmith_batch = planned_micro_batch(folder, train)
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch)
         if name == "tutorial":
@@ -229,7 +242,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--pad-to", type=int, default=512, help="the tutorial recipe's fixed padded length")
-    parser.add_argument("--tunesmith-batch", type=int, default=8, help="tunesmith's micro-batch (global batch 8)")
+    parser.add_argument(
+        "--tunesmith-batch", type=int, default=None, help="tunesmith's micro-batch (default: the plan's rule)"
+    )
     parser.add_argument("--tunesmith-checkpointing", action="store_true", help="tunesmith with gradient checkpointing")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # internal: run one variant, print its JSON

@@ -149,7 +149,8 @@ def train_tiny_run(workdir: Path, model_dir: Path) -> Path:
         "model": {"name": str(model_dir), "system_prompt": "You answer for PressCrafters."},
         "data": {"train": str(workdir / "train.jsonl"), "test": str(workdir / "test.jsonl"), "valid_fraction": 0.0},
         "lora": {"r": 8, "alpha": 16},
-        "training": {"epochs": 2, "bf16": False, "learning_rate": 3e-2},
+        # batch fixed: the GGUF test's tokens must not depend on the plan's micro-batch rule (close logits)
+        "training": {"epochs": 2, "bf16": False, "learning_rate": 3e-2, "batch_size": 8},
         "evaluation": {"max_new_tokens": 8, "compare_base": False},
         "output": {"runs_dir": str(workdir / "runs"), "save_checkpoints": False},
     }

@@ -31,6 +31,10 @@ DifficultyField = Annotated[str, typer.Option(help="Field holding the difficulty
 Seed = Annotated[int, typer.Option(help="Random seed (same seed, same result).")]
 Operations = Annotated[str, typer.Option(help="Comma-separated: delete, swap, synonym, duplicate.")]
 SynonymsFile = Annotated[Path | None, typer.Option(help="Word list: JSON {word: [synonyms]} or 'word: a, b' lines.")]
+Processes = Annotated[
+    int | None, typer.Option(help="Train in N processes on this machine (accelerate launch); one per GPU.")
+]
+PlanProcesses = Annotated[int | None, typer.Option("--processes", help="Plan for N processes (global batch, time).")]
 PlotFlag = Annotated[bool, typer.Option("--plot", help="Also draw the learning rate over steps: <name>-lr.png here.")]
 
 
@@ -51,13 +55,13 @@ def _quiet_libraries() -> None:
 
 
 @app.command()
-def plan(config_path: ConfigPath, plot: PlotFlag = False) -> None:
+def plan(config_path: ConfigPath, plot: PlotFlag = False, processes: PlanProcesses = None) -> None:
     """Print the hyperparameters a run would use, why, and the time and memory it should take."""
     config = _load(config_path)
     _quiet_libraries()
     from tunesmith.pipeline import show_plan
 
-    prepared = show_plan(config)
+    prepared = show_plan(config, processes)
     if plot:
         from tunesmith.plan.plot import plot_schedule
         from tunesmith.schedules import schedule_settings
@@ -70,11 +74,16 @@ def plan(config_path: ConfigPath, plot: PlotFlag = False) -> None:
 
 
 @app.command()
-def train(config_path: OptionalConfigPath = None, resume: ResumeDir = None) -> None:
-    """Plan, train a LoRA adapter, and score base vs fine-tuned on the test split, in a new run folder."""
+def train(config_path: OptionalConfigPath = None, resume: ResumeDir = None, processes: Processes = None) -> None:
+    """Plan, train a LoRA adapter, and score base vs fine-tuned on the test split, in a new run folder.
+
+    Works unchanged under ``accelerate launch`` and ``torchrun``; ``--processes N`` starts that launcher itself.
+    """
     if (config_path is None) == (resume is None):
         raise typer.BadParameter("give a config file to start a run, or --resume RUN_DIR to finish one")
     config = None if resume else _load(config_path)  # a bad config fails before any heavy import
+    if processes is not None and processes > 1:
+        _relaunch(processes, config_path, resume)
     _quiet_libraries()
     from tunesmith.pipeline import resume_run, train_run
 
@@ -82,6 +91,15 @@ def train(config_path: OptionalConfigPath = None, resume: ResumeDir = None) -> N
         resume_run(resume)
     else:
         train_run(config)
+
+
+def _relaunch(processes: int, config_path: Path | None, resume: Path | None) -> None:
+    from tunesmith import distributed
+
+    if distributed.world_size() > 1:
+        raise typer.BadParameter("--processes starts a launcher: leave it out under accelerate launch or torchrun")
+    arguments = ["train", "--resume", str(resume)] if resume else ["train", str(config_path)]
+    raise SystemExit(distributed.launch(processes, arguments))
 
 
 def _fields(prompt_field, answer_field, category_field, difficulty_field):

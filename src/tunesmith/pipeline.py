@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-from tunesmith import continual
+from tunesmith import continual, distributed
 from tunesmith.config import RunConfig, config_from_dict, dump_config
 from tunesmith.data import Example, Splits, load_examples, load_splits, write_examples
 from tunesmith.errors import RunError
@@ -33,35 +33,43 @@ class Prepared:
     plan: Plan
 
 
-def prepare(config: RunConfig) -> Prepared:
-    """Everything before training: data checked, model located, plan made. Nothing is written."""
+def prepare(config: RunConfig, processes: int | None = None) -> Prepared:
+    """Everything before training: data checked, model located, plan made. Nothing is written.
+
+    With several processes, each loads the data but the main process's plan is the one all of them follow
+    (hardware timings differ a little from process to process). ``processes`` plans for that many processes
+    from a single one (``tunesmith plan --processes N``).
+    """
     splits = load_splits(config.data)
-    if not splits.test:
+    if not splits.test and distributed.is_main():
         console.print("[yellow]warning: no test examples; the run will not be scored[/yellow]")
     splits, replay = continual.with_replay(config, splits)
-    model_dir = continual.model_dir_for(config)
-    plan, _ = plan_splits(config, splits, model_dir)
+    with distributed.main_first():  # a continued run's merged parent is cached by the first process to need it
+        model_dir = continual.model_dir_for(config)
+    plan = distributed.share_from_main(lambda: plan_splits(config, splits, model_dir, processes)[0])
     if replay is not None:
         plan.choices["replay_examples"] = replay
     return Prepared(config, splits, model_dir, plan)
 
 
-def plan_splits(config: RunConfig, splits: Splits, model_dir: Path):
+def plan_splits(config: RunConfig, splits: Splits, model_dir: Path, processes: int | None = None):
     """The plan for these splits on this model and machine, and the model's tokenizer that measured them."""
     from tunesmith.tasks.causal import load_tokenizer
 
     tokenizer = load_tokenizer(model_dir)
     profile = profile_splits(splits, tokenizer, config.model.system_prompt)
-    return make_plan(profile, config, detect_hardware(), read_model_info(model_dir)), tokenizer
+    hardware = detect_hardware(processes or distributed.world_size())
+    return make_plan(profile, config, hardware, read_model_info(model_dir)), tokenizer
 
 
-def show_plan(config: RunConfig) -> Prepared:
+def show_plan(config: RunConfig, processes: int | None = None) -> Prepared:
     if config.task == "embedding":
         from tunesmith.embedding_pipeline import show_embedding_plan
 
         return show_embedding_plan(config)
-    prepared = prepare(config)
-    print_plan(prepared.plan, console)
+    prepared = prepare(config, processes)
+    if distributed.is_main():
+        print_plan(prepared.plan, console)
     return prepared
 
 
@@ -70,12 +78,19 @@ def train_run(config: RunConfig) -> RunFolder:
     if config.task == "embedding":
         from tunesmith.embedding_pipeline import train_embedding_run
 
+        if distributed.world_size() > 1:
+            raise RunError("embedding runs train in one process; start them without a launcher or --processes")
         return train_embedding_run(config)
     prepared = show_plan(config)
-    run = RunFolder.create(config.output.runs_dir, config.name)
+    run = RunFolder(distributed.share_from_main(lambda: _new_run_folder(prepared)))
+    return _train_and_score(run, prepared)
+
+
+def _new_run_folder(prepared: Prepared) -> Path:
+    run = RunFolder.create(prepared.config.output.runs_dir, prepared.config.name)
     console.print(f"run folder: [bold]{run.path}[/bold]")
     _write_run_inputs(run, prepared)
-    return _train_and_score(run, prepared)
+    return run.path
 
 
 def resume_run(run_path: Path) -> RunFolder:
@@ -88,19 +103,36 @@ def resume_run(run_path: Path) -> RunFolder:
     if config.task == "embedding":
         raise RunError(f"{run.path}: embedding runs cannot be resumed yet; start a new one instead")
     plan = Plan.from_dict(run.read_json("plan.json"))
+    _check_same_world_size(run, plan)
     splits = Splits(*(_saved_split(run, name) for name in ("train", "valid", "test")))
-    checkpoint = run.last_complete_checkpoint()
+    checkpoint = distributed.share_from_main(lambda: _start_resuming(run, plan))
+    prepared = Prepared(config, splits, continual.model_dir_for(config), plan)
+    return _train_and_score(run, prepared, resume_from=checkpoint)
+
+
+def _check_same_world_size(run: RunFolder, plan: Plan) -> None:
+    planned = plan.hardware.get("world_size", 1)
+    if planned != distributed.world_size():
+        raise RunError(
+            f"{run.path}: the run was planned for {planned} process(es) and is resumed with "
+            f"{distributed.world_size()}; resume it with the same number (--processes {planned}) so that its "
+            "batches, data order and random states carry on where they stopped"
+        )
+
+
+def _start_resuming(run: RunFolder, plan: Plan) -> Path | None:
+    """On the main process: drop half-written checkpoints, mark the run running again, say where it resumes."""
+    checkpoint = run.last_complete_checkpoint(plan.hardware.get("world_size", 1))
     print_plan(plan, console)
     console.print(f"resuming {run.path} from {checkpoint.name if checkpoint else 'the start (no checkpoint yet)'}")
     run.update(status="running", resumed_from=str(checkpoint) if checkpoint else None)
-    prepared = Prepared(config, splits, continual.model_dir_for(config), plan)
-    return _train_and_score(run, prepared, resume_from=checkpoint)
+    return checkpoint
 
 
 def _train_and_score(run: RunFolder, prepared: Prepared, resume_from: Path | None = None) -> RunFolder:
     from transformers import set_seed
 
-    from tunesmith.tasks import BUILDERS, encode_for
+    from tunesmith.tasks import BUILDERS, encode_for, load_trained_model
     from tunesmith.training import train
 
     config, plan, splits = prepared.config, prepared.plan, prepared.splits
@@ -111,8 +143,15 @@ def _train_and_score(run: RunFolder, prepared: Prepared, resume_from: Path | Non
     use_cpu = plan.hardware["device"] == "cpu"
     with_difficulty = config.training.curriculum == "difficulty"
     train_data = encode_for(bundle, splits.train, plan["max_length"], plan["max_new_tokens"], with_difficulty)
+    if not distributed.is_main():
+        train(bundle, train_data, valid, plan, config, run, use_cpu, resume_from)
+        return run  # the main process scores, reports and writes; the others' part ends with training
     try:
         result = train(bundle, train_data, valid, plan, config, run, use_cpu, resume_from)
+        if use_cpu:
+            distributed.take_the_cores()
+        if result.sharded:  # this process holds only its shard of the trained weights
+            bundle = load_trained_model(prepared.model_dir, run.adapter_dir, config.model.system_prompt)
         run.update(training=result.__dict__)
         if splits.test:
             scores = _score(bundle, splits.test, plan, config)

@@ -16,14 +16,16 @@ class Hardware:
     cores: int
     memory_gb: float
     bf16: bool
-    matmul_gflops: float  # measured, in the dtype training will use
+    matmul_gflops: float  # measured, in the dtype training will use: one GPU, or the whole CPU machine
+    world_size: int = 1  # processes training together (accelerate launch, torchrun), each on this hardware
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 @functools.cache
-def detect_hardware() -> Hardware:
+def detect_hardware(world_size: int = 1) -> Hardware:
+    """This process's device, measured; ``world_size`` processes are to train together, each like this one."""
     import torch
 
     if torch.cuda.is_available():
@@ -36,15 +38,26 @@ def detect_hardware() -> Hardware:
             memory_gb=props.total_memory / 2**30,
             bf16=bf16,
             matmul_gflops=_matmul_gflops(torch.bfloat16 if bf16 else torch.float16, "cuda"),
+            world_size=world_size,
         )
     bf16 = _cpu_has_bf16()
+    # A run's processes on one CPU machine share its cores: measure what the whole machine does, so that the
+    # plan (which does not multiply CPU speed by the process count) estimates the same under a launcher.
+    sharing = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(threads * sharing)
+    try:
+        gflops = _matmul_gflops(torch.bfloat16 if bf16 else torch.float32, "cpu")
+    finally:
+        torch.set_num_threads(threads)
     return Hardware(
         device="cpu",
         name=_cpu_name(),
-        cores=torch.get_num_threads(),
+        cores=threads * sharing,
         memory_gb=_total_memory_gb(),
         bf16=bf16,
-        matmul_gflops=_matmul_gflops(torch.bfloat16 if bf16 else torch.float32, "cpu"),
+        matmul_gflops=gflops,
+        world_size=world_size,
     )
 
 

@@ -27,6 +27,7 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
     console.print(
         f"machine: {hw['name']} ({hw['device']}, {hw['cores']} threads, {hw['memory_gb']:.0f} GiB, "
         f"bf16 matmul {hw['matmul_gflops']:.0f} GFLOP/s measured)"
+        + (f"; {hw['world_size']} processes" if hw.get("world_size", 1) > 1 else "")
     )
     console.print(
         f"estimate: {est.total_steps} optimiser steps ({est.steps_per_epoch}/epoch), "

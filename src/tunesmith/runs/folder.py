@@ -66,14 +66,15 @@ class RunFolder:
     def data_dir(self) -> Path:
         return self.path / "data"
 
-    def last_complete_checkpoint(self) -> Path | None:
+    def last_complete_checkpoint(self, world_size: int = 1) -> Path | None:
         """The newest checkpoint the trainer finished writing; half-written ones (a crash mid-save) are removed.
 
-        transformers writes ``trainer_state.json`` last, so a checkpoint without it is incomplete.
+        transformers writes ``trainer_state.json`` last, so a checkpoint without it is incomplete; with several
+        processes, each also writes its own random state, and the main one may finish before the others.
         """
         complete = None
         for folder in sorted(self.checkpoints_dir.glob("checkpoint-*"), key=_checkpoint_step):
-            if (folder / "trainer_state.json").is_file():
+            if _is_complete(folder, world_size):
                 complete = folder
             else:
                 shutil.rmtree(folder)
@@ -113,6 +114,12 @@ class RunFolder:
         record.update(fields, status=status, finished_at=datetime.now().isoformat(timespec="seconds"))
         record["wall_seconds"] = round(time.time() - record["started_unix"], 1)
         self.write_json("run.json", record)
+
+
+def _is_complete(checkpoint: Path, world_size: int) -> bool:
+    if not (checkpoint / "trainer_state.json").is_file():
+        return False
+    return world_size == 1 or all((checkpoint / f"rng_state_{rank}.pth").is_file() for rank in range(world_size))
 
 
 def _checkpoint_step(folder: Path) -> int:

@@ -22,6 +22,9 @@ class ProgressCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         from tqdm.auto import tqdm
 
+        if not state.is_world_process_zero:  # with several processes, the main one alone shows and writes
+            return
+
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.started = time.time()
         self.bar = tqdm(total=state.max_steps, desc="training", unit="step", dynamic_ncols=True)
@@ -31,6 +34,8 @@ class ProgressCallback(TrainerCallback):
             self.bar.update(state.global_step - self.bar.n)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero:
+            return
         logs = dict(logs or {})
         record = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 3), **logs}
         if self.phase is not None:

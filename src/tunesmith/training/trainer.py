@@ -26,7 +26,7 @@ from tunesmith.tasks.causal import answer_only_loss, supports_answer_only_head
 from tunesmith.training.adaptive import AdaptiveLR, PlateauCallback
 from tunesmith.training.callbacks import ProgressCallback
 from tunesmith.training.curriculum import CurriculumSampler, base_loss_scores, label_scores, length_scores
-from tunesmith.training.memory import frozen_linears_in_bf16
+from tunesmith.training.memory import ReturnFreedMemory, frozen_linears_in_bf16
 
 
 @dataclass
@@ -40,6 +40,7 @@ class TrainResult:
     best_checkpoint: str | None = None  # the checkpoint whose adapter was kept (keep_best), by folder name
     best_eval_loss: float | None = None
     stopped_early: bool = False
+    sharded: bool = False  # weights were split across processes (FSDP, DeepSpeed ZeRO): score a reloaded copy
 
 
 class _TunesmithTrainer(Trainer):
@@ -132,6 +133,7 @@ def training_arguments(plan, config, output_dir: Path, has_validation: bool, use
         disable_tqdm=True,
         seed=training.seed,
         dataloader_num_workers=0,
+        ddp_find_unused_parameters=False,  # every LoRA weight gets a gradient at every step: skip the search
     )
 
 
@@ -209,6 +211,8 @@ def train(
     plateau = plateau_reducer(config.schedule) if valid_dataset is not None else None
     callbacks = [ProgressCallback(run.logs_dir / "train_log.jsonl", phase=partial(phase_name, **schedule))]
     callbacks += logging_callbacks(config.output, run.logs_dir)
+    if use_cpu:
+        callbacks.append(ReturnFreedMemory())
     if plateau is not None:
         callbacks.append(PlateauCallback())
     patience = config.training.early_stopping_patience
@@ -241,7 +245,11 @@ def train(
     finally:
         base_config.use_cache = use_cache
     elapsed = time.time() - started
-    save_folder(run.adapter_dir, lambda folder: _save_adapter(bundle, folder))
+    sharded = trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled
+    # Sharded weights (FSDP, ZeRO-3) are gathered by every process together; the main one writes them.
+    state_dict = trainer.accelerator.get_state_dict(trainer.model) if sharded else None
+    if trainer.is_world_process_zero():
+        save_folder(run.adapter_dir, lambda folder: _save_adapter(bundle, folder, state_dict))
     history = trainer.state.log_history
     losses = [entry["loss"] for entry in history if "loss" in entry]
     best = trainer.state.best_model_checkpoint if args.load_best_model_at_end else None
@@ -255,11 +263,12 @@ def train(
         best_checkpoint=Path(best).name if best else None,
         best_eval_loss=trainer.state.best_metric,
         stopped_early=output.global_step < trainer.state.max_steps,
+        sharded=sharded,
     )
 
 
-def _save_adapter(bundle, folder: Path) -> None:
-    bundle.model.save_pretrained(folder)
+def _save_adapter(bundle, folder: Path, state_dict: dict | None = None) -> None:
+    bundle.model.save_pretrained(folder, state_dict=state_dict)
     bundle.tokenizer.save_pretrained(folder)
 
 
