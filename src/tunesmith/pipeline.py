@@ -106,7 +106,9 @@ def resume_run(run_path: Path) -> RunFolder:
     _check_same_world_size(run, plan)
     splits = Splits(*(_saved_split(run, name) for name in ("train", "valid", "test")))
     checkpoint = distributed.share_from_main(lambda: _start_resuming(run, plan))
-    prepared = Prepared(config, splits, continual.model_dir_for(config), plan)
+    with distributed.main_first():
+        model_dir = continual.model_dir_for(config)
+    prepared = Prepared(config, splits, model_dir, plan)
     return _train_and_score(run, prepared, resume_from=checkpoint)
 
 

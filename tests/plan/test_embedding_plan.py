@@ -52,3 +52,13 @@ def test_long_texts_are_cut_and_raw_texts_train_with_in_batch_negatives():
     assert long_texts["loss"] == "cosent"
     raw = make_embedding_plan(profile(shape="texts"), config(), CPU, MINILM)
     assert raw["loss"] == "mnrl" and raw["batch_size"] == 64
+
+
+def test_simcse_alone_on_a_trained_model_is_one_gentle_pass():
+    for plan in (
+        make_embedding_plan(profile(300, shape="texts"), config(), CPU, MINILM),
+        make_embedding_plan(profile(300, shape="classes"), config(embedding={"simcse": "only"}), CPU, MINILM),
+    ):
+        assert (plan["epochs"], plan["learning_rate"]) == (1, 1e-5) and "SimCSE" in plan.choices["epochs"].reason
+    supervised = make_embedding_plan(profile(300, shape="classes"), config(), CPU, MINILM)
+    assert supervised["epochs"] == 4 and supervised["learning_rate"] == 5e-5

@@ -105,3 +105,21 @@ def test_gradient_checkpointing_only_when_the_estimated_peak_does_not_fit():
         ]
         is False
     )
+
+
+def test_several_processes_keep_the_global_batch_and_gpus_add_up_where_cpu_processes_do_not():
+    from dataclasses import replace
+
+    gpu = Hardware(device="cuda", name="test gpu", cores=16, memory_gb=80, bf16=True, matmul_gflops=400_000.0)
+    for hardware in (CPU, gpu):
+        one = make_plan(profile(2_000), config(), hardware, SMOL)
+        four = make_plan(profile(2_000), config(), replace(hardware, world_size=4), SMOL)
+        global_batch = four["batch_size"] * four["grad_accum"] * 4
+        assert global_batch == one["batch_size"] * one["grad_accum"] == 16
+        assert four.estimate.steps_per_epoch == one.estimate.steps_per_epoch == 125
+        assert "4 processes" in four.choices["grad_accum"].reason
+        ratio = four.estimate.train_minutes / one.estimate.train_minutes
+        assert ratio == pytest.approx(0.25 if hardware.device == "cuda" else 1.0)
+    tight = replace(CPU, memory_gb=4.5)  # CPU processes share one machine's memory (this plan: ~2.9 GiB each)
+    assert not make_plan(profile(2_000), config(), tight, SMOL)["gradient_checkpointing"]
+    assert make_plan(profile(2_000), config(), replace(tight, world_size=2), SMOL)["gradient_checkpointing"]

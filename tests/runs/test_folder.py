@@ -44,3 +44,15 @@ def test_a_failed_save_leaves_no_folder_and_an_existing_one_is_never_replaced(tm
     assert (tmp_path / "adapter" / "w.bin").read_bytes() == b"ok"
     with pytest.raises(FileExistsError):
         save_folder(tmp_path / "adapter", lambda folder: None)
+
+
+def test_a_checkpoint_of_several_processes_is_complete_only_with_every_process_random_state(tmp_path):
+    run = RunFolder.create(tmp_path, "multi")
+    for step, ranks in ((5, (0, 1)), (10, (0,))):  # the second: the main process finished, the other was killed
+        folder = run.checkpoints_dir / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        (folder / "trainer_state.json").write_text("{}")
+        for rank in ranks:
+            (folder / f"rng_state_{rank}.pth").write_bytes(b"state")
+    assert run.last_complete_checkpoint(world_size=2).name == "checkpoint-5"
+    assert [path.name for path in run.checkpoints_dir.iterdir()] == ["checkpoint-5"]  # the partial one is gone

@@ -24,9 +24,10 @@ RANK_BY_SIZE = ((1_000, 32), (math.inf, 64))
 # (examples up to, examples per optimiser step): small batches give small datasets enough steps.
 EFFECTIVE_BATCH_BY_SIZE = ((1_000, 8), (10_000, 16), (math.inf, 32))
 MAX_LENGTH_CAP = {"cpu": 1024, "cuda": 4096}
-# Tokens per forward pass. On a CPU, 1024 (micro-batch 4 on the MSU Q&A) runs within ~10% of 2048's speed with
-# 0.6 GiB less peak memory (bench/train_three_way.py: 405 vs 472 tokens/s, 1.94 vs 2.53 GiB).
-TOKENS_PER_MICRO_BATCH = {"cpu": 1024, "cuda": 16384}
+# Most tokens in one forward pass (micro-batch x max_length). On a CPU, peak memory follows it: on the MSU Q&A
+# (sequences up to 128 tokens), micro-batch 4 ran at 405 tokens/s with a 1.94 GiB peak, micro-batch 8 at 472
+# with 2.53 GiB (bench/train_three_way.py); the smaller pass keeps a laptop's memory for the rest.
+TOKENS_PER_MICRO_BATCH = {"cpu": 512, "cuda": 16384}
 WARMUP_RATIO = 0.06
 # Share of the measured matmul peak that LoRA training reaches (measured: SmolLM2-135M, bf16, 2 CPU cores).
 TRAIN_EFFICIENCY = {"cpu": 0.23, "cuda": 0.35}
