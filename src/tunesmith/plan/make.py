@@ -19,6 +19,9 @@ EPOCHS_BY_SIZE = ((400, 10), (1_000, 6), (5_000, 3), (math.inf, 2))
 # Summaries teach a style and a length, not facts: one epoch of the usual recipe on ~740 SAMSum dialogues
 # already lifts ROUGE-1 from ~0.23 to ~0.40, so far fewer passes.
 SUMMARY_EPOCHS_BY_SIZE = ((500, 3), (2_000, 2), (math.inf, 1))
+# On 679 SAMSum dialogues (SmolLM2-135M, 2 epochs), 3e-4 instead of the facts rate 1e-3: validation loss 1.547 vs
+# 1.565, ROUGE-1 0.406 vs 0.394 on 98 held-out dialogues.
+SUMMARY_RATE_SHARE = 0.3
 # (examples up to, LoRA rank): rank grows with the amount there is to learn; on CPU it costs almost nothing.
 RANK_BY_SIZE = ((1_000, 32), (math.inf, 64))
 # (examples up to, examples per optimiser step): small batches give small datasets enough steps.
@@ -103,9 +106,8 @@ def make_plan(profile: DataProfile, config, hardware: Hardware, model: ModelInfo
         chooser.pick(
             "epochs", training.epochs, _by_size(EPOCHS_BY_SIZE, n), f"{n} examples: more passes to learn facts"
         )
-    chooser.pick(
-        "learning_rate", training.learning_rate, _learning_rate(model), "high for a small model: facts, not only style"
-    )
+    rate, rate_reason = _task_learning_rate(config.task, model)
+    chooser.pick("learning_rate", training.learning_rate, rate, rate_reason)
     effective = min(_by_size(EFFECTIVE_BATCH_BY_SIZE, n), max(1, n))
     world = hardware.world_size
     per_pass = max(1, TOKENS_PER_MICRO_BATCH[hardware.device] // chooser["max_length"])
@@ -198,6 +200,12 @@ def _learning_rate(model: ModelInfo) -> float:
     if model.n_params < 3e9:
         return 4e-4
     return 2e-4
+
+
+def _task_learning_rate(task: str, model: ModelInfo) -> tuple[float, str]:
+    if task == "summarization":
+        return round(_learning_rate(model) * SUMMARY_RATE_SHARE, 12), "30% of the facts rate: summaries teach a style"
+    return _learning_rate(model), "high for a small model: facts, not only style"
 
 
 def _bf16_reason(hardware: Hardware) -> str:
