@@ -203,12 +203,12 @@ def run_tunesmith(
 
 def planned_micro_batch(folder: Path, train) -> int:
     """The micro-batch tunesmith's plan picks on this CPU for these examples (a divisor of the global batch 8)."""
-    from tunesmith.plan.make import TOKENS_PER_MICRO_BATCH
+    from tunesmith.plan.make import micro_batch_cap
     from tunesmith.tasks.causal import encode_example, load_tokenizer
 
     tokenizer = load_tokenizer(folder)
     longest = max(len(encode_example(tokenizer, example, 2048)["input_ids"]) for example in train)
-    per_pass = max(1, TOKENS_PER_MICRO_BATCH["cpu"] // (-(-longest // 16) * 16))  # max_length: longest, to 16
+    per_pass = micro_batch_cap("cpu", -(-longest // 16) * 16)  # the plan's max_length: the longest, to 16
     return max(size for size in (1, 2, 4, 8) if size <= per_pass)
 
 

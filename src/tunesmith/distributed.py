@@ -27,6 +27,11 @@ def rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
+def local_world_size() -> int:
+    """Processes of this run on this machine (they share its CPU cores); 1 without a launcher."""
+    return int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+
+
 def is_main() -> bool:
     """True in the one process that writes run folders, reports and logs (always, without a launcher)."""
     return rank() == 0
@@ -69,14 +74,14 @@ def main_first():
 
 def take_the_cores() -> None:
     """Once training is over the main process scores alone: on a CPU it takes the cores the others had."""
-    sharing = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    sharing = local_world_size()
     if sharing > 1:
         import torch
 
         torch.set_num_threads(torch.get_num_threads() * sharing)
 
 
-def launch_command(processes: int, tunesmith_args: list[str], gpus: int | None = None) -> list[str]:
+def launch_command(processes: int, tunesmith_args: list[str]) -> list[str]:
     """``accelerate launch`` starting ``processes`` copies of ``tunesmith <tunesmith_args>`` on this machine.
 
     Accelerate's multi-process launcher (torch.distributed.run underneath) also serves CPUs: each process then
@@ -84,12 +89,11 @@ def launch_command(processes: int, tunesmith_args: list[str], gpus: int | None =
     """
     if processes < 2:
         raise ValueError("--processes needs at least 2 processes (without it, tunesmith trains in this process)")
-    gpus = _gpu_count() if gpus is None else gpus
     command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(processes)]
     command += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
     command += ["--main_process_port", os.environ.get("MASTER_PORT") or str(_free_port())]
     command += ["--multi_gpu"]  # accelerate's name for its torch.distributed launcher, GPUs or not
-    if not gpus:
+    if not _gpu_count():
         command += ["--num_cpu_threads_per_process", str(max(1, (os.cpu_count() or 1) // processes))]
     return command + ["-m", "tunesmith.cli", *tunesmith_args]
 

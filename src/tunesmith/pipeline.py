@@ -44,12 +44,17 @@ def prepare(config: RunConfig, processes: int | None = None) -> Prepared:
     if not splits.test and distributed.is_main():
         console.print("[yellow]warning: no test examples; the run will not be scored[/yellow]")
     splits, replay = continual.with_replay(config, splits)
-    with distributed.main_first():  # a continued run's merged parent is cached by the first process to need it
-        model_dir = continual.model_dir_for(config)
+    model_dir = _model_dir(config)
     plan = distributed.share_from_main(lambda: plan_splits(config, splits, model_dir, processes)[0])
     if replay is not None:
         plan.choices["replay_examples"] = replay
     return Prepared(config, splits, model_dir, plan)
+
+
+def _model_dir(config: RunConfig) -> Path:
+    """The run's model folder; a continued run's merged parent is cached by the main process before the others."""
+    with distributed.main_first():
+        return continual.model_dir_for(config)
 
 
 def plan_splits(config: RunConfig, splits: Splits, model_dir: Path, processes: int | None = None):
@@ -103,17 +108,15 @@ def resume_run(run_path: Path) -> RunFolder:
     if config.task == "embedding":
         raise RunError(f"{run.path}: embedding runs cannot be resumed yet; start a new one instead")
     plan = Plan.from_dict(run.read_json("plan.json"))
-    _check_same_world_size(run, plan)
+    planned_processes = plan.hardware.get("world_size", 1)
+    _check_same_world_size(run, planned_processes)
     splits = Splits(*(_saved_split(run, name) for name in ("train", "valid", "test")))
-    checkpoint = distributed.share_from_main(lambda: _start_resuming(run, plan))
-    with distributed.main_first():
-        model_dir = continual.model_dir_for(config)
-    prepared = Prepared(config, splits, model_dir, plan)
+    checkpoint = distributed.share_from_main(lambda: _start_resuming(run, plan, planned_processes))
+    prepared = Prepared(config, splits, _model_dir(config), plan)
     return _train_and_score(run, prepared, resume_from=checkpoint)
 
 
-def _check_same_world_size(run: RunFolder, plan: Plan) -> None:
-    planned = plan.hardware.get("world_size", 1)
+def _check_same_world_size(run: RunFolder, planned: int) -> None:
     if planned != distributed.world_size():
         raise RunError(
             f"{run.path}: the run was planned for {planned} process(es) and is resumed with "
@@ -122,9 +125,9 @@ def _check_same_world_size(run: RunFolder, plan: Plan) -> None:
         )
 
 
-def _start_resuming(run: RunFolder, plan: Plan) -> Path | None:
+def _start_resuming(run: RunFolder, plan: Plan, processes: int) -> Path | None:
     """On the main process: drop half-written checkpoints, mark the run running again, say where it resumes."""
-    checkpoint = run.last_complete_checkpoint(plan.hardware.get("world_size", 1))
+    checkpoint = run.last_complete_checkpoint(processes)
     print_plan(plan, console)
     console.print(f"resuming {run.path} from {checkpoint.name if checkpoint else 'the start (no checkpoint yet)'}")
     run.update(status="running", resumed_from=str(checkpoint) if checkpoint else None)
@@ -145,11 +148,10 @@ def _train_and_score(run: RunFolder, prepared: Prepared, resume_from: Path | Non
     use_cpu = plan.hardware["device"] == "cpu"
     with_difficulty = config.training.curriculum == "difficulty"
     train_data = encode_for(bundle, splits.train, plan["max_length"], plan["max_new_tokens"], with_difficulty)
-    if not distributed.is_main():
-        train(bundle, train_data, valid, plan, config, run, use_cpu, resume_from)
-        return run  # the main process scores, reports and writes; the others' part ends with training
     try:
         result = train(bundle, train_data, valid, plan, config, run, use_cpu, resume_from)
+        if not distributed.is_main():
+            return run  # the main process scores, reports and writes; the others' part ends with training
         if use_cpu:
             distributed.take_the_cores()
         if result.sharded:  # this process holds only its shard of the trained weights
@@ -161,7 +163,8 @@ def _train_and_score(run: RunFolder, prepared: Prepared, resume_from: Path | Non
             extra = {"earlier_stages": earlier} if earlier else None
             write_results(run.path, scores, extra, primary=primary_metric(config.task))
     except BaseException as err:
-        run.finish(status="failed", error=f"{type(err).__name__}: {err}")
+        if distributed.is_main():
+            run.finish(status="failed", error=f"{type(err).__name__}: {err}")
         raise
     run.finish(status="done")
     set_current(run.path.parent, run.path)  # the newest finished run serves until a rollback says otherwise

@@ -8,6 +8,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tunesmith.distributed import local_world_size
+
 
 @dataclass(frozen=True)
 class Hardware:
@@ -43,7 +45,7 @@ def detect_hardware(world_size: int = 1) -> Hardware:
     bf16 = _cpu_has_bf16()
     # A run's processes on one CPU machine share its cores: measure what the whole machine does, so that the
     # plan (which does not multiply CPU speed by the process count) estimates the same under a launcher.
-    sharing = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    sharing = local_world_size()
     threads = torch.get_num_threads()
     torch.set_num_threads(threads * sharing)
     try:

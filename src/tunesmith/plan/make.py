@@ -110,7 +110,7 @@ def make_plan(profile: DataProfile, config, hardware: Hardware, model: ModelInfo
     chooser.pick("learning_rate", training.learning_rate, rate, rate_reason)
     effective = min(_by_size(EFFECTIVE_BATCH_BY_SIZE, n), max(1, n))
     world = hardware.world_size
-    per_pass = max(1, TOKENS_PER_MICRO_BATCH[hardware.device] // chooser["max_length"])
+    per_pass = micro_batch_cap(hardware.device, chooser["max_length"])
     chooser.pick(
         "batch_size",
         training.batch_size,
@@ -150,6 +150,11 @@ def make_plan(profile: DataProfile, config, hardware: Hardware, model: ModelInfo
         model=model.to_dict(),
         data=profile.to_dict(),
     )
+
+
+def micro_batch_cap(device: str, max_length: int) -> int:
+    """The most examples of ``max_length`` tokens one forward pass may hold on ``device``."""
+    return max(1, TOKENS_PER_MICRO_BATCH[device] // max_length)
 
 
 class _Chooser:
