@@ -155,7 +155,7 @@ class EvaluationConfig(Section):
     """How the test split is scored."""
 
     max_new_tokens: int | None = Field(None, ge=1, description="Generation length; plan sizes it from answers.")
-    batch_size: int = Field(16, ge=1)
+    batch_size: int = Field(16, ge=1, description="Sequences generated at once; each beam counts as one.")
     compare_base: bool = Field(True, description="Also score the base model, side by side.")
     max_examples: int | None = Field(None, ge=1, description="Score only the first N test examples.")
     mode: Literal["fast", "quality"] | None = Field(

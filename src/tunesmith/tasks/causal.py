@@ -124,18 +124,19 @@ def answer_only_loss(model, inputs: dict, num_items_in_batch=None, parent_kl_wei
     import torch
     import torch.nn.functional as F
 
-    logits, targets = _answer_logits(model, inputs)
+    logits, targets, _ = answer_logits(model, inputs)
     loss = F.cross_entropy(logits, targets, reduction="sum")
     if parent_kl_weight > 0:
         with torch.no_grad(), model.disable_adapter():
-            parent_logits, _ = _answer_logits(model, inputs)
+            parent_logits, _, _ = answer_logits(model, inputs)
         log_model, log_parent = F.log_softmax(logits, dim=-1), F.log_softmax(parent_logits, dim=-1)
         loss = loss + parent_kl_weight * F.kl_div(log_model, log_parent, log_target=True, reduction="sum")
     divisor = num_items_in_batch if num_items_in_batch is not None else targets.numel() or 1
     return loss / divisor
 
 
-def _answer_logits(model, inputs: dict):
+def answer_logits(model, inputs: dict):
+    """fp32 logits of the labelled positions only, their target tokens, and the row each came from."""
     causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
     hidden = causal_lm.get_decoder()(
         input_ids=inputs["input_ids"],
@@ -145,7 +146,8 @@ def _answer_logits(model, inputs: dict):
     ).last_hidden_state
     targets = inputs["labels"][:, 1:]
     keep = targets != IGNORE_INDEX
-    return causal_lm.get_output_embeddings()(hidden[:, :-1][keep]).float(), targets[keep]
+    rows = keep.nonzero()[:, 0]
+    return causal_lm.get_output_embeddings()(hidden[:, :-1][keep]).float(), targets[keep], rows
 
 
 def load_tokenizer(folder: Path):
