@@ -162,7 +162,7 @@ def main() -> None:
 
 
 def report(ours: dict, recipe: dict) -> None:
-    rows = {f"base ({label})": scores for label, scores in ours["scores"].items() if label == "base"}
+    rows = {"base": ours["scores"]["base"]} if "base" in ours["scores"] else {}
     rows |= {"tunesmith default": ours["scores"]["tuned"], **recipe["scores"]}
     print(f"\n{'model':30}" + "".join(f"{name:>13}" for name in SHOWN))
     for label, scores in rows.items():

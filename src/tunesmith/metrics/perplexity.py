@@ -67,9 +67,8 @@ def _batch_nll(model, batch) -> list[tuple[float, int]]:
 def _answer_only_nll(model, batch) -> list[tuple[float, int]]:
     # Logits of the answer positions only: on SAMSum (8 dialogues of ~900 tokens, 49k vocabulary) the full
     # logits and their log-softmax took ~5 GiB, more than training's whole peak.
-    logits, targets, rows = answer_logits(model, batch)
+    logits, targets, keep = answer_logits(model, batch)
     losses = torch.nn.functional.cross_entropy(logits, targets, reduction="none")
-    n_rows = batch["input_ids"].shape[0]
-    sums = torch.zeros(n_rows, dtype=losses.dtype).index_add_(0, rows.cpu(), losses.cpu())
-    counts = torch.bincount(rows.cpu(), minlength=n_rows)
-    return [(float(loss), int(count)) for loss, count in zip(sums, counts)]
+    sums = torch.zeros(keep.shape[0], dtype=losses.dtype, device=losses.device)
+    sums.index_add_(0, keep.nonzero()[:, 0], losses)  # each kept position's loss onto its row
+    return [(float(loss), int(count)) for loss, count in zip(sums, keep.sum(dim=1))]

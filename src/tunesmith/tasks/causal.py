@@ -136,7 +136,7 @@ def answer_only_loss(model, inputs: dict, num_items_in_batch=None, parent_kl_wei
 
 
 def answer_logits(model, inputs: dict):
-    """fp32 logits of the labelled positions only, their target tokens, and the row each came from."""
+    """fp32 logits of the labelled positions only, their target tokens, and the mask that picked them."""
     causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
     hidden = causal_lm.get_decoder()(
         input_ids=inputs["input_ids"],
@@ -146,8 +146,7 @@ def answer_logits(model, inputs: dict):
     ).last_hidden_state
     targets = inputs["labels"][:, 1:]
     keep = targets != IGNORE_INDEX
-    rows = keep.nonzero()[:, 0]
-    return causal_lm.get_output_embeddings()(hidden[:, :-1][keep]).float(), targets[keep], rows
+    return causal_lm.get_output_embeddings()(hidden[:, :-1][keep]).float(), targets[keep], keep
 
 
 def load_tokenizer(folder: Path):
