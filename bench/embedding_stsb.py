@@ -68,22 +68,22 @@ def recipe(train, dev, model_dir: Path, output_dir: Path) -> dict:
 
 def tunesmith_run(config_path: Path, runs_dir: Path, subset: int | None) -> dict:
     from tunesmith.config import load_config
-    from tunesmith.embedding_pipeline import train_embedding_run
+    from tunesmith.pipeline import train_run
 
     config = load_config(config_path)
     config.output.runs_dir = runs_dir
     config.embedding.max_train_examples = subset
     started = time.perf_counter()
-    run = train_embedding_run(config)
+    run = train_run(config)
     wall = time.perf_counter() - started
     record = run.read_json("run.json")
     metrics = run.read_json("metrics.json")
     return {
         "train_seconds": round(record["training"]["train_seconds"], 1),
         "run_seconds": round(wall, 1),
-        "scores": metrics["tuned"],
-        "base": metrics.get("base"),
-        "int8": metrics.get("int8"),
+        "scores": metrics["tuned"]["by_dimension"],
+        "base": metrics.get("base", {}).get("by_dimension"),
+        "int8": metrics.get("int8", {}).get("by_dimension"),
         "int8_export": metrics.get("int8_export"),
         "plan": {name: choice["value"] for name, choice in run.read_json("plan.json")["choices"].items()},
         "run": str(run.path),
@@ -100,15 +100,17 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     from tunesmith.config import load_config
-    from tunesmith.embedding_pipeline import load_embedding_data
     from tunesmith.models.embedding import resolve_embedding_model
+    from tunesmith.tasks import get_task
 
     config = load_config(EXAMPLE)
     if not config.data.train.is_file():
         raise SystemExit(f"{config.data.train} not found: this bench needs ../shared/data/stsb beside the checkout")
     config.embedding.max_train_examples = args.subset
     config.embedding.validate_pairs = False  # the recipe trains on the file as it is, as a user would
-    train, dev, _ = load_embedding_data(config)
+    config.data.valid_fraction = 0.0  # the recipe keeps no validation split either
+    data = get_task("embedding").load_data(config)
+    train, dev = data.train, data.test
     model_dir = resolve_embedding_model(config.model.name)
     results = {"train_pairs": len(train), "dev_pairs": len(dev), "threads": _threads()}
     with tempfile.TemporaryDirectory() as scratch:

@@ -22,8 +22,9 @@ import torch
 from tunesmith.data import load_examples
 from tunesmith.metrics.generate import generate
 from tunesmith.models import resolve_model
+from tunesmith.models.chat import prompt_text
+from tunesmith.models.load import load_base_model, load_tokenizer
 from tunesmith.plan import detect_hardware
-from tunesmith.tasks.causal import load_base_model, load_tokenizer, prompt_text
 
 SAMPLES = Path(__file__).resolve().parents[1] / "src" / "tunesmith" / "samples" / "presscrafters" / "test.jsonl"
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 
 def prompts(run: Path, count: int, tokenizer, system_prompt: str | None) -> list[list[int]]:
-    from tunesmith.tasks.causal import prompt_text
+    from tunesmith.models.chat import prompt_text
 
     lines = (run / "data" / "test.jsonl").read_text().splitlines()[:count]
     texts = [prompt_text(tokenizer, json.loads(line)["messages"][:-1], system_prompt) for line in lines]

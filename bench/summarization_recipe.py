@@ -68,10 +68,9 @@ def run_recipe(tunesmith_run: Path, out: Path, max_examples: int) -> dict:
 
     from tunesmith.data import load_examples
     from tunesmith.models import resolve_model
+    from tunesmith.models.load import load_tokenizer, load_trained_model
     from tunesmith.pipeline import score_with_plan
     from tunesmith.plan import Plan, generation_settings
-    from tunesmith.tasks import load_trained_model
-    from tunesmith.tasks.causal import load_tokenizer
 
     started = time.perf_counter()
     folder = resolve_model(yaml.safe_load(CONFIG.read_text())["model"]["name"])

@@ -19,7 +19,9 @@ import torch
 
 from tunesmith.data import load_examples
 from tunesmith.models import resolve_model
-from tunesmith.tasks.causal import add_lora, answer_only_loss, encode_examples, load_base_model, load_tokenizer
+from tunesmith.models.chat import encode_examples
+from tunesmith.models.heads import answer_only_loss
+from tunesmith.models.load import add_lora, load_base_model, load_tokenizer
 
 SAMPLES = Path(__file__).resolve().parents[1] / "src" / "tunesmith" / "samples" / "presscrafters" / "train.jsonl"
 VARIANTS = {

@@ -54,7 +54,8 @@ def validation_loss(model, tokenizer, examples) -> float:
     """Mean cross-entropy over the answer tokens of ``examples`` (fp32, no autocast): the same for every variant."""
     import torch
 
-    from tunesmith.tasks.causal import IGNORE_INDEX, encode_example
+    from tunesmith.models.chat import encode_example
+    from tunesmith.models.heads import IGNORE_INDEX
 
     model.eval()
     total, count = 0.0, 0
@@ -81,7 +82,8 @@ def run_tutorial(folder: Path, train, valid, steps: int, pad_to: int, out: Path)
     from peft import get_peft_model
     from transformers import AutoModelForCausalLM, DataCollatorForLanguageModeling, Trainer, TrainingArguments
 
-    from tunesmith.tasks.causal import chat_text, load_tokenizer
+    from tunesmith.models.chat import chat_text
+    from tunesmith.models.load import load_tokenizer
 
     tokenizer = load_tokenizer(folder)
     texts = [chat_text(tokenizer, example.messages) for example in train]
@@ -120,7 +122,7 @@ def run_sft(folder: Path, train, valid, steps: int, out: Path) -> dict:
     from transformers import AutoModelForCausalLM
     from trl import SFTConfig, SFTTrainer
 
-    from tunesmith.tasks.causal import load_tokenizer
+    from tunesmith.models.load import load_tokenizer
 
     tokenizer = load_tokenizer(folder)
     dataset = Dataset.from_list(
@@ -156,8 +158,9 @@ def run_tunesmith(
     folder: Path, train, valid, steps: int, batch: int, out: Path, packing: bool = False, checkpointing: bool = False
 ) -> dict:
     from tunesmith.config import config_from_dict
+    from tunesmith.models.chat import encode_examples
+    from tunesmith.models.load import build_causal
     from tunesmith.runs import RunFolder
-    from tunesmith.tasks.causal import build_causal, encode_examples
     from tunesmith.training import train as tunesmith_train
 
     config = config_from_dict(
@@ -203,8 +206,9 @@ def run_tunesmith(
 
 def planned_micro_batch(folder: Path, train) -> int:
     """The micro-batch tunesmith's plan picks on this CPU for these examples (a divisor of the global batch 8)."""
+    from tunesmith.models.chat import encode_example
+    from tunesmith.models.load import load_tokenizer
     from tunesmith.plan.make import micro_batch_cap
-    from tunesmith.tasks.causal import encode_example, load_tokenizer
 
     tokenizer = load_tokenizer(folder)
     longest = max(len(encode_example(tokenizer, example, 2048)["input_ids"]) for example in train)

@@ -1,46 +1,48 @@
-"""Continual learning glue for the pipeline: which model a run starts from, the replay mix, what the run.json
-records as its parent, and the re-scoring of every earlier stage (retention) at the end of a run."""
+"""Continual learning for every task: which run a new run continues from, the model it starts from, the replay
+mix, what run.json records as its parent, and the re-scoring of every earlier stage (retention) at the end.
+
+What differs per task (how a model folder is made from a parent, how records mix) is the task's own, behind the
+contract in :mod:`tunesmith.tasks.contract`; this module only walks the lineage.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tunesmith.data import Splits
-from tunesmith.plan import Choice
-from tunesmith.runs import RunFolder
-from tunesmith.runs.lineage import (
-    earlier_stages,
-    earlier_training_data,
-    merged_model_dir,
-    open_parent,
-    retention,
-    root_model,
-    sample_replay,
-)
+import yaml
 
-DEFAULT_REPLAY_RATIO = 1.0
-RETAINED_METRICS = ("token_f1", "rouge_l", "exact_match", "fact_recall")
+from tunesmith.errors import RunError
+from tunesmith.metrics.results import read_metrics
+from tunesmith.plan import Choice, Plan
+from tunesmith.runs import RunFolder
+from tunesmith.runs.lineage import ancestors, open_parent, retention, root_model
+from tunesmith.tasks import Task, TaskData, get_task
 
 
 def parent_run(config) -> RunFolder | None:
-    """The run ``config.continue_from`` names: a folder path, or a run name inside ``output.runs_dir``."""
+    """The run ``config.continue_from`` names (a folder path, or a run name inside ``output.runs_dir``).
+
+    Raises:
+        RunError: it is not a finished run, or it trained another task.
+    """
     if not config.continue_from:
         return None
     candidate = Path(config.continue_from).expanduser()
     if not candidate.is_dir() and (config.output.runs_dir / config.continue_from).is_dir():
         candidate = config.output.runs_dir / config.continue_from
-    return open_parent(candidate)
+    parent = open_parent(candidate)
+    parent_task = _run_task(parent)
+    if parent_task != config.task:
+        raise RunError(
+            f"continue_from: {parent.path.name} trained a '{parent_task}' model; this run's task is "
+            f"'{config.task}' (a run continues a run of its own task)"
+        )
+    return parent
 
 
 def model_dir_for(config) -> Path:
-    """The folder a run's model loads from: the base model, or the parent's lineage merged (cached)."""
-    from tunesmith.models import resolve_model
-    from tunesmith.models.gguf import home_dir
-
-    parent = parent_run(config)
-    if parent is None:
-        return resolve_model(config.model.name)
-    return merged_model_dir(parent, home_dir() / "merged")
+    """The folder a run's model loads from: the base model, or what the parent run trained."""
+    return get_task(config.task).model_dir(config, parent_run(config))
 
 
 def parent_record(config, model_dir: Path) -> dict:
@@ -56,39 +58,45 @@ def parent_record(config, model_dir: Path) -> dict:
     }
 
 
-def with_replay(config, splits: Splits) -> tuple[Splits, Choice | None]:
-    """Mix earlier stages' training examples into the new training split, as the config or the plan says."""
+def with_replay(task: Task, config, data: TaskData) -> tuple[TaskData, Choice | None]:
+    """Mix earlier stages' training records into the new training split, as the config or the plan says."""
     parent = parent_run(config)
     if parent is None:
-        return splits, None
-    pool = earlier_training_data(parent)
-    ratio = config.continual.replay_ratio
-    source = "plan" if ratio is None else "config"
-    ratio = DEFAULT_REPLAY_RATIO if ratio is None else ratio
-    replay = sample_replay(pool, round(ratio * len(splits.train)), config.training.seed)
-    reason = (
-        f"{ratio:g} earlier example per new one ({len(pool)} available from {parent.path.name} and its lineage): "
-        "rehearsing the earlier rounds keeps what they taught"
-    )
-    return Splits(splits.train + replay, splits.valid, splits.test), Choice(len(replay), reason, source)
+        return data, None
+    pool = [task.read_split(run.data_dir / "train.jsonl") for run in (parent, *ancestors(parent))]
+    return task.add_replay(config, data, pool)
 
 
-def score_earlier_stages(run: RunFolder, bundle, plan, config) -> list[dict]:
+def score_earlier_stages(run: RunFolder, task: Task, bundle, plan: Plan, config) -> list[dict]:
     """Re-score the current model on every ancestor's test split: before (the ancestor's own score), after, and
-    retention (after / before), per metric."""
-    from tunesmith.pipeline import score_with_plan
-
+    retention (after / before), for every metric both have; each stage names its own primary metric."""
     results = []
-    for ancestor, test, before in earlier_stages(run):
-        scored = score_with_plan(bundle, test, plan, config.evaluation.batch_size, compare_base=False)
-        after = scored["summary"]["tuned"]["overall"]
+    for ancestor in ancestors(run):
+        test = task.read_split(ancestor.data_dir / "test.jsonl")
+        metrics_path = ancestor.path / "metrics.json"
+        if not test or not metrics_path.is_file():
+            continue
+        earlier = read_metrics(metrics_path)
+        before = earlier.get("tuned", {}).get("overall", {})
+        after = task.evaluate(bundle, test, plan, config, compare_base=False).overall("tuned")
+        names = [name for name in after if name in before and _is_score(name, after[name])]
         results.append(
             {
                 "run": ancestor.path.name,
-                "n": after["n"],
-                "before": {name: before.get(name) for name in RETAINED_METRICS},
-                "after": {name: after.get(name) for name in RETAINED_METRICS},
-                "retention": {name: retention(before.get(name), after.get(name)) for name in RETAINED_METRICS},
+                "n": after.get("n"),
+                "primary_metric": earlier.get("primary_metric"),
+                "before": {name: before.get(name) for name in names},
+                "after": {name: after.get(name) for name in names},
+                "retention": {name: retention(before.get(name), after.get(name)) for name in names},
             }
         )
     return results
+
+
+def _is_score(name: str, value) -> bool:
+    return isinstance(value, float) and not name.startswith("n_") and not name.endswith("threshold")
+
+
+def _run_task(run: RunFolder) -> str:
+    config = yaml.safe_load((run.path / "config.yaml").read_text()) if (run.path / "config.yaml").is_file() else {}
+    return (config or {}).get("task", "causal_lm")

@@ -72,7 +72,20 @@ def test_malformed_yaml_and_missing_file_are_clear_errors(tmp_path):
         load_config(write(tmp_path, "- a\n- b\n"))
 
 
-@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
+def run_configs(folder: Path) -> list[Path]:
+    """Every YAML under ``folder`` that is a run config (has a data section): accelerate's configs are not."""
+    import yaml
+
+    found = [path for path in sorted(folder.rglob("*.y*ml")) if path.suffix in (".yaml", ".yml")]
+    return [path for path in found if "data" in (yaml.safe_load(path.read_text()) or {})]
+
+
+def test_the_examples_hold_run_configs_of_every_task():
+    tasks = {load_config(path).task for path in run_configs(EXAMPLES)}
+    assert tasks == {"causal_lm", "summarization", "embedding"}
+
+
+@pytest.mark.parametrize("path", run_configs(EXAMPLES), ids=lambda p: str(p.relative_to(EXAMPLES)))
 def test_every_shipped_example_config_parses(path):
     config = load_config(path)
     assert config.data.train.is_absolute()

@@ -1,5 +1,6 @@
+from tunesmith.cli.data_commands import analyze_splits
 from tunesmith.data import Example
-from tunesmith.data.analyze import analyze_splits, answer_problems, duplicates, leakage
+from tunesmith.data.analyze import answer_problems, duplicates, leakage
 
 
 def qa(question, answer="The office opens at 9 am on weekdays.", source=None, category=None):

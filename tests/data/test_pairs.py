@@ -134,19 +134,25 @@ def test_the_shared_stsb_and_it_tickets_load_through_the_example_configs():
     from pathlib import Path
 
     from tunesmith.config import load_config
-    from tunesmith.embedding_pipeline import load_embedding_data
+    from tunesmith.tasks import get_task
+
+    load = get_task("embedding").load_data
 
     examples = Path(__file__).resolve().parents[2] / "examples"
     stsb = load_config(examples / "stsb.yaml")
     if not stsb.data.train.is_file():
         pytest.skip("../shared/data/stsb is not beside this checkout")
-    train, test, report = load_embedding_data(stsb)
-    assert (report["train_records"], len(test)) == (5749, 1500)
+    stsb.data.valid_fraction = 0.0
+    data = load(stsb)
+    train, test, report = data.train, data.test, data.report
+    assert data.valid is None and (report["train_records"], len(test)) == (5749, 1500)
     assert report["validation"]["dropped"] == {"empty": 0, "self_pair": 12, "duplicate": 45, "contradictory": 0}
     assert len(train) == 5749 - 57
     assert all(0 <= p.score <= 1 for p in train.records) and train.records[0].score == pytest.approx(1.0)
     tickets = load_config(examples / "it_tickets.yaml")
-    train, test, report = load_embedding_data(tickets)
-    assert report["train_records"] == 47837
-    assert (len(train), len(test), train.shape) == (1000, 600, "classes")
+    data = load(tickets)
+    train, test, report = data.train, data.test, data.report
+    assert report["train_records"] == 47837 and report["valid_carved_from_train"] == 0.1
+    assert (len(train), len(data.valid), len(test), train.shape) == (1000, 600, 600, "classes")
+    assert not {r.text for r in data.valid.records} & {r.text for r in test.records}
     assert len({r.label for r in test.records}) == 8

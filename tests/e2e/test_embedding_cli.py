@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from tests.data.test_pairs import scored_pair_rows, write_stsb
 from tunesmith.cli import app
-from tunesmith.export.embedding_int8 import load_int8
+from tunesmith.models.int8 import load_int8
 
 pytestmark = pytest.mark.slow  # whole runs, each 5-25 s on 2 cores
 
@@ -53,17 +53,20 @@ def test_train_scores_base_and_tuned_at_every_dimension_and_saves_a_loadable_mod
     for name in ("config.yaml", "plan.json", "run.json", "metrics.json", "metrics.csv", "logs/train_log.jsonl"):
         assert (run / name).is_file(), name
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["primary_metric"] == "spearman"
-    assert set(metrics["base"]) == set(metrics["tuned"]) == {"32", "16", "8"}
-    assert metrics["base"]["32"]["n"] == 24
-    assert metrics["tuned"]["32"]["spearman"] != metrics["base"]["32"]["spearman"]  # the weights moved
+    assert metrics["primary_metric"] == "spearman" and metrics["task"] == "embedding"
+    assert metrics["greater_is_better"] is True and metrics["data_shape"] == "scored_pairs"
+    assert list(metrics["base"]["by_dimension"]) == list(metrics["tuned"]["by_dimension"]) == ["32", "16", "8"]
+    assert metrics["base"]["overall"]["n"] == 24 and metrics["base"]["overall"]["dim"] == 32
+    assert metrics["tuned"]["overall"]["spearman"] == metrics["tuned"]["by_dimension"]["32"]["spearman"]
+    assert metrics["tuned"]["overall"]["spearman"] != metrics["base"]["overall"]["spearman"]  # the weights moved
     rows = list(csv.DictReader((run / "metrics.csv").open()))
     assert [(row["model"], row["dim"]) for row in rows][:3] == [("base", "32"), ("base", "16"), ("base", "8")]
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "done" and record["data"]["train_records"] == 48
     dropped = record["data"]["validation"]["dropped"]
     assert dropped["self_pair"] > 0  # pairs that kept all six words are the same sentence twice
-    assert record["training"]["stages"][0]["rows"] == {"cosent": 48 - sum(dropped.values())}
+    assert record["data"]["valid_used"] == 5  # 10% of the 48 pairs, for the best epoch and early stopping
+    assert record["training"]["stages"][0]["rows"] == {"cosent": 48 - 5 - sum(dropped.values())}
     model = SentenceTransformer(str(run / "model"), local_files_only=True)
     assert model.encode(["a cat sits on the mat"]).shape == (1, 32)
     assert set(metrics["int8_export"]) == {
@@ -75,7 +78,7 @@ def test_train_scores_base_and_tuned_at_every_dimension_and_saves_a_loadable_mod
         "timed_texts",
     }
     assert metrics["int8_export"]["change"] == round(
-        metrics["int8"]["32"]["spearman"] - metrics["tuned"]["32"]["spearman"], 4
+        metrics["int8"]["overall"]["spearman"] - metrics["tuned"]["overall"]["spearman"], 4
     )
     int8 = load_int8(run / "model-int8")
     texts = ["a cat sits on the mat", "a dog runs"]
@@ -86,8 +89,13 @@ def test_train_scores_base_and_tuned_at_every_dimension_and_saves_a_loadable_mod
     output = run_cli("eval", run)
     [evaluation] = list((run / "evals").iterdir())
     rescored = json.loads((evaluation / "metrics.json").read_text())
-    assert abs(rescored["tuned"]["32"]["spearman"] - metrics["tuned"]["32"]["spearman"]) < 1e-4
+    assert abs(rescored["tuned"]["overall"]["spearman"] - metrics["tuned"]["overall"]["spearman"]) < 1e-4
     assert "spearman" in output
+
+    run_cli("report", run)  # the report reads the same metrics.json contract as a Q&A run's
+    report = (run / "report.md").read_text()
+    assert "## By embedding dimension (Matryoshka)" in report and "| metric | base | tuned | int8 |" in report
+    assert (run / "report" / "by_dimension.png").is_file() and (run / "report.html").is_file()
 
 
 def test_lora_run_saves_the_adapter_and_a_merged_model(tmp_path, tiny_bert_dir):
@@ -139,26 +147,30 @@ def test_class_labelled_texts_train_and_score_as_retrieval(tmp_path, tiny_bert_d
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["primary_metric"] == "ndcg@10" and metrics["data_shape"] == "classes"
     for label in ("base", "tuned"):
-        scores = metrics[label]["32"]
-        assert scores["n"] == 9 and {"ndcg@10", "mrr@10", "recall@1", "recall@3", "pairs_roc_auc"} <= set(scores)
+        scores = metrics[label]["overall"]
+        assert scores["n"] == 9 and scores == {**metrics[label]["by_dimension"]["32"], "dim": 32}
+        assert {"ndcg@10", "mrr@10", "recall@1", "recall@3", "pairs_roc_auc"} <= set(scores)
     stage = json.loads((run / "run.json").read_text())["training"]["stages"][0]
-    assert stage["rows"]["cosent"] == 21 * 2 and stage["rows"]["mnrl"] == 21  # a positive and a negative per text
+    # 21 training texts less 3 carved out (one per topic) for validation: a positive and a negative per text
+    assert stage["rows"]["cosent"] == 18 * 2 and stage["rows"]["mnrl"] == 18
 
 
 def test_simcse_first_then_supervised_and_simcse_alone(tmp_path, tiny_bert_dir):
     run_cli("train", tickets_config(tmp_path, tiny_bert_dir, simcse="first"))
     [run] = [path.parent for path in (tmp_path / "runs").glob("*/run.json")]
     stages = json.loads((run / "run.json").read_text())["training"]["stages"]
-    assert [s["stage"] for s in stages] == ["simcse", "train"] and stages[0]["rows"] == {"mnrl": 21}
-    assert (run / "logs" / "simcse_log.jsonl").is_file()
+    assert [s["stage"] for s in stages] == ["simcse", "train"] and stages[0]["rows"] == {"mnrl": 18}
+    logged = [json.loads(line) for line in (run / "logs" / "train_log.jsonl").read_text().splitlines()]
+    assert {line["stage"] for line in logged} == {"simcse", "train"}
+    assert any("eval_ndcg@10" in line for line in logged if line["stage"] == "train")  # validated every epoch
 
     (tmp_path / "runs").rename(tmp_path / "first")
     run_cli("train", tickets_config(tmp_path, tiny_bert_dir, simcse="only"))
     [run] = [path.parent for path in (tmp_path / "runs").glob("*/run.json")]
     record = json.loads((run / "run.json").read_text())
     assert [s["stage"] for s in record["training"]["stages"]] == ["train"]
-    assert record["training"]["stages"][0]["rows"] == {"mnrl": 21} and record["data"]["simcse_texts"] == 21
-    assert json.loads((run / "metrics.json").read_text())["tuned"]["32"]["n"] == 9  # scored with the labels
+    assert record["training"]["stages"][0]["rows"] == {"mnrl": 18} and record["data"]["simcse_texts"] == 18
+    assert json.loads((run / "metrics.json").read_text())["tuned"]["overall"]["n"] == 9  # scored with the labels
 
 
 def test_curriculum_trains_the_easier_half_then_every_pair(tmp_path, tiny_bert_dir):

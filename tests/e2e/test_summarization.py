@@ -10,7 +10,8 @@ import yaml
 from tunesmith.config import load_config
 from tunesmith.data import load_splits
 from tunesmith.pipeline import train_run
-from tunesmith.tasks import build_summarizer, encode_for
+from tunesmith.tasks import get_task
+from tunesmith.tasks.generative import encode_for
 
 SAMSUM = Path(__file__).resolve().parents[3] / "shared" / "data" / "samsum" / "samsum_val.csv"
 NAMES = ["Anna", "Ben", "Carla", "Dev", "Eli", "Fay"]
@@ -73,7 +74,7 @@ def test_a_decoder_learns_the_summary_only(tmp_path, tiny_model_dir):
     config = load_config(summarization_config(tmp_path, tiny_model_dir))
     splits = load_splits(config.data)
     plan = {"lora_r": 4, "lora_alpha": 8, "target_modules": "all-linear"}
-    bundle = build_summarizer(tiny_model_dir, plan, 0.0, None)
+    bundle = get_task("summarization").build(config, plan, tiny_model_dir)
     [row] = encode_for(bundle, splits.train[:1], 256, 32)
     labelled = [token for token in row["labels"] if token != -100]
     assert bundle.tokenizer.decode(labelled).strip() == splits.train[0].answer + "<|im_end|>"
@@ -83,7 +84,8 @@ def test_a_decoder_learns_the_summary_only(tmp_path, tiny_model_dir):
 def test_an_encoder_decoder_reads_the_text_and_targets_the_summary(tmp_path, tiny_t5_dir):
     config = load_config(summarization_config(tmp_path, tiny_t5_dir))
     example = load_splits(config.data).train[0]
-    bundle = build_summarizer(tiny_t5_dir, {"lora_r": 4, "lora_alpha": 8, "target_modules": "all-linear"}, 0.0, None)
+    plan = {"lora_r": 4, "lora_alpha": 8, "target_modules": "all-linear"}
+    bundle = get_task("summarization").build(config, plan, tiny_t5_dir)
     assert bundle.model.config.is_encoder_decoder
     [row] = encode_for(bundle, [example], 256, 32)
     assert bundle.tokenizer.decode(row["labels"], skip_special_tokens=True) == example.answer

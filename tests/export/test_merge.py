@@ -114,10 +114,17 @@ def test_a_continued_run_exports_from_its_parents_merged_model(tiny_run_dir, tin
     assert open_finished_run(child).base_dir == lineage_model
 
 
-def test_an_embedding_run_is_not_exported_as_a_text_generation_model(tmp_path):
+def test_an_embedding_run_exports_its_sentence_model_and_refuses_gguf(tmp_path, tiny_bert_dir):
+    import shutil
+
     run = tmp_path / "embed-run"
-    run.mkdir()
+    shutil.copytree(tiny_bert_dir, run / "model")
     (run / "run.json").write_text(json.dumps({"status": "done"}))
     (run / "config.yaml").write_text("name: e\ntask: embedding\n")
     with pytest.raises(ExportError, match="not a text generation model"):
-        export_run(run, "merged", tmp_path / "out")
+        export_run(run, "gguf", tmp_path / "out.gguf")
+    with pytest.raises(ExportError, match="trained the whole model"):
+        export_run(run, "adapter", tmp_path / "adapter")
+    out = export_run(run, "merged", tmp_path / "out")
+    assert sorted(p.name for p in out.rglob("*")) == sorted(p.name for p in (run / "model").rglob("*"))
+    assert not (tmp_path / "out.gguf").exists() and not (tmp_path / "adapter").exists()

@@ -3,7 +3,7 @@
 import pytest
 
 from tunesmith.metrics.generate import generate
-from tunesmith.tasks.causal import load_base_model, load_tokenizer
+from tunesmith.models.load import load_base_model, load_tokenizer
 
 PROMPTS = ["one two three", "a much longer prompt with many more words in it", "short", "four five", "six"]
 BEAM_SEARCH = {"num_beams": 4, "no_repeat_ngram_size": 2, "early_stopping": True}

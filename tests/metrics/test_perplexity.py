@@ -8,7 +8,8 @@ from transformers import AutoModelForCausalLM
 
 from tunesmith.data import Example
 from tunesmith.metrics.perplexity import answer_nll, perplexity
-from tunesmith.tasks.causal import encode_example, load_tokenizer
+from tunesmith.models.chat import encode_example
+from tunesmith.models.load import load_tokenizer
 
 QA = [("When do you open?", "We open at 8 am on weekdays."), ("Where?", "418 Linden Avenue."), ("Phone?", "No.")]
 

@@ -62,3 +62,14 @@ def test_simcse_alone_on_a_trained_model_is_one_gentle_pass():
         assert (plan["epochs"], plan["learning_rate"]) == (1, 1e-5) and "SimCSE" in plan.choices["epochs"].reason
     supervised = make_embedding_plan(profile(300, shape="classes"), config(), CPU, MINILM)
     assert supervised["epochs"] == 4 and supervised["learning_rate"] == 5e-5
+
+
+def test_a_time_budget_cuts_the_epochs_to_fit():
+    free = make_embedding_plan(profile(300), config(), CPU, MINILM)
+    per_epoch = free.estimate.train_minutes / free["epochs"]
+    budget = per_epoch * 1.5
+    cut = make_embedding_plan(profile(300), config(training={"time_budget_minutes": budget}), CPU, MINILM)
+    assert free["epochs"] == 4 and cut["epochs"] == 1 and cut.estimate.train_minutes <= budget
+    assert cut.choices["epochs"].reason.startswith("cut from 4 to fit time_budget_minutes")
+    fixed = config(training={"time_budget_minutes": budget, "epochs": 3})
+    assert make_embedding_plan(profile(300), fixed, CPU, MINILM)["epochs"] == 3  # a set value still wins

@@ -1,4 +1,6 @@
-"""A scored run folder written by hand (no training): what the report reads."""
+"""Scored run folders written by hand (no training): what the report, compare and the runs listing read.
+
+``make_qa_run`` and ``make_embedding_run`` are plain functions so that other test folders can build runs too."""
 
 import json
 from pathlib import Path
@@ -43,7 +45,11 @@ def _rows() -> list[dict]:
 
 @pytest.fixture
 def scored_run(tmp_path) -> Path:
-    run = tmp_path / "demo-20261123-101500"
+    return make_qa_run(tmp_path)
+
+
+def make_qa_run(folder: Path, name: str = "demo-20261123-101500") -> Path:
+    run = folder / name
     (run / "logs").mkdir(parents=True)
     (run / "data").mkdir()
     rows = _rows()
@@ -65,3 +71,80 @@ def scored_run(tmp_path) -> Path:
     train = [{"messages": [], "category": "hours"}] * 12 + [{"messages": [], "category": "rare"}] * 2
     (run / "data" / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in train))
     return run
+
+
+def embedding_scores(with_int8: bool = True) -> dict:
+    """``{model: {dim: scores}}`` as evaluate_embeddings gives them for scored pairs: the full size (32) first."""
+
+    def dims(shift: float) -> dict:
+        return {
+            str(dim): {
+                "n": 24,
+                "spearman": round(0.40 + shift - (32 - dim) / 400, 4),
+                "pearson": round(0.45 + shift - (32 - dim) / 400, 4),
+                "trap_n": 3,
+                "trap_correct": round(0.33 + shift, 4),
+                "trap_mean_cos": 0.7,
+                "paraphrase_n": 2,
+                "paraphrase_correct": 0.5,
+                "paraphrase_mean_cos": 0.6,
+            }
+            for dim in (32, 16, 8)
+        }
+
+    scores = {"base": dims(0.0), "tuned": dims(0.4)}
+    if with_int8:
+        scores["int8"] = dims(0.37)
+    return scores
+
+
+def make_embedding_run(folder: Path, name: str = "embed-20261124-090000", old_shape: bool = False) -> Path:
+    """A finished embedding run on scored pairs: base, tuned and int8 at dimensions 32, 16 and 8; the training
+    log in two stages, with validation spearman. ``old_shape``: metrics.json as written before the one contract
+    (``{label: {dim: scores}}``)."""
+    from tunesmith.metrics.embedding_report import write_embedding_results
+
+    run = folder / name
+    (run / "logs").mkdir(parents=True)
+    scores = embedding_scores()
+    int8 = {"fp32_texts_per_s": 120.0, "int8_texts_per_s": 240.0, "speedup": 2.0, "metric": "spearman"}
+    int8.update(change=round(scores["int8"]["32"]["spearman"] - scores["tuned"]["32"]["spearman"], 4), timed_texts=48)
+    if old_shape:
+        metrics = {"primary_metric": "spearman", "data_shape": "scored_pairs", **scores, "int8_export": int8}
+        (run / "metrics.json").write_text(json.dumps(metrics))
+    else:
+        write_embedding_results(run, scores, "scored_pairs", {"int8_export": int8})
+    parent = {"kind": "base_model", "name": "tiny-bert"}
+    record = {
+        "status": "done",
+        "parent": parent,
+        "started_at": "2026-11-24T09:00:00",
+        "training": {"train_seconds": 30.0},
+    }
+    (run / "run.json").write_text(json.dumps(record))
+    choices = {
+        "loss": {"value": "cosent", "source": "plan", "reason": "scored pairs"},
+        "matryoshka_dims": {"value": [32, 16, 8], "source": "config", "reason": "set in the config"},
+    }
+    (run / "plan.json").write_text(json.dumps({"choices": choices}))
+    log = []
+    for stage, steps in (("curriculum-1", 6), ("curriculum-2", 12)):
+        log += [
+            {"stage": stage, "step": s, "epoch": s / 6, "loss": 3.0 / s, "learning_rate": 1e-4}
+            for s in range(1, steps + 1)
+        ]
+        log.append(
+            {"stage": stage, "step": steps, "epoch": steps / 6, "eval_loss": 0.5, "eval_spearman": 0.6 + steps / 100}
+        )
+    (run / "logs" / "train_log.jsonl").write_text("".join(json.dumps(row) + "\n" for row in log))
+    return run
+
+
+@pytest.fixture
+def embedding_run(tmp_path) -> Path:
+    return make_embedding_run(tmp_path)
+
+
+@pytest.fixture
+def old_embedding_run(tmp_path) -> Path:
+    return make_embedding_run(tmp_path, old_shape=True)

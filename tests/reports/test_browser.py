@@ -20,9 +20,11 @@ def chromium_path():
     return CHROMIUM
 
 
-def test_report_renders_in_chromium(scored_run, chromium_path):
+@pytest.mark.parametrize(("fixture", "n_tables"), [("scored_run", 5), ("embedding_run", 4)])
+def test_report_renders_in_chromium(fixture, n_tables, chromium_path, request):
+    """A Q&A run (category and difficulty tables) and an embedding run (dimension table, staged curves)."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    page_path = write_report(scored_run)[1]
+    page_path = write_report(request.getfixturevalue(fixture))[1]
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=FLAGS)
         try:
@@ -38,4 +40,4 @@ def test_report_renders_in_chromium(scored_run, chromium_path):
             browser.close()
     assert heading.startswith("tunesmith report")
     assert len(images) == 4 and all(done and width > 100 and height > 50 for done, width, height in images)
-    assert len(tables) >= 5 and all(rows >= 2 and height > 0 for rows, height in tables)
+    assert len(tables) >= n_tables and all(rows >= 2 and height > 0 for rows, height in tables)

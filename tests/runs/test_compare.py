@@ -50,3 +50,18 @@ def test_compare_command_prints_and_writes_markdown(tmp_path):
     assert result.exit_code == 0, result.output
     assert "lora.r" in result.output and "lora.dropout" not in result.output  # equal config rows hidden
     assert "**lora.r**" in out.read_text()
+
+
+def test_an_embedding_run_and_a_qa_run_side_by_side(tmp_path):
+    from tests.reports.conftest import make_embedding_run, make_qa_run
+
+    qa, new, old = make_qa_run(tmp_path), make_embedding_run(tmp_path), make_embedding_run(tmp_path, "old", True)
+    comparison = collect([qa, new, old])
+    rows = {key: values for section, key, values, _ in comparison["rows"] if section == "metrics"}
+    assert rows["task"] == ["causal_lm", "embedding", "embedding"]
+    assert rows["primary metric"] == ["token_f1 (higher is better)", *["spearman (higher is better)"] * 2]
+    assert rows["spearman (tuned)"] == [None, 0.8, 0.8] and rows["spearman (int8)"] == [None, 0.77, 0.77]
+    assert rows["spearman (base)"] == [None, 0.4, 0.4] and rows["trap_correct (tuned)"][1] == 0.73
+    assert rows["token_f1 (tuned)"][0] == pytest.approx(0.633, abs=1e-3) and rows["token_f1 (tuned)"][1:] == [None] * 2
+    assert not any(key.startswith(("n (", "dim (", "trap_n (")) for key in rows)
+    assert "| metrics | spearman (tuned) | - | 0.8 | 0.8 |" in to_markdown(comparison)

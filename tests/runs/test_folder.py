@@ -2,8 +2,9 @@ import json
 
 import pytest
 
+from tunesmith.atomic import save_folder, write_json, write_text
 from tunesmith.errors import RunError
-from tunesmith.runs import RunFolder, save_folder, write_json, write_text
+from tunesmith.runs import RunFolder
 
 
 def test_each_run_gets_its_own_new_folder(tmp_path):

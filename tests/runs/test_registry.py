@@ -122,3 +122,40 @@ def test_runs_rollback_and_prune_commands(lineage):
     refused = cli.invoke(app, ["prune", "a", "--runs-dir", str(runs), "--yes"])
     assert refused.exit_code != 0 and a.is_dir()
     assert "deleted" in invoke("prune", "other", "--runs-dir", runs, "--yes")
+
+
+def test_scan_lists_each_runs_primary_metric_for_any_task(tmp_path):
+    from tests.reports.conftest import make_embedding_run, make_qa_run
+
+    make_qa_run(tmp_path, "qa")
+    make_embedding_run(tmp_path, "embed")
+    make_embedding_run(tmp_path, "embed-old", old_shape=True)
+    make_run(tmp_path, "unscored")
+    found = {run.name: run for run in scan(tmp_path)}
+    assert found["embed"].primary == found["embed-old"].primary == "spearman"
+    assert found["embed"].metrics == found["embed-old"].metrics == {"spearman": 0.8}
+    assert found["qa"].primary == "token_f1" and list(found["qa"].metrics) == [
+        "token_f1",
+        "exact_match",
+        "fact_recall",
+    ]
+    assert found["unscored"].primary == "" and found["unscored"].metrics == {}
+
+
+def test_runs_listing_and_show_for_an_embedding_run(tmp_path):
+    from typer.testing import CliRunner
+
+    from tests.reports.conftest import make_embedding_run
+    from tunesmith.cli import app
+
+    make_embedding_run(tmp_path, "embed", old_shape=True)
+    cli = CliRunner()
+    listing = cli.invoke(app, ["runs", "--runs-dir", str(tmp_path)], env={"COLUMNS": "200"})
+    assert listing.exit_code == 0, listing.output
+    assert "embed  done  spearman 0.800" in listing.output
+    shown = cli.invoke(app, ["runs", "show", "embed", "--runs-dir", str(tmp_path)], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    for expected in ("task embedding, data scored_pairs; primary metric spearman (higher is better)", "int8 change"):
+        assert expected in shown.output
+    assert "spearman by dimension" in shown.output and "Test set (24 examples)" in shown.output
+    assert "INT8 copy: 2.00x the fp32 encoding speed, spearman -0.0300" in shown.output

@@ -6,9 +6,10 @@ import json
 
 from tunesmith.config import config_from_dict
 from tunesmith.data import Example
+from tunesmith.models.chat import encode_examples
+from tunesmith.models.load import build_causal
 from tunesmith.plan import DataProfile, Hardware, LengthStats, ModelInfo, make_plan
 from tunesmith.runs import RunFolder
-from tunesmith.tasks.causal import build_causal, encode_examples
 from tunesmith.training import train
 
 CPU = Hardware(device="cpu", name="test", cores=2, memory_gb=8, bf16=False, matmul_gflops=100.0)

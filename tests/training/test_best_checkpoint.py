@@ -33,11 +33,11 @@ def test_overfitting_stops_early_and_the_best_epochs_adapter_is_kept(tiny_model_
         schedule={"type": "constant", "warmup_ratio": 0.0},
         output={"logging_steps": 1, "keep_checkpoints": 2},
     )
-    losses = result.eval_losses
+    losses = result.validation
     best_epoch = losses.index(min(losses)) + 1
     assert 1 < best_epoch < len(losses)  # it fell, then rose
     assert result.stopped_early and len(losses) == best_epoch + 2  # patience 2
-    assert result.best_checkpoint == f"checkpoint-{2 * best_epoch}" and result.best_eval_loss == min(losses)
+    assert result.best_checkpoint == f"checkpoint-{2 * best_epoch}" and result.best_validation == min(losses)
     kept = {path.name for path in run.checkpoints_dir.iterdir()}
     assert kept == {result.best_checkpoint, f"checkpoint-{result.steps}"}  # rotation (keep 2) spared the best
     best = load_file(run.checkpoints_dir / result.best_checkpoint / "adapter_model.safetensors")

@@ -3,9 +3,10 @@
 import torch
 
 from tests.training.helpers import fact_examples
-from tunesmith.tasks.causal import add_lora, answer_only_loss, encode_examples, load_base_model, load_tokenizer
+from tunesmith.models.chat import encode_examples, training_collator
+from tunesmith.models.heads import answer_only_loss
+from tunesmith.models.load import add_lora, load_base_model, load_tokenizer
 from tunesmith.training.memory import frozen_linears_in_bf16
-from tunesmith.training.trainer import training_collator
 
 
 def test_bf16_frozen_linears_change_nothing_under_autocast(tiny_model_dir):

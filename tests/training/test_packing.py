@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from tests.training.helpers import fact_examples, log_lines, train_tiny
-from tunesmith.tasks.causal import answer_only_loss, encode_examples, load_base_model, load_tokenizer
-from tunesmith.training.trainer import training_collator
+from tunesmith.models.chat import encode_examples, training_collator
+from tunesmith.models.heads import answer_only_loss
+from tunesmith.models.load import load_base_model, load_tokenizer
 
 
 @pytest.mark.parametrize("attention", ["sdpa", "eager"])

@@ -28,7 +28,7 @@ def test_wandb_asked_for_but_not_installed_is_a_config_error(tmp_path, monkeypat
 
     from tunesmith.config import config_from_dict
     from tunesmith.errors import ConfigError
-    from tunesmith.training.trainer import logging_callbacks
+    from tunesmith.training.callbacks import logging_callbacks
 
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "wandb" else real_find_spec(name))

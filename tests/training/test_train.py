@@ -7,9 +7,10 @@ import torch
 
 from tunesmith.config import config_from_dict
 from tunesmith.data import Example
+from tunesmith.models.chat import encode_examples
+from tunesmith.models.load import build_causal, load_trained
 from tunesmith.plan import DataProfile, Hardware, LengthStats, ModelInfo, make_plan
 from tunesmith.runs import RunFolder
-from tunesmith.tasks.causal import build_causal, encode_examples, load_trained
 from tunesmith.training import train
 
 FACTS = [
@@ -62,7 +63,7 @@ def test_training_loss_goes_down(trained):
     ]
     assert len(losses) >= 8
     assert sum(losses[-3:]) / 3 < 0.5 * sum(losses[:3]) / 3
-    assert result.eval_losses[-1] < result.eval_losses[0]
+    assert result.validation[-1] < result.validation[0]
     assert result.steps == 48 and result.peak_memory_gb > 0
     lines = [json.loads(line) for line in (run.logs_dir / "train_log.jsonl").read_text().splitlines()]
     assert {line["phase"] for line in lines} == {"warmup", "decay"}

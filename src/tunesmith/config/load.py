@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from tunesmith.config.schema import RunConfig
+from tunesmith.config.schema import NOT_FOR_TASK, NotForTaskError, RunConfig
 from tunesmith.errors import ConfigError
 
 DATA_PATHS = ("train", "valid", "test")
@@ -30,7 +30,11 @@ def load_config(path: str | Path) -> RunConfig:
     return _resolve_paths(config, path.parent)
 
 
-def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> RunConfig:
+def config_from_dict(raw: dict[str, Any], source: str = "<config>", *, saved: bool = False) -> RunConfig:
+    """Validate ``raw``; ``saved``: it is a run folder's config.yaml, whose settings that do not apply to its task
+    (written by tunesmith versions that saved every section) are dropped instead of rejected."""
+    if saved:
+        raw = drop_not_for_task(raw)
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as err:
@@ -38,7 +42,26 @@ def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> RunConfig
 
 
 def dump_config(config: RunConfig) -> str:
-    return yaml.safe_dump(json.loads(config.model_dump_json()), sort_keys=False)
+    """The config as YAML, every default written out except the settings that do not apply to its task."""
+    return yaml.safe_dump(drop_not_for_task(json.loads(config.model_dump_json())), sort_keys=False)
+
+
+def drop_not_for_task(raw: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``raw`` without the keys NOT_FOR_TASK lists for its task (sections emptied by it stay, empty)."""
+    task = raw.get("task", "causal_lm")
+    keys = NOT_FOR_TASK.get(task, ()) if isinstance(task, str) else ()
+    kept = dict(raw)
+    for key in keys:
+        *sections, name = key.split(".")
+        parent = kept
+        for section in sections:
+            if not isinstance(parent.get(section), dict):
+                break
+            parent[section] = dict(parent[section])  # copy on the way down: ``raw`` stays as it was
+            parent = parent[section]
+        else:
+            parent.pop(name, None)
+    return kept
 
 
 def _read_mapping(path: Path) -> dict[str, Any]:
@@ -57,8 +80,17 @@ def _read_mapping(path: Path) -> dict[str, Any]:
 def _describe(err: ValidationError, source: str) -> str:
     lines = [f"{source}: invalid config"]
     for problem in err.errors():
+        error = problem.get("ctx", {}).get("error")
+        if isinstance(error, NotForTaskError):  # one line per key, as if each were a field's own error
+            lines += [f"  {key}: {message}" for key, message in error.problems]
+            continue
         key = ".".join(str(part) for part in problem["loc"]) or "(top level)"
-        message = "unknown key" if problem["type"] == "extra_forbidden" else problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif problem["type"] == "value_error" and error is not None:
+            message = str(error)  # the validator's own words, without pydantic's "Value error, " in front
+        else:
+            message = problem["msg"]
         given = problem.get("input")
         shown = (
             "" if problem["type"] in ("missing", "extra_forbidden") or isinstance(given, dict) else f" (got {given!r})"

@@ -5,8 +5,9 @@ Fields left as ``None`` are chosen by the plan (see :mod:`tunesmith.plan`); a va
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -14,6 +15,91 @@ from tunesmith.config.embedding import EmbeddingConfig
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+TASKS = ("causal_lm", "summarization", "embedding")
+
+# Settings a task's code never reads, by task, as dotted keys (a whole section by its own name). Written in a
+# config for that task, each is an error naming the key and the task, not a setting silently ignored; defaults
+# never are (only keys present in the file count). causal_lm and summarization share one code path.
+NOT_FOR_TASK: dict[str, tuple[str, ...]] = {
+    "causal_lm": (
+        "embedding",  # sentence-embedding settings: only embedding runs read them
+    ),
+    "summarization": (
+        "embedding",  # sentence-embedding settings: only embedding runs read them
+    ),
+    "embedding": (
+        "model.system_prompt",  # an encoder has no chat template: texts are encoded as they are
+        "data.format",  # Q&A/summary record shapes; pair shapes are embedding.data_format
+        "data.instruction",  # the instruction put before a text to summarise
+        "data.prompt_field",  # a Q&A record's question; pair columns are named in embedding.columns
+        "data.answer_field",  # a Q&A record's answer; pair columns are named in embedding.columns
+        "data.category_field",  # Q&A scores by category; a class label is embedding.columns.label
+        "data.difficulty_field",  # Q&A scores by difficulty and the difficulty curriculum
+        "training.grad_accum",  # the embedding trainer takes one batch per step (in-batch negatives)
+        "training.max_length",  # texts are cut at embedding.max_seq_length
+        "training.gradient_checkpointing",  # not passed to the sentence-transformers trainer
+        "training.curriculum",  # the causal curriculum; pairs have embedding.curriculum
+        "training.curriculum_phases",  # phases of training.curriculum
+        "training.packing",  # packs a causal model's token sequences into one row
+        "evaluation.max_new_tokens",  # generation length: an embedding run generates nothing
+        "evaluation.mode",  # greedy or beam-search generation
+        "evaluation.num_beams",  # beam-search generation
+        "evaluation.length_penalty",  # beam-search generation
+        "evaluation.no_repeat_ngram_size",  # generation
+        "evaluation.batch_size",  # sequences generated at once; encoding uses embedding.eval_batch_size
+        "continual.parent_kl_weight",  # KL to the previous round on a causal model's answer tokens
+    ),
+}
+# Where a setting rejected for a task lives for that task, named in the error.
+USE_INSTEAD: dict[str, dict[str, str]] = {
+    "embedding": {
+        "data.format": "embedding.data_format",
+        "data.prompt_field": "embedding.columns",
+        "data.answer_field": "embedding.columns",
+        "data.category_field": "embedding.columns",
+        "training.max_length": "embedding.max_seq_length",
+        "training.curriculum": "embedding.curriculum",
+        "evaluation.batch_size": "embedding.eval_batch_size",
+    },
+}
+
+
+class NotForTaskError(ValueError):
+    """Settings written for a task they do not apply to: ``problems`` holds (dotted key, message) pairs."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(f"{key}: {message}" for key, message in problems))
+
+
+def not_for_task_message(key: str, task: str) -> str:
+    """Why ``key`` is rejected for ``task``: the tasks it applies to, and what to set instead where there is one."""
+    applies = [other for other in TASKS if key not in NOT_FOR_TASK.get(other, ())]
+    message = f"does not apply to task '{task}' (only to: {', '.join(applies)})"
+    instead = USE_INSTEAD.get(task, {}).get(key)
+    return message + (f"; set {instead} instead" if instead else "")
+
+
+def keys_not_for_task(raw: Mapping[str, Any], task: str) -> list[str]:
+    """The keys of NOT_FOR_TASK[task] that ``raw`` (a config mapping, or RunConfig's fields) actually sets."""
+    return [key for key in NOT_FOR_TASK.get(task, ()) if _is_set(raw, key.split("."))]
+
+
+def _is_set(raw: Any, path: list[str]) -> bool:
+    head, rest = path[0], path[1:]
+    if isinstance(raw, BaseModel):  # a section given as a model (or re-validated on assignment): its set fields
+        if head not in raw.model_fields_set:
+            return False
+        value = getattr(raw, head)
+    elif isinstance(raw, Mapping):
+        if head not in raw:
+            return False
+        value = raw[head]
+    else:
+        return False
+    if not rest:
+        return not isinstance(value, BaseModel) or bool(value.model_fields_set)
+    return _is_set(value, rest)
 
 
 class Section(BaseModel):
@@ -213,6 +299,20 @@ class RunConfig(Section):
     continual: ContinualConfig = Field(default_factory=ContinualConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_settings_of_the_task(cls, data: Any) -> Any:
+        """Reject the settings NOT_FOR_TASK lists for the config's task, when present in the input."""
+        if not isinstance(data, Mapping):
+            return data
+        task = data.get("task", "causal_lm")
+        if not isinstance(task, str) or task not in NOT_FOR_TASK:
+            return data  # an unknown task is reported by the field's own check
+        found = keys_not_for_task(data, task)
+        if found:
+            raise NotForTaskError([(key, not_for_task_message(key, task)) for key in found])
+        return data
 
     @model_validator(mode="after")
     def _embedding_model_by_default(self) -> RunConfig:

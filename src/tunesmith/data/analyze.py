@@ -1,59 +1,19 @@
-"""Know the data before training: sizes, token lengths, categories and difficulties, duplicates, suspicious
-answers, and leakage between splits. Pure functions over Examples and a tokenizer; the CLI prints and plots."""
+"""Know the data before training: categories and difficulties, duplicates, suspicious answers, and leakage
+between splits. Pure functions over Examples; ``tunesmith analyze`` (:mod:`tunesmith.cli.data_commands`) adds the
+token lengths, prints and plots."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict
 from itertools import combinations
 
 from tunesmith.data.duplicates import NEAR_DUPLICATE_SIMILARITY, similar_pairs
 from tunesmith.data.shapes import Example
-from tunesmith.metrics.text import normalize_answer
+from tunesmith.data.text import extract_facts, normalize_answer
 
 _SENTENCE_ENDINGS = tuple(".!?)\"'»…:;")
 SHORT_ANSWER_WORDS = 2
-
-
-def analyze_splits(
-    splits: dict[str, Sequence[Example]],
-    tokenizer,
-    system_prompt: str | None = None,
-    threshold: float = NEAR_DUPLICATE_SIMILARITY,
-    context_length: int | None = None,
-) -> dict:
-    """Everything ``tunesmith analyze`` reports, as plain data (written to analysis.json)."""
-    splits = {name: list(examples) for name, examples in splits.items() if examples}
-    lengths = {name: token_lengths(examples, tokenizer, system_prompt) for name, examples in splits.items()}
-    return {
-        "counts": {name: len(examples) for name, examples in splits.items()},
-        "augmented": {name: sum(e.augmented_from is not None for e in examples) for name, examples in splits.items()},
-        "lengths": {name: {part: _stats(values) for part, values in parts.items()} for name, parts in lengths.items()},
-        "categories": {name: _label_counts(examples, "category") for name, examples in splits.items()},
-        "difficulties": {name: _label_counts(examples, "difficulty") for name, examples in splits.items()},
-        "duplicates": {name: duplicates(examples, threshold) for name, examples in splits.items()},
-        "answers": {
-            name: answer_problems(examples, lengths[name]["sequence"], context_length)
-            for name, examples in splits.items()
-        },
-        "leakage": leakage(splits, threshold),
-        "token_lengths": lengths,  # raw values, for the histograms
-    }
-
-
-def token_lengths(examples: Sequence[Example], tokenizer, system_prompt: str | None = None) -> dict[str, list[int]]:
-    """Tokens per prompt, per answer, and per whole templated conversation, by the model's own tokenizer."""
-    from tunesmith.tasks.causal import chat_text, prompt_text
-
-    def count(text: str) -> int:
-        return len(tokenizer(text, add_special_tokens=False).input_ids)
-
-    return {
-        "prompt": [count(prompt_text(tokenizer, e.prompt, system_prompt)) for e in examples],
-        "answer": [count(e.answer) for e in examples],
-        "sequence": [count(chat_text(tokenizer, e.messages, system_prompt)) for e in examples],
-    }
 
 
 def duplicates(examples: Sequence[Example], threshold: float = NEAR_DUPLICATE_SIMILARITY) -> dict:
@@ -97,8 +57,6 @@ def answer_problems(
 
 def _ends_with_fact(answer: str) -> bool:
     """An answer ending in a URL, an e-mail address or a number is finished even without a full stop."""
-    from tunesmith.metrics.facts import extract_facts
-
     last_word = answer.split()[-1]
     return bool(extract_facts(last_word)) or "." in last_word.strip(".")
 
@@ -118,12 +76,7 @@ def _pair(a: Example, b: Example, similarity: float) -> dict:
     return {"a": a.source, "b": b.source, "similarity": similarity, "a_question": a.question, "b_question": b.question}
 
 
-def _label_counts(examples: Sequence[Example], field: str) -> dict[str, int]:
+def label_counts(examples: Sequence[Example], field: str) -> dict[str, int]:
+    """Examples per value of ``field`` (category, difficulty), the most frequent first; unlabelled ones left out."""
     counts = Counter(getattr(example, field) for example in examples)
     return dict(sorted(((str(k), v) for k, v in counts.items() if k is not None), key=lambda kv: (-kv[1], kv[0])))
-
-
-def _stats(values: list[int]) -> dict:
-    from tunesmith.plan.profile import LengthStats
-
-    return asdict(LengthStats.of(values))

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tunesmith.data.text import normalize_answer
+
 NEAR_DUPLICATE_SIMILARITY = 0.85
 _CHUNK = 2048  # rows per sparse product, so memory stays flat on large datasets
 
 
 def normalize_question(text: str) -> str:
-    from tunesmith.metrics.text import normalize_answer
-
     return normalize_answer(text)
 
 

@@ -75,7 +75,7 @@ def example_record(example: Example) -> dict:
 
 def write_examples(path: Path, examples: Sequence[Example]) -> None:
     """Examples as JSONL records (see :func:`example_record`), written atomically."""
-    from tunesmith.runs import write_text
+    from tunesmith.atomic import write_text
 
     write_text(path, "".join(json.dumps(example_record(e), ensure_ascii=False) + "\n" for e in examples))
 

@@ -292,3 +292,29 @@ def _json_object(line: str, source: str) -> dict:
 def _chain(first, rest: Iterator) -> Iterator:
     yield first
     yield from rest
+
+
+def pairs_from_classes(texts: list[LabelledText], pairs_per_text: int, seed: int) -> list[Pair]:
+    """For every text, ``pairs_per_text`` pairs: half with a text of its label (score 1), half with another (0).
+
+    Labels with a single text get no positive; a data set with a single label gets no negative.
+    """
+    rng = random.Random(seed)
+    by_label: dict[str, list[str]] = {}
+    for item in texts:
+        by_label.setdefault(item.label, []).append(item.text)
+    labels = sorted(by_label)
+    pairs = []
+    for item in texts:
+        same = by_label[item.label]
+        others = [label for label in labels if label != item.label]
+        for index in range(pairs_per_text):
+            if index % 2 == 0 and len(same) > 1:
+                partner = item.text
+                while partner == item.text and len(set(same)) > 1:
+                    partner = rng.choice(same)
+                if partner != item.text:
+                    pairs.append(Pair(item.text, partner, 1.0))
+            elif index % 2 == 1 and others:
+                pairs.append(Pair(item.text, rng.choice(by_label[rng.choice(others)]), 0.0))
+    return pairs

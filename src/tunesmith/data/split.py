@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from tunesmith.data.duplicates import NEAR_DUPLICATE_SIMILARITY, duplicate_groups, similar_pairs
+from tunesmith.data.text import normalize_answer
 
 T = TypeVar("T")
 
@@ -81,8 +82,6 @@ def _most_behind(parts: dict[str, list[T]], targets: dict[str, int]) -> str:
 def example_key(example) -> str:
     """A stable id of an example's content (question and answer), which augmented copies point back to."""
     import hashlib
-
-    from tunesmith.metrics.text import normalize_answer
 
     text = normalize_answer(example.question) + "\x00" + normalize_answer(example.answer)
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]

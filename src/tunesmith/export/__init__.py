@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tunesmith.errors import ExportError
-from tunesmith.export.source import FinishedRun, open_finished_run
+from tunesmith.runs.finished import FinishedRun, open_finished_run
 
 FORMATS = ("merged", "adapter", "gguf", "ollama")
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tunesmith.atomic import staged_file
 from tunesmith.errors import ExportError
-from tunesmith.runs.atomic import staged_file
 
 GGUF_TYPES = ("f16", "q8_0")
 SUPPORTED_ARCHITECTURES = ("LlamaForCausalLM",)

@@ -1,6 +1,7 @@
 """A finished run's adapter merged into its base model, and the two folder formats built on it.
 
-``merged``: a plain Hugging Face folder (``AutoModelForCausalLM.from_pretrained`` loads it, no peft needed).
+``merged``: a plain Hugging Face folder (``AutoModelForCausalLM.from_pretrained`` loads it, no peft needed); for a
+sentence-embedding run, its sentence-transformers folder (``SentenceTransformer(folder)`` loads it).
 ``adapter``: the PEFT adapter alone (``PeftModel.from_pretrained(base, folder)`` loads it).
 """
 
@@ -9,9 +10,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from tunesmith.atomic import save_folder
 from tunesmith.errors import ExportError
-from tunesmith.export.source import GENERATIVE_TASKS, FinishedRun
-from tunesmith.runs import save_folder
+from tunesmith.runs.finished import FinishedRun
 
 
 def merged_model(run: FinishedRun):
@@ -25,29 +26,32 @@ def merged_model(run: FinishedRun):
 def export_merged(run: FinishedRun, out: Path) -> Path:
     from tunesmith.models.merge import merge_adapter
 
-    _require_generative(run)
+    if run.sentence_model is not None:  # trained in full, or its adapter merged at the end of the run
+        save_folder(out, lambda folder: shutil.copytree(run.sentence_model, folder, dirs_exist_ok=True))
+        return out
     return merge_adapter(run.base_dir, run.adapter_dir, out)
 
 
 def export_adapter(run: FinishedRun, out: Path) -> Path:
-    _require_generative(run)
+    if not (run.adapter_dir / "adapter_config.json").is_file():
+        raise ExportError(f"{run.path}: the run trained the whole model, not an adapter; export it as merged")
     save_folder(out, lambda folder: _copy_adapter(run, folder))
     return out
 
 
 def _copy_adapter(run: FinishedRun, folder: Path) -> None:
     shutil.copytree(run.adapter_dir, folder, dirs_exist_ok=True)
-    # The chat template travels with the adapter so that prompts are formatted as in training.
-    from tunesmith.tasks.causal import load_tokenizer
+    if run.base_dir is not None:  # the chat template travels with the adapter: prompts as formatted in training
+        from tunesmith.models.load import load_tokenizer
 
-    load_tokenizer(run.base_dir).save_pretrained(folder)
+        load_tokenizer(run.base_dir).save_pretrained(folder)
 
 
 def _require_generative(run: FinishedRun) -> None:
-    if run.task not in GENERATIVE_TASKS:
+    if run.sentence_model is not None:
         raise ExportError(
-            f"{run.path}: a '{run.task}' run is not a text generation model; these formats are for "
-            f"{' and '.join(GENERATIVE_TASKS)} runs"
+            f"{run.path}: a sentence-embedding model is not a text generation model; GGUF and Ollama are for "
+            "those. Export it as merged (a sentence-transformers folder), or use its model-int8/ copy"
         )
 
 

@@ -15,7 +15,7 @@ import random
 
 import numpy as np
 
-from tunesmith.data.pairs import PairSet
+from tunesmith.data.pairs import PairSet, pairs_from_classes
 from tunesmith.metrics.adversarial import adversarial_groups, adversarial_metrics
 from tunesmith.metrics.embedding import (
     labelled_pair_metrics,
@@ -94,8 +94,6 @@ def _triplet_retrieval(test: PairSet, embeddings, index, dim, ks) -> dict[str, f
 
 
 def _class_scores(test: PairSet, embeddings, index, dim, ks, seed, pairs_per_text) -> dict[str, float]:
-    from tunesmith.tasks.embedding import pairs_from_classes
-
     items = test.records
     rows = [index[item.text] for item in items]
     labels = [item.label for item in items]

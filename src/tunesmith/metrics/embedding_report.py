@@ -1,4 +1,6 @@
-"""Write and show embedding scores: base vs tuned, at every dimension (metrics.json, metrics.csv, a table)."""
+"""Write and show embedding scores: base vs tuned (and int8), at every dimension (metrics.json, metrics.csv, a
+table). metrics.json follows :mod:`tunesmith.metrics.results`: each model's "overall" holds its full-size scores and
+"by_dimension" every scored dimension."""
 
 from __future__ import annotations
 
@@ -9,8 +11,17 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from tunesmith.atomic import write_text
 from tunesmith.metrics.embedding import PRIMARY_METRIC
-from tunesmith.runs import write_json, write_text
+from tunesmith.metrics.results import embedding_summary, write_metrics
+
+__all__ = [
+    "embedding_csv",
+    "embedding_summary",
+    "primary_metric",
+    "print_embedding_metrics",
+    "write_embedding_results",
+]
 
 
 def primary_metric(shape: str) -> str:
@@ -18,17 +29,23 @@ def primary_metric(shape: str) -> str:
 
 
 def write_embedding_results(folder: Path, scores: dict, shape: str, extra: dict | None = None) -> None:
-    """metrics.json: ``{primary_metric, data_shape, <model>: {<dim>: {metric: value}}}``; metrics.csv: one row a
-    model and dimension."""
+    """metrics.json: ``{task: "embedding", primary_metric, greater_is_better, data_shape, <model>: {overall,
+    by_dimension}, **extra}``; metrics.csv: one row a model and dimension.
+
+    Args:
+        scores: ``{model: {dim: {metric: value}}}`` as :func:`~tunesmith.metrics.embedding_eval.evaluate_embeddings`
+            returns per model, the full size first.
+        extra: more entries for metrics.json, such as ``int8_export``.
+    """
     folder = Path(folder)
-    write_json(
-        folder / "metrics.json",
-        {"primary_metric": primary_metric(shape), "data_shape": shape, **scores, **(extra or {})},
-    )
-    write_text(folder / "metrics.csv", embedding_csv(scores))
+    by_dim = _by_dimension(scores)
+    models = {label: embedding_summary(dims) for label, dims in by_dim.items()}
+    write_metrics(folder, "embedding", primary_metric(shape), True, models, {"data_shape": shape, **(extra or {})})
+    write_text(folder / "metrics.csv", embedding_csv(by_dim))
 
 
 def embedding_csv(scores: dict) -> str:
+    scores = _by_dimension(scores)
     names = _metric_names(scores)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -42,6 +59,7 @@ def embedding_csv(scores: dict) -> str:
 def print_embedding_metrics(scores: dict, shape: str, console: Console | None = None) -> None:
     """One row per dimension and metric, the models side by side."""
     console = console or Console()
+    scores = _by_dimension(scores)
     models = list(scores)
     table = Table(title=f"Scores (primary: {primary_metric(shape)})", title_justify="left")
     table.add_column("dim")
@@ -55,6 +73,14 @@ def print_embedding_metrics(scores: dict, shape: str, console: Console | None = 
                 continue
             table.add_row(dim, name, *(_format(scores[label].get(dim, {}).get(name)) for label in models))
     console.print(table)
+
+
+def _by_dimension(scores: dict) -> dict[str, dict]:
+    """``{model: {dim: scores}}``, also from models already summarised as ``{overall, by_dimension}``."""
+    return {
+        label: value["by_dimension"] if isinstance(value, dict) and "by_dimension" in value else value
+        for label, value in scores.items()
+    }
 
 
 def _metric_names(scores: dict) -> list[str]:

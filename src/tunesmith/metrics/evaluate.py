@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
 
+from tunesmith.atomic import write_text
 from tunesmith.data import Example
+from tunesmith.metrics import results
 from tunesmith.metrics.generate import generate
 from tunesmith.metrics.perplexity import answer_nll, perplexity
 from tunesmith.metrics.text import METRICS, corpus_bleu, score_answer
-from tunesmith.runs import write_json, write_text
 
 PRIMARY_METRIC = "token_f1"
 PRIMARY_BY_TASK = {"summarization": "rouge_l"}
@@ -37,7 +38,7 @@ def evaluate_bundle(
 
     Each model's overall scores also carry the corpus BLEU and the perplexity of the reference answers.
     """
-    from tunesmith.tasks.causal import prompt_text
+    from tunesmith.models.chat import prompt_text
 
     prompts = [prompt_text(bundle.tokenizer, example.prompt, bundle.system_prompt) for example in examples]
     models = {"tuned": nullcontext}
@@ -91,19 +92,37 @@ def primary_metric(task: str) -> str:
     return PRIMARY_BY_TASK.get(task, PRIMARY_METRIC)
 
 
-def write_results(folder: Path, result: dict, extra: dict | None = None, primary: str = PRIMARY_METRIC) -> None:
+def write_results(
+    folder: Path,
+    result: dict,
+    extra: dict | None = None,
+    primary: str = PRIMARY_METRIC,
+    task: str | None = None,
+    greater_is_better: bool | None = None,
+) -> None:
+    """metrics.json in the shape of :mod:`tunesmith.metrics.results` (``result["summary"]`` holds the models),
+    metrics.csv (one row per model and group) and predictions.jsonl (one line per example).
+
+    Args:
+        task: "causal_lm" or "summarization"; when None, the task whose primary metric ``primary`` is.
+        greater_is_better: the primary metric's direction; when None, known from its name.
+    """
     folder = Path(folder)
-    write_json(folder / "metrics.json", {"primary_metric": primary, **result["summary"], **(extra or {})})
+    task = task or next((name for name, metric in PRIMARY_BY_TASK.items() if metric == primary), "causal_lm")
+    better = results.greater_is_better(primary) if greater_is_better is None else greater_is_better
+    results.write_metrics(folder, task, primary, better, result["summary"], extra)
     write_text(folder / "metrics.csv", metrics_csv(result["summary"]))
     lines = [_json_line(row) for row in result["rows"]]
     write_text(folder / "predictions.jsonl", "".join(lines))
 
 
 def metrics_csv(summary: dict) -> str:
+    """One row per model overall, then per category and difficulty; ``summary`` is ``{label: {overall, by_*}}``
+    (a whole metrics.json works too: only its scored models are read)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["model", "group_by", "group", "n", *OVERALL_METRICS])
-    for label, parts in summary.items():
+    for label, parts in results.models(summary).items():
         writer.writerow([label, "all", "all", parts["overall"]["n"], *_values(parts["overall"])])
         for group_by in ("category", "difficulty"):
             for group, scores in parts.get(f"by_{group_by}", {}).items():

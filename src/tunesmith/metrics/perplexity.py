@@ -11,17 +11,14 @@ from collections.abc import Sequence
 import torch
 
 from tunesmith.data import Example
-from tunesmith.tasks.causal import answer_logits, supports_answer_only_head
+from tunesmith.models.chat import encode_example, encode_seq2seq_example, training_collator
+from tunesmith.models.heads import IGNORE_INDEX, answer_logits, supports_answer_only_head
 
 
 def answer_nll(
     model, tokenizer, examples: Sequence[Example], system_prompt: str | None, max_length: int, batch_size: int = 8
 ) -> list[tuple[float, int]]:
     """``(summed negative log-likelihood, answer tokens)`` per example, in the order given."""
-    from tunesmith.tasks.causal import encode_example
-    from tunesmith.tasks.seq2seq import encode_seq2seq_example
-    from tunesmith.training.trainer import training_collator
-
     if model.config.is_encoder_decoder:
         encoded = [encode_seq2seq_example(tokenizer, example, max_length, max_length) for example in examples]
     else:
@@ -58,9 +55,9 @@ def _batch_nll(model, batch) -> list[tuple[float, int]]:
         logits = model(input_ids=input_ids, attention_mask=attention_mask).logits.float()
         shifted_logits, shifted_labels = logits[:, :-1], labels[:, 1:]
     losses = torch.nn.functional.cross_entropy(
-        shifted_logits.transpose(1, 2), shifted_labels, ignore_index=-100, reduction="none"
+        shifted_logits.transpose(1, 2), shifted_labels, ignore_index=IGNORE_INDEX, reduction="none"
     )
-    counts = (shifted_labels != -100).sum(dim=1)
+    counts = (shifted_labels != IGNORE_INDEX).sum(dim=1)
     return [(float(loss), int(count)) for loss, count in zip(losses.sum(dim=1), counts)]
 
 

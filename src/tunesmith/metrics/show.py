@@ -1,33 +1,36 @@
-"""Terminal tables of evaluation results: base vs tuned overall, then per category and difficulty."""
+"""Terminal tables of evaluation results for any task: every model's overall scores side by side, then the primary
+metric per group of each breakdown (category, difficulty, dimension)."""
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
 
-from tunesmith.metrics.tables import format_score, overall_rows
+from tunesmith.metrics.results import group_names, models, reference_label
+from tunesmith.metrics.tables import group_rows, overall_rows
 
 
 def print_metrics(summary: dict, console: Console | None = None, primary: str = "token_f1") -> None:
+    """``summary``: ``{label: {"overall": ..., "by_<group>": ...}}`` (a whole metrics.json works too)."""
     console = console or Console()
-    labels = list(summary)
-    overall = Table(title=f"Test set ({summary[labels[-1]]['overall']['n']} examples)", title_justify="left")
-    headers, rows = overall_rows(summary)
+    summary = models(summary)
+    reference = reference_label(summary)
+    if reference is None:
+        console.print("no scores")
+        return
+    n = summary[reference]["overall"].get("n")
+    title = "Test set" if n is None else f"Test set ({n} examples)"
+    _print_table(console, title, *overall_rows(summary))
+    for group_by in group_names(summary):
+        headers, rows = group_rows(summary, group_by, primary)
+        if rows:
+            _print_table(console, f"{primary} by {group_by}", headers, rows)
+
+
+def _print_table(console: Console, title: str, headers: list[str], rows: list[list[str]]) -> None:
+    table = Table(title=title, title_justify="left")
     for index, header in enumerate(headers):
-        overall.add_column(header, justify="left" if index == 0 else "right")
+        table.add_column(header, justify="left" if index == 0 else "right")
     for row in rows:
-        overall.add_row(*row)
-    console.print(overall)
-    for group_by in ("category", "difficulty"):
-        key = f"by_{group_by}"
-        if key not in summary[labels[-1]]:
-            continue
-        table = Table(title=f"{primary} by {group_by}", title_justify="left")
-        table.add_column(group_by)
-        table.add_column("n", justify="right")
-        for label in labels:
-            table.add_column(label, justify="right")
-        for group, scores in summary[labels[-1]][key].items():
-            values = [format_score(summary[label][key][group][primary]) for label in labels]
-            table.add_row(group, str(scores["n"]), *values)
-        console.print(table)
+        table.add_row(*row)
+    console.print(table)

@@ -1,30 +1,22 @@
 """Per-example text metrics for generated answers against references.
 
-Normalisation follows the SQuAD evaluation script: lower-case, drop punctuation and the articles a/an/the,
-collapse whitespace. ROUGE comes from Google's ``rouge-score`` (with stemming), BLEU from ``sacrebleu``.
+Normalisation follows the SQuAD evaluation script (:func:`tunesmith.data.text.normalize_answer`, re-exported
+here): lower-case, drop punctuation and the articles a/an/the, collapse whitespace. ROUGE comes from Google's
+``rouge-score`` (with stemming), BLEU from ``sacrebleu``.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-import string
 from collections import Counter
 from collections.abc import Sequence
 
+from tunesmith.data.text import normalize_answer
 from tunesmith.metrics.facts import fact_recall
 
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCTUATION = set(string.punctuation)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 ROUGE_TYPES = {"rouge_1": "rouge1", "rouge_2": "rouge2", "rouge_l": "rougeL", "rouge_lsum": "rougeLsum"}
-
-
-def normalize_answer(text: str) -> str:
-    text = text.lower()
-    text = "".join(char for char in text if char not in _PUNCTUATION)
-    text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
 
 
 def exact_match(prediction: str, reference: str) -> float:

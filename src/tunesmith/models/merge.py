@@ -1,17 +1,16 @@
-"""Fold a LoRA adapter into its base model's weights: a plain transformers model, and a folder written
-atomically. Continued runs start from it; export and serve build on it."""
+"""Fold a LoRA adapter into its base model's weights: a plain transformers model in memory (what serve and the
+GGUF export use), and a folder written atomically (continued runs start from it; the merged export)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tunesmith.runs.atomic import save_folder
+from tunesmith.atomic import save_folder
+from tunesmith.models.load import load_trained_model
 
 
 def merged_model(base_dir: Path, adapter_dir: Path):
     """(model, tokenizer): the base model (either family) with the adapter's weights folded in, in eval mode."""
-    from tunesmith.tasks import load_trained_model
-
     bundle = load_trained_model(base_dir, adapter_dir, None)
     model = bundle.model.merge_and_unload()
     model.eval()

@@ -1,5 +1,6 @@
+from tunesmith.plan.choices import Choice, Estimate, Plan
 from tunesmith.plan.hardware import Hardware, detect_hardware
-from tunesmith.plan.make import Choice, Estimate, Plan, generation_settings, make_plan
+from tunesmith.plan.make import generation_settings, make_plan
 from tunesmith.plan.model_info import ModelInfo, read_model_info
 from tunesmith.plan.profile import DataProfile, LengthStats, profile_splits
 

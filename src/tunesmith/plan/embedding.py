@@ -9,30 +9,30 @@ import math
 from dataclasses import asdict, dataclass
 
 from tunesmith.data.pairs import PairSet
+from tunesmith.plan.choices import Choice, Chooser, Estimate, Plan, bf16_reason, by_size, round_up
+from tunesmith.plan.constants import value, values
 from tunesmith.plan.hardware import Hardware
-from tunesmith.plan.make import Choice, Estimate, Plan, _by_size, _Chooser
 from tunesmith.plan.model_info import ModelInfo
 from tunesmith.plan.profile import LengthStats
 
-# (training rows up to, epochs): small sets need more passes. On STS-B train (5,692 pairs after validation),
-# 2 epochs at 5e-5 reached dev Spearman 0.8825 against 0.8736 for one.
-EPOCHS_BY_SIZE = ((1_000, 4), (10_000, 2), (math.inf, 1))
-# Full fine-tuning for small encoders: at 23M parameters it trains as fast as LoRA on a CPU and learns more.
-FULL_FINETUNE_UP_TO = 150e6
-LEARNING_RATE = {"full": 5e-5, "lora": 1e-3}
-BATCH_SIZE = {"pair": 16, "ranking": 64}
-# SimCSE alone on an already trained sentence model must be gentle: on the IT tickets (1,000 texts, full
-# fine-tuning of all-MiniLM-L6-v2) 4 epochs at 5e-5 took retrieval NDCG@10 from 0.579 down to 0.502, one epoch
-# at 1e-5 up to 0.587.
-SIMCSE_FULL_LEARNING_RATE = 1e-5
+# The planner's numbers, each with the measurement it came from: see tunesmith.plan.constants.
+EPOCHS_BY_SIZE = value("embedding.EPOCHS_BY_SIZE")
+FULL_FINETUNE_UP_TO = value("embedding.FULL_FINETUNE_UP_TO")
+LEARNING_RATE = values("embedding.LEARNING_RATE")
+LORA_RANK = value("embedding.LORA_RANK")
+BATCH_SIZE = values("embedding.BATCH_SIZE")
+SIMCSE_FULL_EPOCHS = value("embedding.SIMCSE_FULL_EPOCHS")
+SIMCSE_FULL_LEARNING_RATE = value("embedding.SIMCSE_FULL_LEARNING_RATE")
 SIMCSE_REASON = "SimCSE alone: one gentle pass keeps what the model knew (stronger runs lost NDCG on IT tickets)"
-MATRYOSHKA_DIMS = (256, 128, 64)
-WARMUP_RATIO = 0.1
-# Training pairs per second on 2 CPU cores (all-MiniLM-L6-v2, texts of ~16 tokens), per text encoded per pair.
-MEASURED_TEXTS_PER_SECOND = {"cpu": 100.0, "cuda": 2000.0}
-ENCODE_TEXTS_PER_SECOND = {"cpu": 300.0, "cuda": 5000.0}
-RUNTIME_OVERHEAD_GB = 1.2  # Python, torch, transformers, sentence-transformers
-MAX_SEQ_CAP = 128  # on a CPU the cost of a text grows with its length; longer texts are cut
+MATRYOSHKA_DIMS = value("embedding.MATRYOSHKA_DIMS")
+WARMUP_RATIO = value("embedding.WARMUP_RATIO")
+SPEED_MEASURED_AT_TOKENS = value("embedding.SPEED_MEASURED_AT_TOKENS")
+MEASURED_TEXTS_PER_SECOND = values("embedding.TRAIN_TEXTS_PER_SECOND")
+ENCODE_TEXTS_PER_SECOND = values("embedding.ENCODE_TEXTS_PER_SECOND")
+RUNTIME_OVERHEAD_GB = value("embedding.RUNTIME_OVERHEAD_GB")
+ACTIVATION_BYTES = value("embedding.ACTIVATION_BYTES")
+MAX_SEQ_CAP = value("embedding.MAX_SEQ_CAP")
+BF16_GAIN = "faster training steps (autocast; weights stay fp32)"
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def make_embedding_plan(profile: EmbeddingProfile, config, hardware: Hardware, m
     """Choose method, loss, dimensions, lengths and the optimisation settings of an embedding run."""
     settings, training, lora = config.embedding, config.training, config.lora
     n = profile.n_train
-    chooser = _Chooser()
+    chooser = Chooser()
     method = "full" if model.n_params <= FULL_FINETUNE_UP_TO else "lora"
     chooser.pick(
         "method",
@@ -88,7 +88,9 @@ def make_embedding_plan(profile: EmbeddingProfile, config, hardware: Hardware, m
         + ("full fine-tuning is as fast as LoRA on this size and learns more" if method == "full" else "LoRA fits"),
     )
     if chooser["method"] == "lora":
-        chooser.pick("lora_r", lora.r, 32, "enough rank for a domain's vocabulary; cheap on an encoder this size")
+        chooser.pick(
+            "lora_r", lora.r, LORA_RANK, "enough rank for a domain's vocabulary; cheap on an encoder this size"
+        )
         chooser.pick("lora_alpha", lora.alpha, 2 * chooser["lora_r"], "2 x rank, the usual scale for LoRA updates")
         chooser.pick("target_modules", lora.target_modules, "all-linear", "attention and feed-forward layers")
     loss, loss_reason = _loss(profile.shape, settings)
@@ -108,15 +110,15 @@ def make_embedding_plan(profile: EmbeddingProfile, config, hardware: Hardware, m
         "MatryoshkaLoss: the first 256/128/64 coordinates stay usable on their own (smaller indexes)",
     )
     chooser.pick("max_seq_length", settings.max_seq_length, *_max_seq_length(profile, model))
-    chooser.pick("bf16", training.bf16, hardware.bf16, _bf16_reason(hardware))
+    chooser.pick("bf16", training.bf16, hardware.bf16, bf16_reason(hardware, BF16_GAIN))
     simcse = settings.simcse != "off" or profile.shape == "texts"
     rows = round(n * _records_factor(profile, settings))
     rate_key = chooser["method"]
     if _unsupervised_full(settings, profile, rate_key):
-        chooser.pick("epochs", training.epochs, 1, SIMCSE_REASON)
+        chooser.pick("epochs", training.epochs, SIMCSE_FULL_EPOCHS, SIMCSE_REASON)
         chooser.pick("learning_rate", training.learning_rate, SIMCSE_FULL_LEARNING_RATE, SIMCSE_REASON)
     else:
-        chooser.pick("epochs", training.epochs, _by_size(EPOCHS_BY_SIZE, rows), f"{rows} training rows at this rate")
+        chooser.pick("epochs", training.epochs, by_size(EPOCHS_BY_SIZE, rows), f"{rows} training rows at this rate")
         chooser.pick(
             "learning_rate",
             training.learning_rate,
@@ -133,6 +135,7 @@ def make_embedding_plan(profile: EmbeddingProfile, config, hardware: Hardware, m
         f"{batch - 1} in-batch negatives per positive" if ranking or simcse else "pairs per step for CoSENT's ranking",
     )
     steps_per_epoch = math.ceil(n * _records_factor(profile, settings) / chooser["batch_size"]) if n else 0
+    _fit_time_budget(chooser, profile, hardware, model, steps_per_epoch, training.time_budget_minutes)
     total_steps = training.max_steps or max(1, math.ceil(steps_per_epoch * chooser["epochs"]))
     chooser.pick(
         "warmup_steps",
@@ -146,12 +149,6 @@ def make_embedding_plan(profile: EmbeddingProfile, config, hardware: Hardware, m
 
 def _unsupervised_full(settings, profile: EmbeddingProfile, method: str) -> bool:
     return method == "full" and (settings.simcse == "only" or profile.shape == "texts")
-
-
-def _bf16_reason(hardware: Hardware) -> str:
-    if hardware.bf16:
-        return f"{hardware.device} computes bf16 natively: faster training steps (autocast; weights stay fp32)"
-    return f"{hardware.device} has no native bf16: fp32 is faster"
 
 
 def _loss(shape: str, settings) -> tuple[str, str]:
@@ -171,28 +168,39 @@ def _max_seq_length(profile: EmbeddingProfile, model: ModelInfo) -> tuple[int, s
     longest, p95 = profile.sequence.max, profile.sequence.p95
     cap = min(MAX_SEQ_CAP, model.max_positions)
     if longest <= cap:
-        return max(16, _round_up(longest, 8)), f"fits the longest text ({longest} tokens)"
+        return max(16, round_up(longest, 8)), f"fits the longest text ({longest} tokens)"
     if p95 <= cap:
-        return max(16, _round_up(p95, 8)), f"covers 95% of texts ({p95} tokens; longest {longest} is cut)"
+        return max(16, round_up(p95, 8)), f"covers 95% of texts ({p95} tokens; longest {longest} is cut)"
     return cap, f"cut at {cap} tokens for CPU cost (95% of texts fit in {p95}; longest {longest})"
-
-
-def _round_up(value: int, multiple: int) -> int:
-    return max(multiple, math.ceil(value / multiple) * multiple)
 
 
 def _peak_memory_gb(chooser, model: ModelInfo) -> float:
     """Runtime + weights with their gradients and two Adam moments (full) or frozen weights (LoRA) + activations."""
     trained_bytes = 16 if chooser["method"] == "full" else 4
-    activations = chooser["batch_size"] * 3 * chooser["max_seq_length"] * model.hidden_size * model.n_layers * 40
+    tokens = chooser["batch_size"] * 3 * chooser["max_seq_length"]
+    activations = tokens * model.hidden_size * model.n_layers * ACTIVATION_BYTES
     return RUNTIME_OVERHEAD_GB + (model.n_params * trained_bytes + activations) / 2**30
+
+
+def _fit_time_budget(chooser, profile, hardware, model, steps_per_epoch: int, budget_minutes) -> None:
+    """Fewer epochs (whole ones, at least one) when the planned ones would not fit ``time_budget_minutes``."""
+    if budget_minutes is None or chooser.choices["epochs"].source == "config" or not steps_per_epoch:
+        return
+    per_epoch = _estimate(profile, hardware, chooser, steps_per_epoch, steps_per_epoch, model).train_minutes
+    affordable = math.floor(budget_minutes / per_epoch) if per_epoch else chooser["epochs"]
+    if affordable < chooser["epochs"]:
+        reason = (
+            f"cut from {chooser['epochs']} to fit time_budget_minutes={budget_minutes:g} (~{per_epoch:.1f} min/epoch)"
+        )
+        chooser.choices["epochs"] = Choice(max(1, affordable), reason, "plan")
 
 
 def _estimate(profile, hardware, chooser, steps_per_epoch, total_steps, model) -> Estimate:
     rows = total_steps * chooser["batch_size"]
     texts = rows * max(2.0, profile.texts_per_record)
     # Speeds were measured at ~16 tokens a text; longer texts cost in proportion.
-    length_factor = max(1.0, min(chooser["max_seq_length"], profile.sequence.mean or 16) / 16)
+    at = SPEED_MEASURED_AT_TOKENS
+    length_factor = max(1.0, min(chooser["max_seq_length"], profile.sequence.mean or at) / at)
     train_seconds = texts * length_factor / MEASURED_TEXTS_PER_SECOND[hardware.device]
     eval_seconds = 2 * profile.test_texts * length_factor / ENCODE_TEXTS_PER_SECOND[hardware.device]
     return Estimate(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from tunesmith.runs import write_bytes
+from tunesmith.atomic import write_bytes
 from tunesmith.schedules import phase_name, to_lambda
 
 PHASE_COLOURS = {"warmup": "#f2d7d5", "exploration": "#d6eaf8", "exploitation": "#d5f5e3", "refinement": "#fcf3cf"}

@@ -44,7 +44,7 @@ class DataProfile:
 
 def profile_splits(splits: Splits, tokenizer, system_prompt: str | None = None) -> DataProfile:
     """Measure the splits with the model's own tokenizer and chat template."""
-    from tunesmith.tasks.causal import chat_text
+    from tunesmith.models.chat import chat_text
 
     every = splits.train + splits.valid + splits.test
     sequence = [len(tokenizer(chat_text(tokenizer, ex.messages, system_prompt)).input_ids) for ex in every]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from tunesmith.plan.make import Plan
+from tunesmith.plan.choices import Plan
 
 
 def print_plan(plan: Plan, console: Console | None = None) -> None:

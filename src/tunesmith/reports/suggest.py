@@ -1,4 +1,6 @@
-"""Plain suggestions when results are weak, each from evidence in the run folder."""
+"""Plain suggestions when results are weak, each from evidence in the run folder. Every check reads only what
+it needs and stays silent when the run has no such evidence (an embedding run has no answers to cut, a Q&A run no
+dimensions), so any task's folder can be passed."""
 
 from __future__ import annotations
 
@@ -8,19 +10,37 @@ OVERFIT_RISE = 0.05  # validation loss 5% above its minimum by the end
 FEW_EXAMPLES = 5
 NO_GAIN = 0.02
 LOW_FACT_RECALL = 0.5
+DIMENSION_KEEPS = 0.01  # a smaller embedding dimension within this of the full size is worth suggesting
 
 
 def suggestions(
-    summary: dict, rows: list[dict], log_rows: list[dict], plan: dict, train_categories: Counter, primary: str
+    summary: dict,
+    rows: list[dict],
+    log_rows: list[dict],
+    plan: dict,
+    train_categories: Counter,
+    primary: str,
+    greater_is_better: bool = True,
 ) -> list[str]:
+    """``summary``: ``{label: {"overall": ..., "by_<group>": ...}}`` (the scored models of a metrics.json)."""
     found = [
         *_overfitting(log_rows),
-        *_no_gain(summary, primary),
+        *_no_gain(summary, primary, greater_is_better),
         *_weak_categories(summary, train_categories, primary),
         *_cut_answers(rows, plan),
         *_facts_missed(summary),
+        *_int8_loss(summary, primary, greater_is_better),
+        *_smaller_dimension(summary, primary, greater_is_better),
     ]
     return found or ["Nothing stands out: the fine-tuned model beats the base model and the curves look healthy."]
+
+
+def _score(summary: dict, label: str, metric: str, group: str | None = None, name: str | None = None):
+    """A score, or None when that model, group or metric is absent."""
+    scores = summary.get(label, {})
+    scores = scores.get("overall", {}) if group is None else scores.get(f"by_{group}", {}).get(name, {})
+    value = scores.get(metric)
+    return value if isinstance(value, int | float) else None
 
 
 def _overfitting(log_rows: list[dict]) -> list[str]:
@@ -39,36 +59,37 @@ def _overfitting(log_rows: list[dict]) -> list[str]:
     ]
 
 
-def _no_gain(summary: dict, primary: str) -> list[str]:
-    if "base" not in summary:
+def _no_gain(summary: dict, primary: str, greater_is_better: bool = True) -> list[str]:
+    base, tuned = _score(summary, "base", primary), _score(summary, "tuned", primary)
+    if base is None or tuned is None:
         return []
-    base, tuned = summary["base"]["overall"][primary], summary["tuned"]["overall"][primary]
-    if tuned - base >= NO_GAIN:
+    gain = tuned - base if greater_is_better else base - tuned
+    if gain >= NO_GAIN:
         return []
     return [
         f"No real gain: {primary} {base:.3f} -> {tuned:.3f}. Try more epochs or a higher learning rate, "
-        "check that the test questions are answerable from the training data, and add examples."
+        "check that the test set is covered by the training data, and add examples."
     ]
 
 
 def _weak_categories(summary: dict, train_categories: Counter, primary: str) -> list[str]:
-    groups = summary["tuned"].get("by_category", {})
-    overall = summary["tuned"]["overall"][primary]
+    groups = summary.get("tuned", {}).get("by_category", {})
+    overall = _score(summary, "tuned", primary)
+    if overall is None:
+        return []
     found = []
-    for category, scores in groups.items():
+    for category in groups:
+        score = _score(summary, "tuned", primary, "category", category)
         n_train = train_categories.get(category, 0)
-        if n_train < FEW_EXAMPLES and (scores[primary] or 0.0) < overall:
+        if n_train < FEW_EXAMPLES and (score or 0.0) < overall:
             examples = f"{n_train} training example{'s' * (n_train != 1)}"
             found.append(
-                f"Category '{category}' has only {examples} and scores {scores[primary]:.3f} ({primary}) "
+                f"Category '{category}' has only {examples} and scores {score or 0.0:.3f} ({primary}) "
                 f"against {overall:.3f} overall: add examples for it."
             )
-        if "base" in summary and category in summary["base"].get("by_category", {}):
-            before = summary["base"]["by_category"][category][primary] or 0.0
-            if (scores[primary] or 0.0) < before - NO_GAIN:
-                found.append(
-                    f"Category '{category}' got worse than the base model ({before:.3f} -> {scores[primary]:.3f})."
-                )
+        before = _score(summary, "base", primary, "category", category)
+        if before is not None and (score or 0.0) < before - NO_GAIN:
+            found.append(f"Category '{category}' got worse than the base model ({before:.3f} -> {score or 0.0:.3f}).")
     return found
 
 
@@ -76,15 +97,17 @@ def _cut_answers(rows: list[dict], plan: dict) -> list[str]:
     choices = plan.get("choices", {})
     found = []
     max_new_tokens = choices.get("max_new_tokens", {}).get("value")
-    cut = sum(bool(row["tuned"].get("cut")) for row in rows)
+    cut = sum(bool(row.get("tuned", {}).get("cut")) for row in rows)
     if cut:
         found.append(
             f"{cut} of {len(rows)} answers were cut at evaluation.max_new_tokens ({max_new_tokens}) before they "
             "ended: raise it, or check for answers that repeat themselves."
         )
     max_length = choices.get("max_length", {}).get("value")
-    longest = plan.get("data", {}).get("sequence", {}).get("max", 0)
-    if max_length and longest > max_length:
+    data = plan.get("data") if isinstance(plan.get("data"), dict) else {}
+    sequence = data.get("sequence") if isinstance(data.get("sequence"), dict) else {}
+    longest = sequence.get("max")
+    if max_length and isinstance(longest, int | float) and longest > max_length:
         found.append(
             f"Some training examples ({longest} tokens) are longer than training.max_length ({max_length}) "
             "and were cut: their answers' ends were never trained on."
@@ -93,10 +116,47 @@ def _cut_answers(rows: list[dict], plan: dict) -> list[str]:
 
 
 def _facts_missed(summary: dict) -> list[str]:
-    recall = summary["tuned"]["overall"].get("fact_recall")
+    recall = _score(summary, "tuned", "fact_recall")
     if recall is None or recall >= LOW_FACT_RECALL:
         return []
     return [
         f"Facts are often wrong: only {recall:.0%} of the URLs, e-mail addresses, phone numbers and numbers in the "
         "references come back intact. More epochs, a higher LoRA rank, or several phrasings of each question help."
+    ]
+
+
+def _int8_loss(summary: dict, primary: str, greater_is_better: bool) -> list[str]:
+    """Embeddings: the quantised copy scores clearly below the fp32 model."""
+    tuned, int8 = _score(summary, "tuned", primary), _score(summary, "int8", primary)
+    if tuned is None or int8 is None:
+        return []
+    loss = tuned - int8 if greater_is_better else int8 - tuned
+    if loss < NO_GAIN:
+        return []
+    return [
+        f"The INT8 copy loses {loss:.3f} {primary} against the fp32 model ({tuned:.3f} -> {int8:.3f}): serve "
+        "model/ where accuracy matters more than encoding speed."
+    ]
+
+
+def _smaller_dimension(summary: dict, primary: str, greater_is_better: bool) -> list[str]:
+    """Embeddings: the smallest Matryoshka dimension scoring within DIMENSION_KEEPS of the full size."""
+    dims = summary.get("tuned", {}).get("by_dimension", {})
+    if len(dims) < 2:
+        return []
+    full_dim, *smaller = dims
+    full = _score(summary, "tuned", primary, "dimension", full_dim)
+    if full is None:
+        return []
+    close = []
+    for dim in smaller:
+        score = _score(summary, "tuned", primary, "dimension", dim)
+        if score is not None and (full - score if greater_is_better else score - full) <= DIMENSION_KEEPS:
+            close.append((dim, score))
+    if not close:
+        return []
+    dim, score = min(close, key=lambda item: int(item[0]) if item[0].isdigit() else 0)
+    return [
+        f"Dimension {dim} scores {score:.3f} {primary} against {full:.3f} at the full {full_dim}: truncating the "
+        "embeddings to it saves storage and search time at almost no cost."
     ]

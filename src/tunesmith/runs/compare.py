@@ -1,4 +1,6 @@
-"""Several runs side by side: their settings (differences highlighted) and their scores."""
+"""Several runs side by side: their settings (differences highlighted) and their scores, for runs of any task
+(metrics.json read through :mod:`tunesmith.metrics.results`): the task and primary metric, then every model's
+overall scores as ``<metric> (<label>)``."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from tunesmith.errors import RunError
+from tunesmith.metrics.results import is_score, model_labels, primary, read_metrics
 
 TIMING_KEYS = (("train_seconds", "training minutes", 1 / 60), ("peak_memory_gb", "peak memory GiB", 1.0))
 
@@ -22,6 +25,8 @@ def collect(run_paths: list[Path]) -> dict:
             values = [run[section].get(key) for run in runs]
             rows.append((section, key, values, len({json.dumps(v, sort_keys=True) for v in values}) > 1))
     metric_keys = list(dict.fromkeys(key for run in runs for key in run["metrics"]))
+    last = [label for _, label, _ in TIMING_KEYS] + ["status"]  # after every run's scores
+    metric_keys = [key for key in metric_keys if key not in last] + [key for key in last if key in metric_keys]
     for key in metric_keys:
         values = [run["metrics"].get(key) for run in runs]
         rows.append(("metrics", key, values, False))
@@ -66,19 +71,23 @@ def _read_run(path: Path) -> dict:
         "name": path.name,
         "config": _flatten(config or {}),
         "plan": {name: choice["value"] for name, choice in plan.get("choices", {}).items()},
-        "metrics": _metrics(_json(path / "metrics.json"), record),
+        "metrics": _metrics(read_metrics(path) if (path / "metrics.json").is_file() else {}, record),
     }
 
 
 def _metrics(metrics: dict, record: dict) -> dict:
     found = {}
-    for label in ("base", "tuned"):
-        for name, value in metrics.get(label, {}).get("overall", {}).items():
-            if name != "n" and not name.startswith("n_"):
+    if metrics:
+        name, greater = primary(metrics)
+        found["task"] = metrics.get("task")
+        found["primary metric"] = f"{name} ({'higher' if greater else 'lower'} is better)"
+    for label in model_labels(metrics):
+        for name, value in metrics[label]["overall"].items():
+            if is_score(name):
                 found[f"{name} ({label})"] = value
     training = record.get("training", {})
     for key, label, scale in TIMING_KEYS:
-        if key in training:
+        if isinstance(training.get(key), int | float):
             found[label] = round(training[key] * scale, 2)
     found["status"] = record.get("status")
     return found

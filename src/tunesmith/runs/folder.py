@@ -20,8 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tunesmith.atomic import write_json, write_text
 from tunesmith.errors import RunError
-from tunesmith.runs.atomic import write_json, write_text
 
 
 @dataclass
@@ -70,15 +70,17 @@ class RunFolder:
         """The newest checkpoint the trainer finished writing; half-written ones (a crash mid-save) are removed.
 
         transformers writes ``trainer_state.json`` last, so a checkpoint without it is incomplete; with several
-        processes, each also writes its own random state, and the main one may finish before the others.
+        processes, each also writes its own random state, and the main one may finish before the others. Runs
+        trained in stages keep each stage's checkpoints in ``checkpoints/<stage>/``; the newest written wins.
         """
-        complete = None
-        for folder in sorted(self.checkpoints_dir.glob("checkpoint-*"), key=_checkpoint_step):
+        found = [*self.checkpoints_dir.glob("checkpoint-*"), *self.checkpoints_dir.glob("*/checkpoint-*")]
+        complete = []
+        for folder in sorted(found, key=_checkpoint_step):
             if _is_complete(folder, world_size):
-                complete = folder
+                complete.append(folder)
             else:
                 shutil.rmtree(folder)
-        return complete
+        return max(complete, key=_written_at, default=None)
 
     def read_json(self, name: str) -> Any:
         return json.loads((self.path / name).read_text())
@@ -120,6 +122,11 @@ def _is_complete(checkpoint: Path, world_size: int) -> bool:
     if not (checkpoint / "trainer_state.json").is_file():
         return False
     return world_size == 1 or all((checkpoint / f"rng_state_{rank}.pth").is_file() for rank in range(world_size))
+
+
+def _written_at(checkpoint: Path) -> tuple[int, int]:
+    """When the trainer finished the checkpoint (its state file is written last), then its step."""
+    return (checkpoint / "trainer_state.json").stat().st_mtime_ns, _checkpoint_step(checkpoint)
 
 
 def _checkpoint_step(folder: Path) -> int:

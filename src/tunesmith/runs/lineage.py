@@ -17,14 +17,12 @@ def open_parent(path: str | Path) -> RunFolder:
     """The finished run a new run continues from.
 
     Raises:
-        RunError: the folder is not a run, did not finish, or has no adapter.
+        RunError: the folder is not a run, or the run did not finish.
     """
     run = RunFolder.open(Path(path))
     record = run.read_json("run.json")
-    if record.get("status") != "done" or not run.adapter_dir.is_dir():
-        raise RunError(
-            f"{run.path}: continue_from needs a finished run with an adapter (status {record.get('status')})"
-        )
+    if record.get("status") != "done":
+        raise RunError(f"{run.path}: continue_from needs a finished run (status {record.get('status')})")
     return run
 
 
@@ -66,6 +64,17 @@ def merged_model_dir(run: RunFolder, cache_dir: Path) -> Path:
     if not (target / "config.json").is_file():
         merge_adapter(base, run.adapter_dir, target)
     return target
+
+
+def model_dir_from_parent(parent: dict) -> Path:
+    """The model folder a run was trained on, rebuilt from its run.json ``parent`` record: the base model
+    (resolved again by name), or for a run that continued another, that run's lineage merged (the cache under
+    ``$TUNESMITH_HOME/merged``, built again if it is gone)."""
+    from tunesmith.models import home_dir, resolve_model
+
+    if parent.get("kind") == "run":
+        return merged_model_dir(RunFolder.open(Path(parent["path"])), home_dir() / "merged")
+    return resolve_model(parent["name"])
 
 
 def earlier_training_data(parent: RunFolder) -> list[Example]:

@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from tunesmith.atomic import write_json
 from tunesmith.errors import RunError
-from tunesmith.runs.atomic import write_json
+from tunesmith.metrics.results import primary, read_metrics, reference_label
 
 CURRENT_FILE = "current.json"
-KEY_METRICS = ("token_f1", "exact_match", "fact_recall")
+KEY_METRICS = ("token_f1", "exact_match", "fact_recall")  # also listed for the tasks that generate answers
+ANSWER_TASKS = ("causal_lm", "summarization")
 
 
 @dataclass
@@ -22,8 +24,9 @@ class RunInfo:
     path: Path
     status: str
     parent: dict
-    metrics: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)  # the primary metric first, then KEY_METRICS for answers
     started_at: str = ""
+    primary: str = ""  # the primary metric's name ("" for an unscored run)
 
     @property
     def parent_path(self) -> Path | None:
@@ -35,20 +38,32 @@ def scan(runs_dir: Path) -> list[RunInfo]:
     runs = []
     for folder in sorted(Path(runs_dir).glob("*/run.json")):
         record = json.loads(folder.read_text())
-        metrics_path = folder.parent / "metrics.json"
-        metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
-        overall = metrics.get("tuned", {}).get("overall", {})
+        metric, scores = _key_metrics(folder.parent)
         runs.append(
             RunInfo(
                 name=folder.parent.name,
                 path=folder.parent.resolve(),
                 status=record.get("status", "?"),
                 parent=record.get("parent", {}),
-                metrics={name: overall.get(name) for name in KEY_METRICS if name in overall},
+                metrics=scores,
                 started_at=record.get("started_at", ""),
+                primary=metric,
             )
         )
     return sorted(runs, key=lambda run: (run.started_at, run.name))
+
+
+def _key_metrics(run_path: Path) -> tuple[str, dict]:
+    """The primary metric's name and the tuned model's ``{metric: value}``: the primary metric, then for the
+    tasks that generate answers the other KEY_METRICS."""
+    if not (run_path / "metrics.json").is_file():
+        return "", {}
+    metrics = read_metrics(run_path)
+    name, _ = primary(metrics)
+    label = reference_label(metrics)
+    overall = metrics[label]["overall"] if label else {}
+    wanted = (name, *KEY_METRICS) if metrics.get("task") in ANSWER_TASKS else (name,)
+    return name, {metric: overall.get(metric) for metric in dict.fromkeys(wanted) if metric in overall}
 
 
 def children(runs: list[RunInfo]) -> dict[Path | None, list[RunInfo]]:

@@ -1,4 +1,5 @@
-"""Terminal views of the registry: the lineage tree with key metrics, and one run in detail."""
+"""Terminal views of the registry: the lineage tree with each run's primary metric (and the key Q&A metrics),
+and one run in detail, for runs of any task."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from tunesmith.metrics.results import models, primary, read_metrics
 from tunesmith.runs.registry import RunInfo, children, current_run, scan
 
 
@@ -36,8 +38,7 @@ def print_runs(runs_dir: Path, console: Console | None = None) -> None:
 def print_run(run_path: Path, runs_dir: Path, console: Console | None = None) -> None:
     console = console or Console()
     record = json.loads((run_path / "run.json").read_text())
-    metrics_path = run_path / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    metrics = read_metrics(run_path) if (run_path / "metrics.json").is_file() else {}
     is_current = current_run(runs_dir) == run_path.resolve()
     console.print(f"[bold]{run_path.name}[/bold]{'  (current)' if is_current else ''}  status {record.get('status')}")
     parent = record.get("parent", {})
@@ -53,10 +54,19 @@ def print_run(run_path: Path, runs_dir: Path, console: Console | None = None) ->
     if metrics:
         from tunesmith.metrics.show import print_metrics
 
-        primary = metrics.get("primary_metric", "token_f1")
-        print_metrics({label: metrics[label] for label in ("base", "tuned") if label in metrics}, console, primary)
+        metric, greater = primary(metrics)
+        shape = f", data {metrics['data_shape']}" if metrics.get("data_shape") else ""
+        direction = "higher" if greater else "lower"
+        console.print(f"task {metrics.get('task')}{shape}; primary metric {metric} ({direction} is better)")
+        print_metrics(models(metrics), console, metric)
+        int8 = metrics.get("int8_export")
+        if isinstance(int8, dict) and "speedup" in int8:
+            console.print(
+                f"INT8 copy: {int8['speedup']:.2f}x the fp32 encoding speed, "
+                f"{int8.get('metric', metric)} {int8.get('change', 0):+.4f} at full size"
+            )
         if metrics.get("earlier_stages"):
-            console.print(retention_table(metrics["earlier_stages"], primary))
+            console.print(retention_table(metrics["earlier_stages"], metric))
 
 
 def retention_table(stages: list[dict], metric: str = "token_f1") -> Table:

@@ -51,34 +51,21 @@ def load_served(path: Path, name: str | None = None) -> ChatModel | EmbeddingMod
     if (path / "modules.json").is_file():
         return _load_embedding(path, name or path.name)
     if (path / "config.json").is_file():
-        from tunesmith.tasks.causal import load_base_model, load_tokenizer
+        from tunesmith.models.load import load_base_model, load_tokenizer
 
         return _chat_model(name or path.name, load_base_model(path), load_tokenizer(path), None, None)
     raise ModelError(f"{path}: not a run folder (run.json), an embedding model (modules.json) or a model folder")
 
 
 def _load_run(path: Path, name: str | None) -> ChatModel | EmbeddingModel:
-    from tunesmith.export.merge import merged_model
-    from tunesmith.export.source import GENERATIVE_TASKS, open_finished_run
+    from tunesmith.models.merge import merged_model
+    from tunesmith.runs.finished import open_finished_run
 
     run = open_finished_run(path)
-    if run.task == "embedding":
-        return _load_embedding(embedding_folder(run.path), name or run.name)
-    if run.task not in GENERATIVE_TASKS:
-        raise ExportError(f"{run.path}: runs of task '{run.task}' cannot be served")
-    model, tokenizer = merged_model(run)
+    if run.sentence_model is not None:
+        return _load_embedding(run.sentence_model, name or run.name)
+    model, tokenizer = merged_model(run.base_dir, run.adapter_dir)
     return _chat_model(name or run.name, model, tokenizer, run.system_prompt, run.max_new_tokens)
-
-
-def embedding_folder(run_path: Path) -> Path:
-    """The sentence-transformers folder inside an embedding run (the first one holding modules.json)."""
-    for candidate in (run_path / "model", run_path / "adapter", run_path):
-        if (candidate / "modules.json").is_file():
-            return candidate
-    found = sorted(folder.parent for folder in run_path.rglob("modules.json"))
-    if not found:
-        raise ModelError(f"{run_path}: an embedding run without a sentence-transformers folder (modules.json)")
-    return found[0]
 
 
 def _load_embedding(folder: Path, name: str) -> EmbeddingModel:

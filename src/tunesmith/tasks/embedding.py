@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunesmith.data.pairs import LabelledText, Pair, PairSet
+from tunesmith.data.pairs import Pair, PairSet, pairs_from_classes
 
 PAIR_LOSSES = ("cosent", "cosine")
 RANKING_LOSSES = ("mnrl", "cached_mnrl")
@@ -23,6 +23,7 @@ LORA_TARGETS_BERT = ["query", "key", "value", "dense"]
 class EmbeddingBundle:
     model: object  # SentenceTransformer
     method: str  # "full" or "lora"
+    model_dir: Path | None = None  # the folder it was built from (the base model the run is compared with)
 
     @property
     def dimension(self) -> int:
@@ -137,32 +138,6 @@ def positive_rows(pairs: list[Pair], threshold: float) -> list[tuple[str, str]]:
 def simcse_rows(texts: list[str]) -> list[tuple[str, str]]:
     """SimCSE: each text is its own positive; dropout makes the two encodings differ, the batch gives negatives."""
     return [(text, text) for text in texts]
-
-
-def pairs_from_classes(texts: list[LabelledText], pairs_per_text: int, seed: int) -> list[Pair]:
-    """For every text, ``pairs_per_text`` pairs: half with a text of its label (score 1), half with another (0).
-
-    Labels with a single text get no positive; a data set with a single label gets no negative.
-    """
-    rng = random.Random(seed)
-    by_label: dict[str, list[str]] = {}
-    for item in texts:
-        by_label.setdefault(item.label, []).append(item.text)
-    labels = sorted(by_label)
-    pairs = []
-    for item in texts:
-        same = by_label[item.label]
-        others = [label for label in labels if label != item.label]
-        for index in range(pairs_per_text):
-            if index % 2 == 0 and len(same) > 1:
-                partner = item.text
-                while partner == item.text and len(set(same)) > 1:
-                    partner = rng.choice(same)
-                if partner != item.text:
-                    pairs.append(Pair(item.text, partner, 1.0))
-            elif index % 2 == 1 and others:
-                pairs.append(Pair(item.text, rng.choice(by_label[rng.choice(others)]), 0.0))
-    return pairs
 
 
 def make_losses(model, names, matryoshka_dims: list[int] | None, mini_batch_size: int = 32) -> dict:

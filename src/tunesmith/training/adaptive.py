@@ -48,11 +48,30 @@ class AdaptiveLR(LambdaLR):
 
 
 class PlateauCallback(TrainerCallback):
-    """After each evaluation, hand the validation loss to the trainer's :class:`AdaptiveLR`."""
+    """After each evaluation, hand the validation metric to the trainer's :class:`AdaptiveLR` (negated when
+    greater is better, since the reducer waits for a value that stops falling)."""
 
-    def __init__(self, metric: str = "eval_loss") -> None:
-        self.metric = metric
+    def __init__(self, metric: str = "eval_loss", greater_is_better: bool = False) -> None:
+        self.metric, self.sign = metric, -1.0 if greater_is_better else 1.0
 
     def on_evaluate(self, args, state, control, metrics=None, lr_scheduler=None, **kwargs):
         if isinstance(lr_scheduler, AdaptiveLR) and metrics and self.metric in metrics:
-            lr_scheduler.on_validation_loss(metrics[self.metric])
+            lr_scheduler.on_validation_loss(self.sign * metrics[self.metric])
+
+
+class ScheduledTrainerMixin:
+    """``create_scheduler`` for any Hugging Face Trainer subclass (the causal LM's and sentence-transformers'):
+    tunesmith's pure-function schedule, with the plateau layer when there is one. Set ``_schedule`` (the
+    settings of :func:`tunesmith.schedules.to_lambda`) and ``_plateau`` before training."""
+
+    _schedule: dict
+    _plateau: PlateauReducer | None = None
+
+    def create_scheduler(self, num_training_steps, optimizer=None):
+        from tunesmith.schedules import to_lambda
+
+        if self.lr_scheduler is None:
+            self.lr_scheduler = AdaptiveLR(
+                optimizer or self.optimizer, to_lambda(total=num_training_steps, **self._schedule), self._plateau
+            )
+        return self.lr_scheduler

@@ -1,4 +1,4 @@
-"""Trainer callbacks, one concern each."""
+"""Trainer callbacks, one concern each, and the one list of them that every task's training gets."""
 
 from __future__ import annotations
 
@@ -13,9 +13,12 @@ from transformers import TrainerCallback
 class ProgressCallback(TrainerCallback):
     """A progress bar over optimiser steps with loss, learning rate and ETA; logs also go to a JSONL file."""
 
-    def __init__(self, log_file: Path, phase: Callable[[int, int], str] | None = None) -> None:
+    def __init__(
+        self, log_file: Path, phase: Callable[[int, int], str] | None = None, stage: str | None = None
+    ) -> None:
         self.log_file = Path(log_file)
         self.phase = phase  # (step, total steps) -> the schedule's phase name, logged with every line
+        self.stage = stage  # runs trained in stages (SimCSE, curriculum phases) name each line's stage
         self.bar = None
         self.started = 0.0
 
@@ -38,6 +41,8 @@ class ProgressCallback(TrainerCallback):
             return
         logs = dict(logs or {})
         record = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 3), **logs}
+        if self.stage is not None:
+            record["stage"] = self.stage
         if self.phase is not None:
             record["phase"] = self.phase(state.global_step, state.max_steps)
         record["elapsed_s"] = round(time.time() - self.started, 1)
@@ -50,8 +55,10 @@ class ProgressCallback(TrainerCallback):
             shown["loss"] = f"{logs['loss']:.3f}"
         if "learning_rate" in logs:
             shown["lr"] = f"{logs['learning_rate']:.1e}"
-        if "eval_loss" in logs:
-            self.bar.write(f"epoch {state.epoch:.1f}: validation loss {logs['eval_loss']:.3f}")
+        for name, value in logs.items():
+            if name.startswith("eval_") and not name.endswith(("_runtime", "_per_second")) and name != "epoch":
+                label = "validation loss" if name == "eval_loss" else f"validation {name[5:]}"
+                self.bar.write(f"epoch {state.epoch:.1f}: {label} {value:.4f}")
         if shown:
             self.bar.set_postfix(shown, refresh=True)
 
@@ -59,3 +66,63 @@ class ProgressCallback(TrainerCallback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def standard_callbacks(
+    output,
+    logs_dir: Path,
+    schedule: dict,
+    *,
+    use_cpu: bool,
+    validation_metric: str | None,
+    greater_is_better: bool = False,
+    plateau: bool = False,
+    patience: int | None = None,
+    stage: str | None = None,
+) -> list:
+    """What every task's training gets: progress with the schedule's phase (logs/train_log.jsonl), TensorBoard
+    (and W&B) as ``output`` says, freed heap pages returned on a CPU, and, when there is a validation metric, the
+    plateau layer and early stopping on it.
+
+    Args:
+        validation_metric: the trainer's name of the metric that decides (``eval_loss``, ``eval_spearman``...).
+        stage: the stage's name for runs trained in stages (its TensorBoard folder and log field).
+    """
+    from functools import partial
+
+    from transformers import EarlyStoppingCallback
+
+    from tunesmith.schedules import phase_name
+    from tunesmith.training.adaptive import PlateauCallback
+    from tunesmith.training.memory import ReturnFreedMemory
+
+    callbacks = [ProgressCallback(Path(logs_dir) / "train_log.jsonl", partial(phase_name, **schedule), stage)]
+    callbacks += logging_callbacks(output, Path(logs_dir), stage)
+    if use_cpu:
+        callbacks.append(ReturnFreedMemory())
+    if validation_metric is not None:
+        if plateau:
+            callbacks.append(PlateauCallback(validation_metric, greater_is_better))
+        if patience is not None:
+            callbacks.append(EarlyStoppingCallback(early_stopping_patience=patience))
+    return callbacks
+
+
+def logging_callbacks(output, logs_dir: Path, stage: str | None = None) -> list:
+    """TensorBoard into the run's logs/tensorboard/[stage/] (on by default), W&B when asked for."""
+    import importlib.util
+
+    from transformers.integrations import TensorBoardCallback, WandbCallback
+
+    from tunesmith.errors import ConfigError
+
+    callbacks = []
+    if output.tensorboard:
+        tensorboard = TensorBoardCallback()
+        tensorboard.logging_dir = str(logs_dir / "tensorboard" / (stage or ""))
+        callbacks.append(tensorboard)
+    if output.wandb:
+        if importlib.util.find_spec("wandb") is None:
+            raise ConfigError("output.wandb is true but wandb is not installed: pip install wandb (or set it false)")
+        callbacks.append(WandbCallback())
+    return callbacks

@@ -7,26 +7,20 @@ import resource
 import sys
 import time
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
-from transformers import (
-    DataCollatorForSeq2Seq,
-    DataCollatorWithFlattening,
-    EarlyStoppingCallback,
-    PrinterCallback,
-    Trainer,
-    TrainingArguments,
-)
+from transformers import PrinterCallback, Trainer, TrainingArguments
 
+from tunesmith.atomic import save_folder
 from tunesmith.errors import ConfigError
-from tunesmith.runs import RunFolder, save_folder
-from tunesmith.schedules import PlateauReducer, phase_name, plateau_reducer, schedule_settings, to_lambda
-from tunesmith.tasks.causal import answer_only_loss, supports_answer_only_head
-from tunesmith.training.adaptive import AdaptiveLR, PlateauCallback
-from tunesmith.training.callbacks import ProgressCallback
+from tunesmith.models.chat import training_collator
+from tunesmith.models.heads import answer_only_loss, supports_answer_only_head
+from tunesmith.runs import RunFolder
+from tunesmith.schedules import PlateauReducer, plateau_reducer, schedule_settings
+from tunesmith.training.adaptive import ScheduledTrainerMixin
+from tunesmith.training.callbacks import standard_callbacks
 from tunesmith.training.curriculum import CurriculumSampler, base_loss_scores, label_scores, length_scores
-from tunesmith.training.memory import ReturnFreedMemory, frozen_linears_in_bf16
+from tunesmith.training.memory import frozen_linears_in_bf16
 
 
 @dataclass
@@ -34,16 +28,18 @@ class TrainResult:
     steps: int
     train_seconds: float
     final_loss: float | None
-    eval_losses: list[float]
+    validation: list[float]  # the validation metric after each evaluation
     peak_memory_gb: float
+    validation_metric: str | None = None  # the trainer's name of it: eval_loss, eval_spearman, ...
     padding_share: float | None = None  # share of the training batches' tokens that were padding
-    best_checkpoint: str | None = None  # the checkpoint whose adapter was kept (keep_best), by folder name
-    best_eval_loss: float | None = None
+    best_checkpoint: str | None = None  # the checkpoint whose weights were kept (keep_best), by folder name
+    best_validation: float | None = None
     stopped_early: bool = False
     sharded: bool = False  # weights were split across processes (FSDP, DeepSpeed ZeRO): score a reloaded copy
+    stages: list[dict] | None = None  # runs trained in stages: each stage's own result
 
 
-class _TunesmithTrainer(Trainer):
+class _TunesmithTrainer(ScheduledTrainerMixin, Trainer):
     """The stock Trainer with tunesmith's pure-function schedule (plus the plateau layer), the curriculum's
     sampler when there is one, a count of padding tokens, and (where the model allows it) the loss computed with
     the vocabulary projection on answer tokens only, which is much faster on a CPU."""
@@ -60,8 +56,7 @@ class _TunesmithTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self._curriculum_sampler = sampler
         self.tokens_seen = self.real_tokens_seen = 0  # of the training batches, for the padding share
-        self._schedule = schedule
-        self._plateau = plateau
+        self._schedule, self._plateau = schedule, plateau  # read by ScheduledTrainerMixin.create_scheduler
         self._parent_kl_weight = parent_kl_weight
         self._answer_only = supports_answer_only_head(self.model)
 
@@ -94,13 +89,6 @@ class _TunesmithTrainer(Trainer):
         if self._curriculum_sampler is not None:  # eval data has its own sampler method
             return self._curriculum_sampler
         return super()._get_train_sampler(train_dataset)
-
-    def create_scheduler(self, num_training_steps, optimizer=None):
-        if self.lr_scheduler is None:
-            self.lr_scheduler = AdaptiveLR(
-                optimizer or self.optimizer, to_lambda(total=num_training_steps, **self._schedule), self._plateau
-            )
-        return self.lr_scheduler
 
 
 def training_arguments(plan, config, output_dir: Path, has_validation: bool, use_cpu: bool) -> TrainingArguments:
@@ -145,33 +133,6 @@ def _planned(plan, name: str, default):
         return default
 
 
-def logging_callbacks(output, logs_dir: Path) -> list:
-    """TensorBoard into the run's logs/tensorboard/ (on by default), W&B when asked for."""
-    import importlib.util
-
-    from transformers.integrations import TensorBoardCallback, WandbCallback
-
-    callbacks = []
-    if output.tensorboard:
-        tensorboard = TensorBoardCallback()
-        tensorboard.logging_dir = str(logs_dir / "tensorboard")
-        callbacks.append(tensorboard)
-    if output.wandb:
-        if importlib.util.find_spec("wandb") is None:
-            raise ConfigError("output.wandb is true but wandb is not installed: pip install wandb (or set it false)")
-        callbacks.append(WandbCallback())
-    return callbacks
-
-
-def training_collator(tokenizer, packing: bool):
-    """Padded, length-grouped batches; or, with ``packing``, each micro-batch's examples in one unpadded row whose
-    position ids restart at 0 per example: transformers then masks attention block-diagonally (sdpa, eager, flash).
-    """
-    if packing:
-        return DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)
-    return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100, pad_to_multiple_of=8)
-
-
 def curriculum_sampler(training, bundle, train_dataset, epochs: float) -> CurriculumSampler | None:
     """The curriculum's sampler for ``training.curriculum``, or None (length-grouped random batches).
 
@@ -209,15 +170,15 @@ def train(
     collator = training_collator(bundle.tokenizer, config.training.packing)
     schedule = schedule_settings(config.schedule, plan["warmup_steps"])
     plateau = plateau_reducer(config.schedule) if valid_dataset is not None else None
-    callbacks = [ProgressCallback(run.logs_dir / "train_log.jsonl", phase=partial(phase_name, **schedule))]
-    callbacks += logging_callbacks(config.output, run.logs_dir)
-    if use_cpu:
-        callbacks.append(ReturnFreedMemory())
-    if plateau is not None:
-        callbacks.append(PlateauCallback())
-    patience = config.training.early_stopping_patience
-    if patience is not None and valid_dataset is not None:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=patience))
+    callbacks = standard_callbacks(
+        config.output,
+        run.logs_dir,
+        schedule,
+        use_cpu=use_cpu,
+        validation_metric="eval_loss" if valid_dataset is not None else None,
+        plateau=plateau is not None,
+        patience=config.training.early_stopping_patience,
+    )
     sampler = curriculum_sampler(config.training, bundle, train_dataset, args.num_train_epochs)
     train_dataset = train_dataset.remove_columns(
         [name for name in ("difficulty", "source") if name in train_dataset.column_names]
@@ -257,11 +218,12 @@ def train(
         steps=output.global_step,
         train_seconds=round(elapsed, 1),
         final_loss=losses[-1] if losses else None,
-        eval_losses=[entry["eval_loss"] for entry in history if "eval_loss" in entry],
+        validation=[entry["eval_loss"] for entry in history if "eval_loss" in entry],
         peak_memory_gb=peak_memory_gb(),
+        validation_metric="eval_loss" if valid_dataset is not None else None,
         padding_share=trainer.padding_share(),
         best_checkpoint=Path(best).name if best else None,
-        best_eval_loss=trainer.state.best_metric,
+        best_validation=trainer.state.best_metric,
         stopped_early=output.global_step < trainer.state.max_steps,
         sharded=sharded,
     )

@@ -13,7 +13,7 @@ import time
 import warnings
 from pathlib import Path
 
-from tunesmith.runs import save_folder, write_json
+from tunesmith.atomic import save_folder, write_json
 
 STATE_FILE = "int8_state.pt"
 INFO_FILE = "int8.json"

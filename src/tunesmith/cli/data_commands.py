@@ -1,13 +1,15 @@
 """What ``tunesmith analyze``, ``split`` and ``augment`` do: read data files (or a run config), call the pure
-functions of this package, print, and write results atomically."""
+functions of :mod:`tunesmith.data`, print, and write results atomically."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Console
 
+from tunesmith.data.duplicates import NEAR_DUPLICATE_SIMILARITY
 from tunesmith.data.load import carve_splits, load_examples, load_splits, write_examples
 from tunesmith.data.shapes import Example, FieldMap
 from tunesmith.errors import DataError
@@ -31,12 +33,11 @@ def read_inputs(paths: Sequence[Path], shape: str, fields: FieldMap, problems: l
 
 def analyze_command(paths: Sequence[Path], model: str | None, shape: str, fields: FieldMap, out: Path | None) -> Path:
     """Analyse data files or a run config's data, print the summary and the recommended plan, write results."""
+    from tunesmith.atomic import write_json
+    from tunesmith.cli.data_show import plot_labels, plot_lengths, print_analysis
     from tunesmith.continual import model_dir_for
-    from tunesmith.data.analyze import analyze_splits
-    from tunesmith.data.show import plot_labels, plot_lengths, print_analysis
     from tunesmith.pipeline import plan_splits
     from tunesmith.plan.recommend import recommend
-    from tunesmith.runs import write_json
 
     problems: list[str] = []
     config, named = _config_and_splits(paths, model, shape, fields, problems)
@@ -60,6 +61,41 @@ def analyze_command(paths: Sequence[Path], model: str | None, shape: str, fields
         plot_labels(analysis[field], field, out / f"{field}.png")
     console.print(f"analysis written to [bold]{out}[/bold] (analysis.json and PNG histograms)")
     return out
+
+
+def analyze_splits(
+    splits: dict[str, Sequence[Example]],
+    tokenizer,
+    system_prompt: str | None = None,
+    threshold: float = NEAR_DUPLICATE_SIMILARITY,
+    context_length: int | None = None,
+) -> dict:
+    """Everything ``tunesmith analyze`` reports, as plain data (written to analysis.json)."""
+    from tunesmith.data.analyze import answer_problems, duplicates, label_counts, leakage
+    from tunesmith.models.chat import token_lengths
+
+    splits = {name: list(examples) for name, examples in splits.items() if examples}
+    lengths = {name: token_lengths(examples, tokenizer, system_prompt) for name, examples in splits.items()}
+    return {
+        "counts": {name: len(examples) for name, examples in splits.items()},
+        "augmented": {name: sum(e.augmented_from is not None for e in examples) for name, examples in splits.items()},
+        "lengths": {name: {part: _stats(values) for part, values in parts.items()} for name, parts in lengths.items()},
+        "categories": {name: label_counts(examples, "category") for name, examples in splits.items()},
+        "difficulties": {name: label_counts(examples, "difficulty") for name, examples in splits.items()},
+        "duplicates": {name: duplicates(examples, threshold) for name, examples in splits.items()},
+        "answers": {
+            name: answer_problems(examples, lengths[name]["sequence"], context_length)
+            for name, examples in splits.items()
+        },
+        "leakage": leakage(splits, threshold),
+        "token_lengths": lengths,  # raw values, for the histograms
+    }
+
+
+def _stats(values: list[int]) -> dict:
+    from tunesmith.plan.profile import LengthStats
+
+    return asdict(LengthStats.of(values))
 
 
 def split_command(

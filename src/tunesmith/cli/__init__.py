@@ -1,4 +1,7 @@
-"""The ``tunesmith`` command line: thin commands over :mod:`tunesmith.pipeline`; heavy imports happen inside each."""
+"""The ``tunesmith`` command line: thin commands over :mod:`tunesmith.pipeline`; heavy imports happen inside each.
+
+The data commands' bodies are in :mod:`tunesmith.cli.data_commands`; ``python -m tunesmith.cli`` runs :func:`main`.
+"""
 
 from __future__ import annotations
 
@@ -121,7 +124,7 @@ def analyze(
 ) -> None:
     """Sizes, token lengths, categories, duplicates, suspicious answers and leakage; then the plan that fits."""
     _quiet_libraries()
-    from tunesmith.data.commands import analyze_command
+    from tunesmith.cli.data_commands import analyze_command
 
     fields = _fields(prompt_field, answer_field, category_field, difficulty_field)
     analyze_command(paths, model, shape, fields, out)
@@ -140,7 +143,7 @@ def split(
     out: OutPath = None,
 ) -> None:
     """Stratified train/valid/test JSONL files (by category and difficulty); near duplicates stay together."""
-    from tunesmith.data.commands import split_command
+    from tunesmith.cli.data_commands import split_command
 
     fields = _fields(prompt_field, answer_field, category_field, difficulty_field)
     split_command(path, fractions, seed, shape, fields, out)
@@ -161,7 +164,7 @@ def augment(
     out: OutPath = None,
 ) -> None:
     """Edited copies of each question (answers untouched), marked so they never reach a valid or test split."""
-    from tunesmith.data.commands import augment_command
+    from tunesmith.cli.data_commands import augment_command
 
     fields = _fields(prompt_field, answer_field, category_field, difficulty_field)
     operations = [op.strip() for op in ops.split(",") if op.strip()]
@@ -189,7 +192,7 @@ def compare(
     comparison = collect(run_dirs)
     print_comparison(comparison, show_all=show_all)
     if out:
-        from tunesmith.runs import write_text
+        from tunesmith.atomic import write_text
 
         write_text(out, to_markdown(comparison))
         typer.echo(f"comparison written to {out}")
@@ -325,7 +328,3 @@ def main() -> None:
     except TunesmithError as err:
         typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
         raise SystemExit(2) from None
-
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,9 @@
-"""A finished run, read-only: what export and serve need from its folder (task, base model, adapter, settings)."""
+"""A finished run, read-only: what export and serve need from its folder (base model, adapter, settings).
+
+What a run trained is read off its folder, not off its task's name: ``model/`` holding a sentence-transformers
+folder (``modules.json``) is a sentence model, ready as it is; otherwise ``adapter/`` is a LoRA adapter on a
+text-generation base model, which export and serve merge.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,8 @@ from typing import Any
 import yaml
 
 from tunesmith.errors import ExportError, RunError, TunesmithError
-from tunesmith.runs import RunFolder
-
-GENERATIVE_TASKS = ("causal_lm", "summarization")  # a LoRA adapter on a text generation model
+from tunesmith.runs.folder import RunFolder
+from tunesmith.runs.lineage import model_dir_from_parent
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,7 @@ class FinishedRun:
     plan: dict[str, Any]
     base_dir: Path | None
     adapter_dir: Path
+    sentence_model: Path | None = None  # the trained sentence-transformers folder (embedding runs)
 
     @property
     def system_prompt(self) -> str | None:
@@ -45,32 +50,43 @@ def open_finished_run(run_path: Path) -> FinishedRun:
         raise RunError(f"{run.path}: the run has status '{record.get('status')}', not 'done'; finish it first")
     config = yaml.safe_load((run.path / "config.yaml").read_text()) or {}
     plan = run.read_json("plan.json") if (run.path / "plan.json").is_file() else {}
-    task = config.get("task", "causal_lm")
-    if task in GENERATIVE_TASKS and not (run.adapter_dir / "adapter_config.json").is_file():
-        raise RunError(f"{run.path}: the run has no adapter (adapter/adapter_config.json is missing)")
+    sentence_model = run.path / "model"
+    is_sentence_model = (sentence_model / "modules.json").is_file()
+    if not is_sentence_model and not (run.adapter_dir / "adapter_config.json").is_file():
+        raise RunError(
+            f"{run.path}: the run has no trained model (neither adapter/adapter_config.json nor model/modules.json)"
+        )
     return FinishedRun(
         path=run.path,
         name=config.get("name") or run.path.name,
-        task=task,
+        task=config.get("task", "causal_lm"),
         config=config,
         plan=plan,
-        base_dir=_base_dir(record, config) if task in GENERATIVE_TASKS else None,
+        base_dir=None if is_sentence_model else _base_dir(record, config),
         adapter_dir=run.adapter_dir,
+        sentence_model=sentence_model if is_sentence_model else None,
     )
 
 
 def _base_dir(record: dict, config: dict) -> Path:
     """The model folder the run's adapter was trained on: the base model, or for a run that continued another,
-    its parent's lineage merged. Taken from run.json when that folder is still there, else rebuilt from the config.
+    its parent's lineage merged. Taken from run.json when that folder is still there, else rebuilt from run.json's
+    parent record (a run.json without one: the config's model).
     """
-    parent = record.get("parent") or {}
+    parent = record.get("parent") or _parent_from_config(config)
     recorded = parent.get("model_path") if parent.get("kind") == "run" else parent.get("path")
     if recorded and (Path(recorded) / "config.json").is_file():
         return Path(recorded)
+    try:
+        return model_dir_from_parent(parent)
+    except TunesmithError as err:
+        raise ExportError(f"cannot find the model the run was trained on: {err}") from err
+
+
+def _parent_from_config(config: dict) -> dict:
     from tunesmith.config import config_from_dict
-    from tunesmith.continual import model_dir_for
 
     try:
-        return model_dir_for(config_from_dict(config, "config.yaml"))
+        return {"kind": "base_model", "name": config_from_dict(config, "config.yaml").model.name}
     except TunesmithError as err:
         raise ExportError(f"cannot find the model the run was trained on: {err}") from err

@@ -1,0 +1,278 @@
+"""Every number the planners choose with, in one table: its value, what it is, and what it was measured on.
+
+Each entry's ``source`` names the measurement the value came from: the bench script (``bench/...``), the data set
+and the figures, or starts with "estimate" where no measurement stands behind the value (those are the first to
+re-measure). :mod:`tunesmith.plan.make` (causal_lm, summarization) reads the ``lm.`` entries and
+:mod:`tunesmith.plan.embedding` the ``embedding.`` ones; both keep module-level names for them. A value that
+differs by device, method or precision has one entry per case (``lm.TRAIN_EFFICIENCY.cpu``, ``.cuda``), so that
+each carries its own source; :func:`values` gathers them back into a dict.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+# The data sets a source may cite, and where they live (paths beside the checkout are ../shared/data/...).
+DATASETS = {
+    "PressCrafters demo": "src/tunesmith/samples/presscrafters (bundled; examples/presscrafters.yaml)",
+    "MSU CS Q&A": "../shared/data/msu/msu_cs_106.json (examples/msu_cs.yaml)",
+    "SAMSum": "../shared/data/samsum (examples/samsum.yaml)",
+    "STS-B": "../shared/data/stsb (examples/stsb.yaml)",
+    "IT tickets": "../shared/data/it_tickets (examples/it_tickets.yaml)",
+}
+
+
+@dataclass(frozen=True)
+class Constant:
+    value: Any
+    about: str  # what the value is, and how the planner uses it
+    source: str  # bench script, data set and figures it was measured with; or "estimate ..." when it was not
+
+
+CONSTANTS: dict[str, Constant] = {
+    # --- causal_lm and summarization (plan/make.py) ---
+    "lm.EPOCHS_BY_SIZE": Constant(
+        ((400, 10), (1_000, 6), (5_000, 3), (math.inf, 2)),
+        "(training examples up to, epochs) of a Q&A run: little data needs more passes for the facts to stick",
+        "PressCrafters demo (200 examples): validation loss on the re-worded questions still falls at epoch 10; "
+        "the rows above 400 examples are estimates (not measured)",
+    ),
+    "lm.SUMMARY_EPOCHS_BY_SIZE": Constant(
+        ((500, 3), (2_000, 2), (math.inf, 1)),
+        "(training examples up to, epochs) of a summarization run: summaries teach a style and a length, not facts",
+        "SAMSum (~740 training dialogues, SmolLM2-135M): one epoch of the usual LoRA recipe already lifted ROUGE-1 "
+        "from ~0.23 to ~0.40; the row boundaries are estimates (not measured)",
+    ),
+    "lm.SUMMARY_RATE_SHARE": Constant(
+        0.3,
+        "a summarization run's learning rate as a share of the facts rate",
+        "SAMSum (679 training dialogues, SmolLM2-135M, 2 epochs, examples/samsum.yaml): 3e-4 against the facts rate "
+        "1e-3 gave validation loss 1.547 vs 1.565, ROUGE-1 0.406 vs 0.394 on 98 held-out dialogues",
+    ),
+    "lm.LEARNING_RATE_BY_PARAMS": Constant(
+        ((500e6, 1e-3), (3e9, 4e-4), (math.inf, 2e-4)),
+        "(model parameters below, learning rate): facts need a higher rate than style",
+        "PressCrafters demo (SmolLM2-135M): 1e-3 beat 5e-4, token F1 0.34 vs 0.26 on the unseen wordings; the rates "
+        "of models from 500M parameters are estimates (not measured)",
+    ),
+    "lm.RANK_BY_SIZE": Constant(
+        ((1_000, 32), (math.inf, 64)),
+        "(training examples up to, LoRA rank): rank grows with the amount there is to learn; cheap on a CPU",
+        "estimate (not measured alone): on the PressCrafters demo, rank 32 with lr 1e-3 and 10 epochs reached token "
+        "F1 0.34-0.36 against 0.26 for rank 16, 5e-4 and 8 epochs (README), rank changing with the rest",
+    ),
+    "lm.EFFECTIVE_BATCH_BY_SIZE": Constant(
+        ((1_000, 8), (10_000, 16), (math.inf, 32)),
+        "(training examples up to, examples per optimiser step): small batches give small data sets enough steps",
+        "estimate (not measured)",
+    ),
+    "lm.MAX_LENGTH_CAP.cpu": Constant(
+        1024,
+        "longest max_length the plan picks on a CPU; longer examples count as outliers",
+        "estimate (not measured)",
+    ),
+    "lm.MAX_LENGTH_CAP.cuda": Constant(
+        4096,
+        "longest max_length the plan picks on a GPU; longer examples count as outliers",
+        "estimate (not measured)",
+    ),
+    "lm.TOKENS_PER_MICRO_BATCH.cpu": Constant(
+        512,
+        "most tokens in one forward pass on a CPU (micro-batch x max_length); peak memory follows it",
+        "bench/train_three_way.py on the MSU CS Q&A (sequences up to 128 tokens): micro-batch 4 ran at 405 tokens/s "
+        "with a 1.94 GiB peak, micro-batch 8 at 472 with 2.53 GiB; the smaller pass keeps a laptop's memory free",
+    ),
+    "lm.TOKENS_PER_MICRO_BATCH.cuda": Constant(
+        16384, "most tokens in one forward pass on a GPU (micro-batch x max_length)", "estimate (not measured)"
+    ),
+    "lm.WARMUP_RATIO": Constant(0.06, "share of the optimiser steps spent warming up", "estimate (not measured)"),
+    "lm.TRAIN_EFFICIENCY.cpu": Constant(
+        0.23,
+        "share of the measured matmul peak that LoRA training reaches on a CPU (training time estimate)",
+        "measured with SmolLM2-135M, bf16, 2 CPU cores when the planner was written (that run is not kept); "
+        "bench/train_three_way.py measures the same share (MFU) today: 29% on the MSU CS Q&A at micro-batch 4",
+    ),
+    "lm.TRAIN_EFFICIENCY.cuda": Constant(
+        0.35, "share of the measured matmul peak that LoRA training reaches on a GPU", "estimate (not measured)"
+    ),
+    "lm.GENERATION_EFFICIENCY.cpu": Constant(
+        0.07,
+        "share of the measured matmul peak that batched greedy decoding reaches on a CPU (scoring time estimate)",
+        "measured with SmolLM2-135M, batch 16, 2 CPU cores when the planner was written (that run is not kept); "
+        "bench/eval_speed.py times the same batched decoding: 17.7 s for 48 PressCrafters demo questions",
+    ),
+    "lm.GENERATION_EFFICIENCY.cuda": Constant(
+        0.02,
+        "share of the measured matmul peak that batched greedy decoding reaches on a GPU",
+        "estimate (not measured)",
+    ),
+    "lm.GENERATION_BEAMS.fast": Constant(
+        1, "beams of the fast scoring mode: greedy decoding", "estimate (not measured): greedy is one beam"
+    ),
+    "lm.GENERATION_BEAMS.quality": Constant(
+        4, "beams of the quality scoring mode (beam search)", "estimate (not measured): the usual beam width"
+    ),
+    "lm.QUALITY_MODE_MINUTES": Constant(
+        15,
+        "the plan picks beam search for summaries when scoring with it is estimated to fit in this many minutes",
+        "estimate (not measured): a limit on the scoring time, not a measurement",
+    ),
+    "lm.ANSWER_LENGTH_MARGIN": Constant(
+        1.25, "max_new_tokens is the longest reference answer times this (+ 8 tokens)", "estimate (not measured)"
+    ),
+    "lm.MAX_NEW_TOKENS_CAP": Constant(
+        1024, "most new tokens the plan lets scoring generate", "estimate (not measured)"
+    ),
+    "lm.PADDING_OVERHEAD": Constant(
+        1.1, "tokens computed per real token, with length-grouped batches (time estimate)", "estimate (not measured)"
+    ),
+    "lm.BF16_SPEEDUP": Constant(
+        1.6,
+        "training speed of bf16 autocast over fp32 on hardware with native bf16 (named in the bf16 reason)",
+        "bench/train_step_speed.py on the PressCrafters demo (SmolLM2-135M, 2 CPU cores): 172 tokens/s with bf16 "
+        "autocast against 107 in fp32",
+    ),
+    "lm.FP32_SLOWDOWN_ON_BF16_HARDWARE": Constant(
+        4,
+        "the measured matmul peak is bf16's on such hardware; fp32 training runs at this fraction (1/x) of it",
+        "estimate (not measured)",
+    ),
+    "lm.RUNTIME_OVERHEAD_GB": Constant(
+        1.2,
+        "memory of Python, torch, transformers and the tokenizer before the model (peak memory estimate)",
+        "fitted, with the other terms of the peak memory estimate, to measured peaks (SmolLM2-135M, bf16, CPU): "
+        "3.9 GiB on the PressCrafters demo, 4.5 GiB on the MSU CS Q&A",
+    ),
+    "lm.BF16_WEIGHT_COPIES": Constant(
+        1.5,
+        "weight memory as a multiple of fp32 weights under bf16 autocast (fp32 weights + bf16 copies)",
+        "fitted with lm.RUNTIME_OVERHEAD_GB to measured peaks (SmolLM2-135M, bf16, CPU): 3.9 GiB on the "
+        "PressCrafters demo, 4.5 GiB on the MSU CS Q&A",
+    ),
+    "lm.ACTIVATION_BYTES.bf16": Constant(
+        130,
+        "activation bytes per token, layer and hidden unit in the peak memory estimate, under bf16 autocast",
+        "fitted with lm.RUNTIME_OVERHEAD_GB to measured peaks (SmolLM2-135M, bf16, CPU): 3.9 GiB on the "
+        "PressCrafters demo, 4.5 GiB on the MSU CS Q&A",
+    ),
+    "lm.ACTIVATION_BYTES.fp32": Constant(
+        260,
+        "activation bytes per token, layer and hidden unit in the peak memory estimate, in fp32",
+        "estimate (not measured): twice the bf16 figure",
+    ),
+    "lm.LOGIT_BYTES": Constant(
+        12,
+        "bytes per answer token and vocabulary entry: fp32 logits, their gradient and a bf16 copy",
+        "fitted with lm.RUNTIME_OVERHEAD_GB to measured peaks (SmolLM2-135M, bf16, CPU): 3.9 GiB on the "
+        "PressCrafters demo, 4.5 GiB on the MSU CS Q&A",
+    ),
+    # --- embedding (plan/embedding.py) ---
+    "embedding.EPOCHS_BY_SIZE": Constant(
+        ((1_000, 4), (10_000, 2), (math.inf, 1)),
+        "(training rows up to, epochs): small sets need more passes",
+        "bench/embedding_stsb_settings.py on STS-B train (5,692 pairs after validation): 2 epochs at 5e-5 reached "
+        "dev Spearman 0.8825 against 0.8736 for one; the other rows are estimates (not measured)",
+    ),
+    "embedding.FULL_FINETUNE_UP_TO": Constant(
+        150e6,
+        "encoders up to this many parameters are fully fine-tuned, larger ones get a LoRA adapter",
+        "estimate (the limit is not measured): at 23M parameters (all-MiniLM-L6-v2) full fine-tuning trained as "
+        "fast as LoRA on a CPU and learned more",
+    ),
+    "embedding.LEARNING_RATE.full": Constant(
+        5e-5,
+        "learning rate of full fine-tuning: 2.5x the usual 2e-5, fewer epochs at a higher rate",
+        "bench/embedding_stsb_settings.py on STS-B: 2 epochs at 5e-5 reached dev Spearman 0.8825; bench/"
+        "embedding_stsb.py: 0.8817 in 149 s against 0.8798 in 797 s for the docs' 4 epochs at 2e-5",
+    ),
+    "embedding.LEARNING_RATE.lora": Constant(
+        1e-3, "learning rate of a LoRA adapter: it starts at zero and needs a high rate", "estimate (not measured)"
+    ),
+    "embedding.LORA_RANK": Constant(
+        32,
+        "LoRA rank of a large encoder: enough for a domain's vocabulary, cheap on an encoder",
+        "estimate (not measured)",
+    ),
+    "embedding.BATCH_SIZE.pair": Constant(
+        16,
+        "pairs per step for the pair losses (CoSENT, cosine)",
+        "the sentence-transformers docs' recipe, kept in the STS-B runs of bench/embedding_stsb.py (dev Spearman "
+        "0.8817 at 384 dimensions); not varied there",
+    ),
+    "embedding.BATCH_SIZE.ranking": Constant(
+        64,
+        "texts per step for the ranking losses (MNRL) and SimCSE: each brings batch - 1 in-batch negatives",
+        "estimate (not measured)",
+    ),
+    "embedding.SIMCSE_FULL_EPOCHS": Constant(
+        1,
+        "epochs of SimCSE alone with full fine-tuning: one gentle pass keeps what the model knew",
+        "IT tickets (1,000 texts, full fine-tuning of all-MiniLM-L6-v2): 4 epochs at 5e-5 took retrieval NDCG@10 "
+        "from 0.579 down to 0.502, one epoch at 1e-5 up to 0.587",
+    ),
+    "embedding.SIMCSE_FULL_LEARNING_RATE": Constant(
+        1e-5,
+        "learning rate of SimCSE alone with full fine-tuning",
+        "IT tickets (1,000 texts, full fine-tuning of all-MiniLM-L6-v2): 4 epochs at 5e-5 took retrieval NDCG@10 "
+        "from 0.579 down to 0.502, one epoch at 1e-5 up to 0.587",
+    ),
+    "embedding.MATRYOSHKA_DIMS": Constant(
+        (256, 128, 64),
+        "dimensions trained (MatryoshkaLoss) and scored besides the model's own",
+        "estimate (not measured as a choice): the usual sizes; bench/embedding_stsb.py reports STS-B scores at each",
+    ),
+    "embedding.WARMUP_RATIO": Constant(
+        0.1, "share of the optimiser steps spent warming up", "estimate (not measured): the docs' recipe's 10%"
+    ),
+    "embedding.SPEED_MEASURED_AT_TOKENS": Constant(
+        16,
+        "tokens per text at which the texts-per-second speeds hold; longer texts cost in proportion",
+        "estimate: the length of the texts the CPU speed was measured on (all-MiniLM-L6-v2, 2 CPU cores)",
+    ),
+    "embedding.TRAIN_TEXTS_PER_SECOND.cpu": Constant(
+        100.0,
+        "training speed on a CPU, in texts encoded per second (each pair encodes two or more)",
+        "measured on 2 CPU cores (all-MiniLM-L6-v2, texts of ~16 tokens; the run is not kept); bench/"
+        "embedding_stsb.py's STS-B runs trained at roughly 150 texts/s (the plan, bf16) and 60 (fp32 recipe)",
+    ),
+    "embedding.TRAIN_TEXTS_PER_SECOND.cuda": Constant(
+        2000.0, "training speed on a GPU, in texts encoded per second", "estimate (not measured)"
+    ),
+    "embedding.ENCODE_TEXTS_PER_SECOND.cpu": Constant(
+        300.0,
+        "encoding speed on a CPU when scoring, in texts per second",
+        "estimate (not measured as such): below the 471 texts/s of fp32 encoding timed in the STS-B run of "
+        "bench/embedding_stsb.py (its INT8 check)",
+    ),
+    "embedding.ENCODE_TEXTS_PER_SECOND.cuda": Constant(
+        5000.0, "encoding speed on a GPU when scoring, in texts per second", "estimate (not measured)"
+    ),
+    "embedding.RUNTIME_OVERHEAD_GB": Constant(
+        1.2,
+        "memory of Python, torch, transformers and sentence-transformers before the model (peak memory estimate)",
+        "estimate (not measured for embeddings): the causal planner's fitted figure",
+    ),
+    "embedding.ACTIVATION_BYTES": Constant(
+        40,
+        "activation bytes per text token, layer and hidden unit in the peak memory estimate",
+        "estimate (not measured)",
+    ),
+    "embedding.MAX_SEQ_CAP": Constant(
+        128,
+        "most tokens per text the plan picks: on a CPU the cost of a text grows with its length",
+        "estimate (not measured)",
+    ),
+}
+
+
+def value(name: str) -> Any:
+    """The value of the table's entry ``name``."""
+    return CONSTANTS[name].value
+
+
+def values(prefix: str) -> dict[str, Any]:
+    """The entries ``prefix.<case>`` as ``{case: value}``, e.g. ``values("lm.TRAIN_EFFICIENCY")["cpu"]``."""
+    start = prefix + "."
+    return {name.removeprefix(start): entry.value for name, entry in CONSTANTS.items() if name.startswith(start)}

@@ -1,0 +1,160 @@
+"""The generative tasks: ``causal_lm`` (Q&A, chat) and ``summarization`` (a decoder-only instruct model with a
+summarisation prompt, or an encoder-decoder such as T5/BART/Pegasus), both a LoRA adapter scored by generation.
+
+Data are :class:`tunesmith.data.Example` lists; training is :func:`tunesmith.training.train` (the loss on the
+answer's tokens only); the evaluator generates an answer per test question and scores it against the reference
+(token F1 for Q&A, ROUGE-L for summaries), base model (adapter off) and tuned side by side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tunesmith.data import Example, Splits, load_examples, load_splits, write_examples
+from tunesmith.errors import ConfigError
+from tunesmith.plan import Choice, Hardware, Plan, generation_settings, make_plan, profile_splits, read_model_info
+from tunesmith.tasks.contract import Scores, TaskData
+
+DEFAULT_REPLAY_RATIO = 1.0
+
+
+@dataclass(frozen=True)
+class GenerativeTask:
+    """A LoRA adapter on a text-generation model; ``primary_metric`` is what its answers are judged by."""
+
+    name: str
+    primary_metric: str
+    summaries: bool = False  # plans for a style (fewer epochs, a lower rate, beam search), not for facts
+
+    # -- data -------------------------------------------------------------------------------------------------
+    def load_data(self, config) -> TaskData:
+        splits = load_splits(config.data)
+        return TaskData(splits.train, splits.valid, splits.test)
+
+    def write_split(self, path: Path, records: list[Example] | None) -> None:
+        write_examples(path, records or [])
+
+    def read_split(self, path: Path) -> list[Example]:
+        return load_examples(path, "messages") if path.is_file() and path.stat().st_size else []
+
+    def add_replay(self, config, data: TaskData, pool: list[list[Example]]) -> tuple[TaskData, Choice | None]:
+        """Earlier stages' training examples (each once), ``continual.replay_ratio`` of them per new one."""
+        import random
+
+        from tunesmith.data.split import example_key
+
+        unique: dict[str, Example] = {}
+        for split in pool:
+            for example in split:
+                unique.setdefault(example_key(example), example)
+        ratio = config.continual.replay_ratio
+        source = "plan" if ratio is None else "config"
+        ratio = DEFAULT_REPLAY_RATIO if ratio is None else ratio
+        count = min(round(ratio * len(data.train)), len(unique))
+        replay = random.Random(config.training.seed).sample(list(unique.values()), count) if count else []
+        reason = (
+            f"{ratio:g} earlier example per new one ({len(unique)} available from the lineage): "
+            "rehearsing the earlier rounds keeps what they taught"
+        )
+        replayed = TaskData(data.train + replay, data.valid, data.test, data.report)
+        return replayed, Choice(len(replay), reason, source)
+
+    # -- model and plan ---------------------------------------------------------------------------------------
+    def model_dir(self, config, parent) -> Path:
+        """The base model, or the parent run's lineage with every adapter merged (cached under TUNESMITH_HOME)."""
+        from tunesmith.models import resolve_model
+        from tunesmith.models.gguf import home_dir
+        from tunesmith.runs.lineage import merged_model_dir
+
+        if parent is None:
+            return resolve_model(config.model.name)
+        return merged_model_dir(parent, home_dir() / "merged")
+
+    def plan(self, config, data: TaskData, model_dir: Path, hardware: Hardware) -> Plan:
+        return self.plan_with_tokenizer(config, data, model_dir, hardware)[0]
+
+    def plan_with_tokenizer(self, config, data: TaskData, model_dir: Path, hardware: Hardware):
+        """The plan, and the model's tokenizer that measured the data (``tunesmith analyze`` shows both)."""
+        from tunesmith.models.load import load_tokenizer
+
+        tokenizer = load_tokenizer(model_dir)
+        splits = Splits(data.train, data.valid or [], data.test or [])
+        profile = profile_splits(splits, tokenizer, config.model.system_prompt)
+        return make_plan(profile, config, hardware, read_model_info(model_dir), self.summaries), tokenizer
+
+    def build(self, config, plan: Plan, model_dir: Path):
+        from tunesmith.models.load import build_causal, build_seq2seq, is_encoder_decoder
+
+        if self.summaries and is_encoder_decoder(model_dir):
+            return build_seq2seq(model_dir, plan, config.lora.dropout)
+        return build_causal(model_dir, plan, config.lora.dropout, config.model.system_prompt)
+
+    def load_trained(self, run_path: Path, config, model_dir: Path):
+        """The base (either family) with the run's saved adapter attached."""
+        from tunesmith.models.load import load_trained_model
+
+        return load_trained_model(model_dir, Path(run_path) / "adapter", config.model.system_prompt)
+
+    # -- training ---------------------------------------------------------------------------------------------
+    def train(self, bundle, data: TaskData, plan: Plan, config, run, resume_from: Path | None):
+        from tunesmith.training import train
+
+        encode = lambda examples, difficulty=False: encode_for(  # noqa: E731
+            bundle, examples, plan["max_length"], plan["max_new_tokens"], difficulty
+        )
+        valid = encode(data.valid) if data.valid else None
+        train_data = encode(data.train, config.training.curriculum == "difficulty")
+        use_cpu = plan.hardware["device"] == "cpu"
+        return train(bundle, train_data, valid, plan, config, run, use_cpu, resume_from)
+
+    # -- evaluation -------------------------------------------------------------------------------------------
+    def evaluate(self, bundle, records: list[Example], plan: Plan, config, compare_base: bool) -> Scores:
+        """Generate and score the first ``evaluation.max_examples`` records with the plan's decoding settings."""
+        from tunesmith.metrics import evaluate_bundle
+
+        limit = config.evaluation.max_examples
+        records = records[:limit] if limit else records
+        result = evaluate_bundle(
+            bundle,
+            records,
+            max_new_tokens=plan["max_new_tokens"],
+            batch_size=config.evaluation.batch_size,
+            bf16=bool(plan["bf16"]),
+            compare_base=compare_base,
+            max_length=plan["max_length"],
+            generation=generation_settings(plan),
+        )
+        return Scores(self.primary_metric, True, result["summary"], result["rows"])
+
+    def write_scores(self, folder: Path, scores: Scores, extra: dict | None = None) -> None:
+        from tunesmith.metrics.evaluate import write_results
+
+        result = {"summary": scores.models, "rows": scores.rows}
+        write_results(folder, result, {**scores.extra, **(extra or {})}, primary=scores.primary_metric)
+
+    def print_scores(self, scores: Scores, console) -> None:
+        from tunesmith.metrics.show import print_metrics
+
+        print_metrics(scores.models, console, primary=scores.primary_metric)
+
+    def after_scoring(self, bundle, data: TaskData, plan: Plan, config, run, scores: Scores) -> dict:
+        return {}
+
+
+def encode_for(bundle, examples, max_length: int, max_target_length: int, with_difficulty: bool = False):
+    """Training rows for the bundle's family: chat-formatted with answer-only labels, or source/target pairs.
+
+    ``with_difficulty`` adds the difficulty and source columns a difficulty curriculum reads (decoder-only).
+    """
+    from tunesmith.models.chat import encode_examples, encode_seq2seq_examples
+
+    if bundle.model.config.is_encoder_decoder:
+        if with_difficulty:
+            raise ConfigError("training.curriculum 'difficulty' is not supported for encoder-decoder models yet")
+        return encode_seq2seq_examples(bundle.tokenizer, examples, max_length, max_target_length)
+    return encode_examples(bundle.tokenizer, examples, max_length, bundle.system_prompt, with_difficulty)
+
+
+CAUSAL_LM = GenerativeTask("causal_lm", "token_f1")
+SUMMARIZATION = GenerativeTask("summarization", "rouge_l", summaries=True)
