@@ -69,8 +69,10 @@ def run_recipe(tunesmith_run: Path, out: Path, max_examples: int) -> dict:
     from tunesmith.data import load_examples
     from tunesmith.models import resolve_model
     from tunesmith.models.load import load_tokenizer, load_trained_model
-    from tunesmith.pipeline import score_with_plan
+    from tunesmith.pipeline import saved_config
     from tunesmith.plan import Plan, generation_settings
+    from tunesmith.runs import RunFolder
+    from tunesmith.tasks import get_task
 
     started = time.perf_counter()
     folder = resolve_model(yaml.safe_load(CONFIG.read_text())["model"]["name"])
@@ -104,10 +106,12 @@ def run_recipe(tunesmith_run: Path, out: Path, max_examples: int) -> dict:
     greedy = Plan.from_dict(plan.to_dict())
     for name in ("num_beams", "no_repeat_ngram_size"):
         greedy.choices.pop(name, None)
+    config = saved_config(RunFolder(tunesmith_run))  # scored as the tunesmith run was: the same code and batch
+    config.evaluation.batch_size, config.evaluation.max_examples = 16, None
     scores = {}
     for label, decoding in (("recipe greedy", greedy), ("recipe, tunesmith decoding", plan)):
-        result = score_with_plan(bundle, test, decoding, 16, compare_base=False)
-        scores[label] = result["summary"]["tuned"]["overall"]
+        result = get_task("summarization").evaluate(bundle, test, decoding, config, compare_base=False)
+        scores[label] = result.overall("tuned")
     return {
         "train_seconds": train_seconds,
         "wall_seconds": time.perf_counter() - started,

@@ -122,6 +122,9 @@ def _start_resuming(run: RunFolder, plan: Plan, processes: int) -> Path | None:
     checkpoint = run.last_complete_checkpoint(processes)
     print_plan(plan, console)
     console.print(f"resuming {run.path} from {checkpoint.name if checkpoint else 'the start (no checkpoint yet)'}")
+    cleared = run.clear_outputs()
+    if cleared:
+        console.print(f"written again from the checkpoint: {', '.join(cleared)} (the stopped attempt's)")
     run.update(status="running", resumed_from=str(checkpoint) if checkpoint else None)
     return checkpoint
 

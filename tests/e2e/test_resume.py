@@ -54,3 +54,24 @@ def test_resumed_run_matches_an_uninterrupted_one(tmp_path, tiny_model_dir, monk
     assert (resumed.path / "metrics.json").is_file()
     with pytest.raises(RunError, match="already finished"):
         resume_run(resumed.path)
+
+
+def test_a_run_stopped_while_scoring_resumes_and_writes_its_results_anew(tmp_path, tiny_model_dir, monkeypatch):
+    from tunesmith.tasks.generative import GenerativeTask
+
+    overrides = {"training": {"epochs": 1, "batch_size": 4, "bf16": False}, "evaluation": {"max_new_tokens": 4}}
+    config_path = make_config(tmp_path, tiny_model_dir, **overrides)
+
+    def stop_while_scoring(*args, **kwargs):
+        raise Killed("killed while scoring")
+
+    monkeypatch.setattr(GenerativeTask, "evaluate", stop_while_scoring)
+    with pytest.raises(Killed):
+        train_run(load_config(config_path))
+    monkeypatch.undo()
+    [stopped] = [path.parent for path in (tmp_path / "runs").glob("*/run.json")]
+    assert (stopped / "adapter" / "adapter_config.json").is_file()  # training had finished and saved
+    resumed = resume_run(stopped)
+    record = json.loads((resumed.path / "run.json").read_text())
+    assert record["status"] == "done" and (resumed.path / "metrics.json").is_file()
+    assert not list(resumed.path.glob(".stale-*"))

@@ -38,7 +38,7 @@ def test_write_refuses_a_model_without_overall_or_a_clashing_extra(tmp_path):
 
 
 def test_qa_results_keep_their_shape_and_csv(tmp_path):
-    write_results(tmp_path, qa_result(), {"earlier_stages": []})
+    write_results(tmp_path, qa_result(), "causal_lm", "token_f1", extra={"earlier_stages": []})
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["task"] == "causal_lm" and metrics["primary_metric"] == "token_f1"
     assert metrics["greater_is_better"] is True and metrics["earlier_stages"] == []
@@ -46,8 +46,8 @@ def test_qa_results_keep_their_shape_and_csv(tmp_path):
     header, first, *_ = (tmp_path / "metrics.csv").read_text().splitlines()
     assert header == "model,group_by,group,n," + ",".join(OVERALL_METRICS) and first.startswith("base,all,all,6,")
     assert len((tmp_path / "predictions.jsonl").read_text().splitlines()) == 6
-    write_results(tmp_path, qa_result(), primary="rouge_l")
-    assert read_metrics(tmp_path)["task"] == "summarization"  # known from the primary metric
+    write_results(tmp_path, qa_result(), "summarization", "rouge_l")
+    assert read_metrics(tmp_path)["task"] == "summarization" and read_metrics(tmp_path)["primary_metric"] == "rouge_l"
 
 
 def test_embedding_results_are_summaries_with_every_dimension(tmp_path):

@@ -16,6 +16,11 @@ from tunesmith.config.embedding import EmbeddingConfig
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 TASKS = ("causal_lm", "summarization", "embedding")
+DEFAULT_MODEL_BY_TASK = {
+    "causal_lm": DEFAULT_MODEL,
+    "summarization": DEFAULT_MODEL,
+    "embedding": DEFAULT_EMBEDDING_MODEL,
+}
 
 # Settings a task's code never reads, by task, as dotted keys (a whole section by its own name). Written in a
 # config for that task, each is an error naming the key and the task, not a setting silently ignored; defaults
@@ -315,9 +320,9 @@ class RunConfig(Section):
         return data
 
     @model_validator(mode="after")
-    def _embedding_model_by_default(self) -> RunConfig:
-        if self.task == "embedding" and "name" not in self.model.model_fields_set:
-            self.model.name = DEFAULT_EMBEDDING_MODEL
+    def _the_tasks_default_model(self) -> RunConfig:
+        if "name" not in self.model.model_fields_set:
+            self.model.name = DEFAULT_MODEL_BY_TASK[self.task]
         return self
 
     @field_validator("name")

@@ -1,6 +1,5 @@
 from tunesmith.metrics.evaluate import (
     OVERALL_METRICS,
-    PRIMARY_METRIC,
     evaluate_bundle,
     metrics_csv,
     summarize,
@@ -28,7 +27,6 @@ __all__ = [
     "fact_recall",
     "rouge",
     "sentence_bleu",
-    "PRIMARY_METRIC",
     "contains_reference",
     "evaluate_bundle",
     "exact_match",

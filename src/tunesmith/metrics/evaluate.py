@@ -18,8 +18,6 @@ from tunesmith.metrics.generate import generate
 from tunesmith.metrics.perplexity import answer_nll, perplexity
 from tunesmith.metrics.text import METRICS, corpus_bleu, score_answer
 
-PRIMARY_METRIC = "token_f1"
-PRIMARY_BY_TASK = {"summarization": "rouge_l"}
 CORPUS_METRICS = ("corpus_bleu", "perplexity")
 OVERALL_METRICS = (*METRICS, *CORPUS_METRICS)
 
@@ -88,29 +86,17 @@ def summarize(rows: list[dict], label: str) -> dict:
     return summary
 
 
-def primary_metric(task: str) -> str:
-    return PRIMARY_BY_TASK.get(task, PRIMARY_METRIC)
-
-
 def write_results(
-    folder: Path,
-    result: dict,
-    extra: dict | None = None,
-    primary: str = PRIMARY_METRIC,
-    task: str | None = None,
-    greater_is_better: bool | None = None,
+    folder: Path, result: dict, task: str, primary: str, greater_is_better: bool = True, extra: dict | None = None
 ) -> None:
     """metrics.json in the shape of :mod:`tunesmith.metrics.results` (``result["summary"]`` holds the models),
     metrics.csv (one row per model and group) and predictions.jsonl (one line per example).
 
     Args:
-        task: "causal_lm" or "summarization"; when None, the task whose primary metric ``primary`` is.
-        greater_is_better: the primary metric's direction; when None, known from its name.
+        task: the run's task; ``primary`` its primary metric and ``greater_is_better`` that metric's direction.
     """
     folder = Path(folder)
-    task = task or next((name for name, metric in PRIMARY_BY_TASK.items() if metric == primary), "causal_lm")
-    better = results.greater_is_better(primary) if greater_is_better is None else greater_is_better
-    results.write_metrics(folder, task, primary, better, result["summary"], extra)
+    results.write_metrics(folder, task, primary, greater_is_better, result["summary"], extra)
     write_text(folder / "metrics.csv", metrics_csv(result["summary"]))
     lines = [_json_line(row) for row in result["rows"]]
     write_text(folder / "predictions.jsonl", "".join(lines))

@@ -23,6 +23,10 @@ from typing import Any
 from tunesmith.atomic import write_json, write_text
 from tunesmith.errors import RunError
 
+# What the end of a run writes (after training): an interrupted attempt's copies are cleared before a resume.
+OUTPUTS = ("adapter", "model", "model-int8", "metrics.json", "metrics.csv", "predictions.jsonl")
+OUTPUTS += ("report.md", "report.html", "report")
+
 
 @dataclass
 class RunFolder:
@@ -81,6 +85,24 @@ class RunFolder:
             else:
                 shutil.rmtree(folder)
         return max(complete, key=_written_at, default=None)
+
+    def clear_outputs(self) -> list[str]:
+        """Remove what an interrupted attempt wrote after training (the trained weights, scores), so that a resumed
+        run writes them anew; each is renamed first, so a crash here leaves a hidden leftover, never half a folder.
+        Returns the names removed."""
+        removed = []
+        for name in OUTPUTS:
+            target = self.path / name
+            if target.exists():
+                trash = target.with_name(f".stale-{name}")
+                shutil.rmtree(trash, ignore_errors=True)
+                target.rename(trash)
+                if trash.is_dir():
+                    shutil.rmtree(trash)
+                else:
+                    trash.unlink()
+                removed.append(name)
+        return removed
 
     def read_json(self, name: str) -> Any:
         return json.loads((self.path / name).read_text())

@@ -1,14 +1,11 @@
 """Run lineage for continual learning: a run's ancestors, the model a child starts from (every ancestor's
-adapter merged, cached once under ``$TUNESMITH_HOME/merged``), replay data, and retention of earlier stages."""
+adapter merged, cached once under ``$TUNESMITH_HOME/merged``), and retention of earlier stages."""
 
 from __future__ import annotations
 
 import hashlib
-import json
-import random
 from pathlib import Path
 
-from tunesmith.data import Example, load_examples
 from tunesmith.errors import RunError
 from tunesmith.runs.folder import RunFolder
 
@@ -77,41 +74,11 @@ def model_dir_from_parent(parent: dict) -> Path:
     return resolve_model(parent["name"])
 
 
-def earlier_training_data(parent: RunFolder) -> list[Example]:
-    """Every training example of the parent and its ancestors (each once), the pool replay draws from."""
-    from tunesmith.data.split import example_key
-
-    pool: dict[str, Example] = {}
-    for run in (parent, *ancestors(parent)):
-        path = run.data_dir / "train.jsonl"
-        if path.is_file() and path.stat().st_size:
-            for example in load_examples(path, "messages"):
-                pool.setdefault(example_key(example), example)
-    return list(pool.values())
-
-
-def sample_replay(pool: list[Example], count: int, seed: int) -> list[Example]:
-    count = min(count, len(pool))
-    return random.Random(seed).sample(pool, count) if count else []
-
-
 def retention(before: float | None, after: float | None) -> float | None:
     """Share of an earlier stage's score that is still there: after / before (None when undefined)."""
     if before is None or after is None or before <= 0:
         return None
     return round(after / before, 4)
-
-
-def earlier_stages(run: RunFolder) -> list[tuple[RunFolder, list[Example], dict]]:
-    """``(ancestor, its test split, its own overall tuned scores)`` for each ancestor with a scored test split."""
-    stages = []
-    for ancestor in ancestors(run):
-        test_path, metrics_path = ancestor.data_dir / "test.jsonl", ancestor.path / "metrics.json"
-        if not (test_path.is_file() and test_path.stat().st_size and metrics_path.is_file()):
-            continue
-        scores = json.loads(metrics_path.read_text())["tuned"]["overall"]
-        stages.append((ancestor, load_examples(test_path, "messages"), scores))
-    return stages
 
 
 def _fingerprint(base: Path, adapter: Path) -> str:

@@ -131,7 +131,8 @@ class GenerativeTask:
         from tunesmith.metrics.evaluate import write_results
 
         result = {"summary": scores.models, "rows": scores.rows}
-        write_results(folder, result, {**scores.extra, **(extra or {})}, primary=scores.primary_metric)
+        extras = {**scores.extra, **(extra or {})}
+        write_results(folder, result, self.name, scores.primary_metric, scores.greater_is_better, extras)
 
     def print_scores(self, scores: Scores, console) -> None:
         from tunesmith.metrics.show import print_metrics
