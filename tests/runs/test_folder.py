@@ -57,3 +57,23 @@ def test_a_checkpoint_of_several_processes_is_complete_only_with_every_process_r
             (folder / f"rng_state_{rank}.pth").write_bytes(b"state")
     assert run.last_complete_checkpoint(world_size=2).name == "checkpoint-5"
     assert [path.name for path in run.checkpoints_dir.iterdir()] == ["checkpoint-5"]  # the partial one is gone
+
+
+def test_staged_checkpoints_resume_from_the_newest_written_and_outputs_clear(tmp_path):
+    import os
+
+    run = RunFolder.create(tmp_path, "staged")
+    for stage, step, stamp in (("simcse", 8, 1_000), ("train", 4, 2_000), ("train", 12, None)):
+        folder = run.checkpoints_dir / stage / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        if stamp is not None:  # the last one was being written when the run stopped
+            (folder / "trainer_state.json").write_text("{}")
+            os.utime(folder / "trainer_state.json", (stamp, stamp))
+    found = run.last_complete_checkpoint()
+    assert (found.parent.name, found.name) == ("train", "checkpoint-4")  # newer than simcse's step 8
+    assert not (run.checkpoints_dir / "train" / "checkpoint-12").exists()
+    (run.path / "model").mkdir()
+    (run.path / "model" / "weights").write_text("w")
+    (run.path / "metrics.json").write_text("{}")
+    assert run.clear_outputs() == ["model", "metrics.json"]
+    assert sorted(path.name for path in run.path.iterdir()) == ["checkpoints"]

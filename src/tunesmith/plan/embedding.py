@@ -53,7 +53,9 @@ class EmbeddingProfile:
         return asdict(self)
 
 
-def profile_pairs(train: PairSet, test: PairSet | None, tokenizer, sample: int = 2000) -> EmbeddingProfile:
+def profile_pairs(
+    train: PairSet, test: PairSet | None, tokenizer, sample: int = 2000, valid: PairSet | None = None
+) -> EmbeddingProfile:
     """Sizes and token lengths (of a sample of up to ``sample`` texts) with the model's tokenizer."""
     texts = train.texts()
     measured = texts[:: max(1, len(texts) // sample)][:sample]
@@ -64,7 +66,7 @@ def profile_pairs(train: PairSet, test: PairSet | None, tokenizer, sample: int =
     return EmbeddingProfile(
         shape=train.shape,
         n_train=len(train),
-        n_valid=0,
+        n_valid=len(valid) if valid else 0,
         n_test=len(test) if test else 0,
         n_categories=len(categories),
         sequence=LengthStats.of(lengths),
@@ -202,6 +204,10 @@ def _estimate(profile, hardware, chooser, steps_per_epoch, total_steps, model) -
     at = SPEED_MEASURED_AT_TOKENS
     length_factor = max(1.0, min(chooser["max_seq_length"], profile.sequence.mean or at) / at)
     train_seconds = texts * length_factor / MEASURED_TEXTS_PER_SECOND[hardware.device]
+    # validation after each epoch (its texts encoded once) belongs to training; the test split is scored twice
+    epochs = total_steps / steps_per_epoch if steps_per_epoch else 0
+    valid_texts = profile.n_valid * max(2.0, profile.texts_per_record) * math.ceil(epochs)
+    train_seconds += valid_texts * length_factor / ENCODE_TEXTS_PER_SECOND[hardware.device]
     eval_seconds = 2 * profile.test_texts * length_factor / ENCODE_TEXTS_PER_SECOND[hardware.device]
     return Estimate(
         steps_per_epoch=steps_per_epoch,

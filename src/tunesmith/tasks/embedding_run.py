@@ -130,7 +130,7 @@ class EmbeddingTask:
         from tunesmith.plan import read_model_info
         from tunesmith.plan.embedding import make_embedding_plan, profile_pairs
 
-        profile = profile_pairs(data.train, data.test, AutoTokenizer.from_pretrained(model_dir))
+        profile = profile_pairs(data.train, data.test, AutoTokenizer.from_pretrained(model_dir), valid=data.valid)
         return make_embedding_plan(profile, config, hardware, read_model_info(model_dir))
 
     def build(self, config, plan: Plan, model_dir: Path):
