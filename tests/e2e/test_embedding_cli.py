@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from typer.testing import CliRunner
 
@@ -182,3 +183,36 @@ def test_curriculum_trains_the_easier_half_then_every_pair(tmp_path, tiny_bert_d
     assert [s["stage"] for s in stages] == ["curriculum-1", "curriculum-2"]
     assert [s["rows"]["cosent"] for s in stages] == [round(kept / 2), kept]
     assert "int8" not in json.loads((run / "metrics.json").read_text()) and not (run / "model-int8").exists()
+
+
+def test_a_lora_run_in_two_stages_stopped_in_the_first_resumes_to_the_straight_weights(tmp_path, tiny_bert_dir):
+    """SimCSE then supervised, LoRA: killed after SimCSE's first checkpoint, resumed, the best epoch kept."""
+    from safetensors.torch import load_file
+
+    from tests.conformance.test_tasks import Killed, write_config
+    from tunesmith.config import load_config
+    from tunesmith.pipeline import resume_run, train_run
+    from tunesmith.training.callbacks import ProgressCallback
+
+    path = write_config(tmp_path / "data", "embedding", tiny_bert_dir, tmp_path / "runs")
+    raw = yaml.safe_load(path.read_text())
+    raw["embedding"] |= {"method": "lora", "simcse": "first", "simcse_epochs": 2}
+    path.write_text(yaml.safe_dump(raw))
+    straight = train_run(load_config(path)).path
+
+    def kill(self, args, state, control, **kwargs):
+        raise Killed("stopped")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ProgressCallback, "on_save", kill, raising=False)
+        with pytest.raises(Killed):
+            train_run(load_config(path))
+    [stopped] = [p.parent for p in (tmp_path / "runs").glob("*/run.json") if p.parent != straight]
+    resumed = resume_run(stopped).path
+    assert "/simcse/checkpoint-" in json.loads((resumed / "run.json").read_text())["resumed_from"]
+    record = json.loads((straight / "run.json").read_text())["training"]
+    assert [stage["stage"] for stage in record["stages"]] == ["simcse", "train"]
+    assert record["best_checkpoint"].startswith("checkpoint-")  # the best epoch's adapter loaded back
+    for name in ("adapter/adapter_model.safetensors", "model/model.safetensors"):
+        expected, actual = load_file(straight / name), load_file(resumed / name)
+        assert all(torch.equal(expected[key], actual[key]) for key in expected), name

@@ -15,6 +15,7 @@ from tunesmith.tasks.embedding import (
     make_losses,
     merge_lora,
     pairs_from_classes,
+    save_adapter,
     to_dataset,
     training_sets,
 )
@@ -125,7 +126,7 @@ def test_two_training_sets_train_together(model, tmp_path):
     assert fit(model, sets, list(sets), tmp_path).steps == 6
 
 
-def test_lora_trains_only_the_adapter_and_merges_to_the_same_embeddings(model, tmp_path):
+def test_lora_trains_only_the_adapter_and_merges_to_the_same_embeddings(model, tmp_path, tiny_bert_dir):
     attach_lora(model, r=4, alpha=8, dropout=0.0, target_modules="all-linear")
     before = weights(model)
     fit(model, {"cosent": training_sets(scored_set(), "cosent", False, 0.8, 2, 0)["cosent"]}, ["cosent"], tmp_path)
@@ -135,9 +136,10 @@ def test_lora_trains_only_the_adapter_and_merges_to_the_same_embeddings(model, t
     model.eval()
     texts = ["a red car plays", "the old tree"]
     adapted = model.encode(texts)
-    merge_lora(model)
-    assert not any("lora_" in name for name, _ in model.named_parameters())
-    assert np.allclose(model.encode(texts), adapted, atol=1e-5)
+    save_adapter(model, tmp_path / "adapter")
+    merged = merge_lora(model, tiny_bert_dir, tmp_path / "adapter")
+    assert not any("lora_" in name for name, _ in merged.named_parameters())
+    assert np.allclose(merged.encode(texts), adapted, atol=1e-5)
 
 
 def test_hard_negatives_turn_positives_into_triplets_from_other_classes():

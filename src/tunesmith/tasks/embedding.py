@@ -49,8 +49,12 @@ def build_embedding(model_dir: Path, plan, lora_dropout: float = 0.0, device: st
 
 
 def attach_lora(model, r: int, alpha: float, dropout: float, target_modules) -> None:
-    """Replace the model's transformer with a PEFT LoRA model around it (only the adapter trains)."""
-    from peft import LoraConfig, TaskType, get_peft_model
+    """Inject a fresh LoRA adapter into the model's transformer (only the adapter trains).
+
+    Through sentence-transformers' own PEFT support (``add_adapter``), not a PeftModel wrapper: its checkpoints
+    then load back into the same module names, which the best-checkpoint and resume paths of its trainer need.
+    """
+    from peft import LoraConfig, TaskType
 
     config = LoraConfig(
         task_type=TaskType.FEATURE_EXTRACTION,
@@ -59,19 +63,22 @@ def attach_lora(model, r: int, alpha: float, dropout: float, target_modules) -> 
         lora_dropout=dropout,
         target_modules=target_modules,
     )
-    model[0].model = get_peft_model(model[0].model, config)
-
-
-def merge_lora(model) -> None:
-    """Fold a LoRA adapter into the weights, leaving a plain sentence-transformers model."""
-    from peft import PeftModel
-
-    if isinstance(model[0].model, PeftModel):
-        model[0].model = model[0].model.merge_and_unload()
+    model.add_adapter(config)
 
 
 def save_adapter(model, folder: Path) -> None:
-    model[0].model.save_pretrained(folder)
+    """The adapter alone (adapter_config.json, adapter_model.safetensors), as PeftModel.from_pretrained reads it."""
+    model[0].auto_model.save_pretrained(folder)
+
+
+def merge_lora(model, base_dir: Path, adapter_dir: Path):
+    """A plain sentence-transformers model: the base from ``base_dir`` with the adapter saved in ``adapter_dir``
+    folded into its weights (peft's merge_and_unload), on ``model``'s device and with its sequence length."""
+    from peft import PeftModel
+
+    merged = load_sentence_model(base_dir, model.max_seq_length, str(model.device))
+    merged[0].auto_model = PeftModel.from_pretrained(merged[0].auto_model, adapter_dir).merge_and_unload()
+    return merged
 
 
 def training_sets(

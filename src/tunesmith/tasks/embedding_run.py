@@ -174,7 +174,7 @@ class EmbeddingTask:
             _load_weights(bundle.model, finished)
         if bundle.method == "lora":
             save_folder(run.adapter_dir, lambda folder: save_adapter(bundle.model, folder))
-            merge_lora(bundle.model)
+            bundle.model = merge_lora(bundle.model, bundle.model_dir, run.adapter_dir)
         save_folder(run.path / "model", lambda folder: bundle.model.save(str(folder)))
         last = results[-1]
         return TrainResult(
