@@ -170,8 +170,6 @@ class EmbeddingTask:
             results.append({"stage": stage.name, "rows": rows, **_without_none(asdict(result))})
             if number < len(stages) - 1:
                 save_folder(folder / FINAL, lambda target, r=results[-1]: _save_stage(bundle.model, target, r))
-        if finished is not None:
-            _load_weights(bundle.model, finished)
         if bundle.method == "lora":
             save_folder(run.adapter_dir, lambda folder: save_adapter(bundle.model, folder))
             bundle.model = merge_lora(bundle.model, bundle.model_dir, run.adapter_dir)
