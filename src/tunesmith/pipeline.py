@@ -53,6 +53,9 @@ def prepare(config: RunConfig, processes: int | None = None) -> Prepared:
     model_dir = _model_dir(config)
     hardware = lambda: detect_hardware(processes or distributed.world_size())  # noqa: E731
     plan = distributed.share_from_main(lambda: task.plan(config, data, model_dir, hardware()))
+    parent = continual.parent_choice(config)
+    if parent is not None:
+        plan.choices["continue_from"] = parent
     if replay is not None:
         plan.choices["replay_examples"] = replay
     return Prepared(config, task, data, model_dir, plan)
@@ -125,7 +128,7 @@ def _start_resuming(run: RunFolder, plan: Plan, processes: int) -> Path | None:
     cleared = run.clear_outputs()
     if cleared:
         console.print(f"written again from the checkpoint: {', '.join(cleared)} (the stopped attempt's)")
-    run.update(status="running", resumed_from=str(checkpoint) if checkpoint else None)
+    run.resume_started(str(checkpoint) if checkpoint else None)
     return checkpoint
 
 

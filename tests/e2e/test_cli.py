@@ -55,6 +55,24 @@ def test_plan_prints_each_choice_with_its_reason_and_an_estimate(tmp_path, tiny_
     assert not (tmp_path / "runs").exists()  # planning writes nothing
 
 
+def test_plan_plot_out_writes_where_asked_and_nothing_in_the_current_folder(tmp_path, tiny_model_dir, monkeypatch):
+    config_path = make_config(tmp_path, tiny_model_dir)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    target = tmp_path / "plots" / "deep" / "schedule.png"  # missing folders are created
+    output = run_cli("plan", config_path, "--plot-out", target)
+    assert target.read_bytes()[:4] == b"\x89PNG" and "schedule.png" in output.replace("\n", "")
+    assert list(work.iterdir()) == [] and not (tmp_path / "tiny-lr.png").exists()
+    assert [p.name for p in target.parent.iterdir()] == ["schedule.png"]  # written atomically: no temp file left
+    run_cli("plan", config_path, "--plot", "--plot-out", tmp_path / "plots")  # a folder gets <name>-lr.png
+    assert (tmp_path / "plots" / "tiny-lr.png").read_bytes()[:4] == b"\x89PNG" and list(work.iterdir()) == []
+    (tmp_path / "a-file").write_text("x")
+    refused = CliRunner().invoke(app, ["plan", str(config_path), "--plot-out", str(tmp_path / "a-file" / "lr.png")])
+    message = " ".join(refused.output.replace("│", " ").split())  # however the usage error box wraps it
+    assert refused.exit_code == 2 and "cannot write the plot there" in message
+
+
 def test_train_writes_a_complete_new_run_folder_and_eval_rescores_it(tmp_path, tiny_model_dir):
     config_path = make_config(tmp_path, tiny_model_dir)
     output = run_cli("train", config_path)

@@ -133,3 +133,19 @@ def test_continuing_from_an_unfinished_run_is_a_clear_error(tmp_path, tiny_model
     (tmp_path / "fake" / "run.json").write_text(json.dumps({"status": "running"}))
     with pytest.raises(RunError, match="needs a finished run"):
         train_run(round_config(tmp_path, tiny_model_dir, 0, continue_from=tmp_path / "fake"))
+
+
+def test_the_plan_says_which_run_continue_from_resolved_to(chain, tiny_model_dir):
+    tmp_path, first, second, third, _ = chain
+    choices = {run.path.name: json.loads((run.path / "plan.json").read_text())["choices"] for run in (second, third)}
+    assert choices[second.path.name]["continue_from"] == {
+        "value": first.path.name,
+        "reason": "the run folder given",
+        "source": "config",
+    }
+    assert choices[third.path.name]["continue_from"]["value"] == second.path.name
+    config = round_config(tmp_path, tiny_model_dir, 3, continue_from="round1")  # the configured name
+    from tunesmith.continual import parent_choice
+
+    assert parent_choice(config).value == second.path.name
+    assert parent_choice(config).reason == "the newest finished run named 'round1'"

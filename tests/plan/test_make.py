@@ -1,3 +1,5 @@
+import math
+
 import pytest
 
 from tunesmith.config import config_from_dict
@@ -66,14 +68,29 @@ def test_batch_times_accumulation_gives_the_effective_batch_and_fits_the_token_b
     assert plan["batch_size"] * plan["grad_accum"] == 16
 
 
-def test_time_budget_cuts_epochs_but_not_below_one():
+def test_a_time_budget_is_filled_with_a_fractional_epoch_count_and_the_plan_says_how_much_it_uses():
     free = make_plan(profile(300), config(), CPU, SMOL)
-    tight = make_plan(
-        profile(300), config(training={"time_budget_minutes": free.estimate.train_minutes / 3}), CPU, SMOL
-    )
-    assert 1 <= tight["epochs"] < free["epochs"]
-    assert "time_budget_minutes" in tight.choices["epochs"].reason
-    assert tight.estimate.train_minutes < free.estimate.train_minutes
+    per_epoch = free.estimate.train_minutes / free["epochs"]
+    # the case: a 9-minute budget at ~4.55 min/epoch gave 1 epoch; it should give just under 2
+    budget = per_epoch * 1.978
+    tight = make_plan(profile(300), config(training={"time_budget_minutes": budget}), CPU, SMOL)
+    assert tight["epochs"] == pytest.approx(1.97) and tight.estimate.train_minutes <= budget
+    assert tight.estimate.total_steps == math.ceil(tight.estimate.steps_per_epoch * 1.97)
+    reason = tight.choices["epochs"].reason
+    assert reason.startswith(f"cut from {free['epochs']} to fit time_budget_minutes=") and "budget minutes" in reason
+    roomy = make_plan(profile(300), config(training={"time_budget_minutes": 1000}), CPU, SMOL)
+    assert roomy["epochs"] == free["epochs"] and "of 1000 budget minutes" in roomy.choices["epochs"].reason
+    fixed = make_plan(profile(300), config(training={"time_budget_minutes": budget, "epochs": 5}), CPU, SMOL)
+    assert fixed["epochs"] == 5  # a value set in the config still wins
+
+
+def test_memory_that_cannot_be_read_is_unknown_and_planned_safely():
+    from dataclasses import replace
+
+    unknown = make_plan(profile(200), config(), replace(CPU, memory_gb=None), SMOL)
+    assert unknown["gradient_checkpointing"] is True
+    assert "memory could not be read" in unknown.choices["gradient_checkpointing"].reason
+    assert "0.0 GiB" not in unknown.choices["gradient_checkpointing"].reason
 
 
 def test_estimate_counts_steps_and_scales_with_epochs():

@@ -39,6 +39,14 @@ Processes = Annotated[
 ]
 PlanProcesses = Annotated[int | None, typer.Option("--processes", help="Plan for N processes (global batch, time).")]
 PlotFlag = Annotated[bool, typer.Option("--plot", help="Also draw the learning rate over steps: <name>-lr.png here.")]
+PlotOut = Annotated[
+    Path | None,
+    typer.Option(
+        "--plot-out",
+        help="Draw the learning-rate plot to this PNG file (implies --plot; missing folders are created; "
+        "an existing folder gets <name>-lr.png).",
+    ),
+]
 
 
 def _load(config_path: Path):
@@ -58,21 +66,27 @@ def _quiet_libraries() -> None:
 
 
 @app.command()
-def plan(config_path: ConfigPath, plot: PlotFlag = False, processes: PlanProcesses = None) -> None:
+def plan(
+    config_path: ConfigPath, plot: PlotFlag = False, plot_out: PlotOut = None, processes: PlanProcesses = None
+) -> None:
     """Print the hyperparameters a run would use, why, and the time and memory it should take."""
     config = _load(config_path)
     _quiet_libraries()
     from tunesmith.pipeline import show_plan
 
     prepared = show_plan(config, processes)
-    if plot:
-        from tunesmith.plan.plot import plot_schedule
+    if plot or plot_out is not None:
+        from tunesmith.plan.plot import plot_path, plot_schedule
         from tunesmith.schedules import schedule_settings
 
         settings = schedule_settings(config.schedule, prepared.plan["warmup_steps"])
-        path = plot_schedule(
-            settings, prepared.plan.estimate.total_steps, prepared.plan["learning_rate"], Path(f"{config.name}-lr.png")
-        )
+        path = plot_path(config.name, plot_out)
+        try:
+            plot_schedule(settings, prepared.plan.estimate.total_steps, prepared.plan["learning_rate"], path)
+        except OSError as err:  # a parent that is a file, a folder we may not write to
+            raise typer.BadParameter(
+                f"{path}: cannot write the plot there ({err.strerror or err})", param_hint="--plot-out"
+            ) from None
         typer.echo(f"learning-rate plot written to {path}")
 
 

@@ -293,7 +293,9 @@ class RunConfig(Section):
         "causal_lm", description="What kind of model is trained: causal_lm (Q&A, chat), summarization, embedding."
     )
     continue_from: str | None = Field(
-        None, description="An earlier run (folder, or its name in output.runs_dir) to continue from."
+        None,
+        description="An earlier run to continue from: a run folder, a folder's name in output.runs_dir, or a "
+        "configured run name (its newest finished run).",
     )
     model: ModelConfig = Field(default_factory=ModelConfig)
     data: DataConfig

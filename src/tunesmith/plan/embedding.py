@@ -9,7 +9,16 @@ import math
 from dataclasses import asdict, dataclass
 
 from tunesmith.data.pairs import PairSet
-from tunesmith.plan.choices import Choice, Chooser, Estimate, Plan, bf16_reason, by_size, round_up
+from tunesmith.plan.choices import (
+    Choice,
+    Chooser,
+    Estimate,
+    Plan,
+    bf16_reason,
+    by_size,
+    fit_epochs_to_budget,
+    round_up,
+)
 from tunesmith.plan.constants import value, values
 from tunesmith.plan.hardware import Hardware
 from tunesmith.plan.model_info import ModelInfo
@@ -185,16 +194,9 @@ def _peak_memory_gb(chooser, model: ModelInfo) -> float:
 
 
 def _fit_time_budget(chooser, profile, hardware, model, steps_per_epoch: int, budget_minutes) -> None:
-    """Fewer epochs (whole ones, at least one) when the planned ones would not fit ``time_budget_minutes``."""
-    if budget_minutes is None or chooser.choices["epochs"].source == "config" or not steps_per_epoch:
-        return
-    per_epoch = _estimate(profile, hardware, chooser, steps_per_epoch, steps_per_epoch, model).train_minutes
-    affordable = math.floor(budget_minutes / per_epoch) if per_epoch else chooser["epochs"]
-    if affordable < chooser["epochs"]:
-        reason = (
-            f"cut from {chooser['epochs']} to fit time_budget_minutes={budget_minutes:g} (~{per_epoch:.1f} min/epoch)"
-        )
-        chooser.choices["epochs"] = Choice(max(1, affordable), reason, "plan")
+    if steps_per_epoch:
+        per_epoch = _estimate(profile, hardware, chooser, steps_per_epoch, steps_per_epoch, model).train_minutes
+        fit_epochs_to_budget(chooser, per_epoch, budget_minutes)
 
 
 def _estimate(profile, hardware, chooser, steps_per_epoch, total_steps, model) -> Estimate:

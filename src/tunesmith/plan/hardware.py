@@ -16,7 +16,7 @@ class Hardware:
     device: str  # "cpu" or "cuda"
     name: str
     cores: int
-    memory_gb: float
+    memory_gb: float | None  # None: it could not be read (the plan then recomputes activations to stay safe)
     bf16: bool
     matmul_gflops: float  # measured, in the dtype training will use: one GPU, or the whole CPU machine
     world_size: int = 1  # processes training together (accelerate launch, torchrun), each on this hardware
@@ -109,8 +109,21 @@ def _cpu_name() -> str:
     return "cpu"
 
 
-def _total_memory_gb() -> float:
+def _total_memory_gb() -> float | None:
+    """The machine's memory, or None when it cannot be read (never 0: a plan must not believe in 0 GiB)."""
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    except (ValueError, OSError):
-        return 0.0
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = _darwin_memory_bytes()
+    return total / 2**30 if total else None
+
+
+def _darwin_memory_bytes() -> int | None:
+    """macOS has no SC_PHYS_PAGES; sysctl names the installed memory."""
+    import subprocess
+
+    try:
+        found = subprocess.run(["sysctl", "-n", "hw.memsize"], capture_output=True, text=True, timeout=5)
+        return int(found.stdout.strip())
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 import math
 
-from tunesmith.plan.choices import Choice, Chooser, Estimate, Plan, bf16_reason, by_size, round_up
+from tunesmith.plan.choices import (
+    Chooser,
+    Estimate,
+    Plan,
+    bf16_reason,
+    by_size,
+    fit_epochs_to_budget,
+    round_up,
+)
 from tunesmith.plan.constants import value, values
 from tunesmith.plan.hardware import Hardware
 from tunesmith.plan.model_info import ModelInfo
@@ -121,7 +129,9 @@ def _checkpointing(estimate: Estimate, hardware: Hardware) -> tuple[bool, str]:
     sharing = hardware.world_size if hardware.device == "cpu" else 1
     needed = estimate.peak_memory_gb * sharing
     what = f"estimated peak {estimate.peak_memory_gb:.1f} GiB" + (f" x {sharing} processes" if sharing > 1 else "")
-    if hardware.memory_gb and needed > hardware.memory_gb:
+    if not hardware.memory_gb:  # unreadable: the estimate cannot be checked, so take the safe side
+        return True, f"{what}; this machine's memory could not be read: recompute activations to stay safe"
+    if needed > hardware.memory_gb:
         return True, f"{what} > {hardware.memory_gb:.1f} GiB of memory: recompute activations in the backward pass"
     return False, f"{what} fits in {hardware.memory_gb:.1f} GiB"
 
@@ -163,16 +173,8 @@ def _epoch_tokens(chooser: Chooser, profile: DataProfile) -> float:
 
 
 def _fit_time_budget(chooser, profile, hardware, model, budget_minutes) -> None:
-    if budget_minutes is None or chooser.choices["epochs"].source == "config":
-        return
     per_epoch = _train_seconds(_epoch_tokens(chooser, profile), hardware, model, chooser["bf16"]) / 60
-    affordable = math.floor(budget_minutes / per_epoch) if per_epoch else chooser["epochs"]
-    if affordable < chooser["epochs"]:
-        epochs = max(1, affordable)
-        reason = (
-            f"cut from {chooser['epochs']} to fit time_budget_minutes={budget_minutes:g} (~{per_epoch:.1f} min/epoch)"
-        )
-        chooser.choices["epochs"] = Choice(epochs, reason, "plan")
+    fit_epochs_to_budget(chooser, per_epoch, budget_minutes)
 
 
 def _estimate(chooser, profile, hardware, model, steps_per_epoch, total_steps, config) -> Estimate:

@@ -11,8 +11,20 @@ from tunesmith.schedules import phase_name, to_lambda
 PHASE_COLOURS = {"warmup": "#f2d7d5", "exploration": "#d6eaf8", "exploitation": "#d5f5e3", "refinement": "#fcf3cf"}
 
 
+def plot_path(name: str, out: Path | None = None) -> Path:
+    """Where ``tunesmith plan --plot`` draws: ``out``, or ``<name>-lr.png`` inside ``out`` when it is an existing
+    folder, or ``<name>-lr.png`` in the current folder when no ``out`` is given. Missing parent folders of ``out``
+    are created when the plot is written, as for the other commands' ``--out``."""
+    default = f"{name}-lr.png"
+    if out is None:
+        return Path(default)
+    out = Path(out).expanduser()
+    return out / default if out.is_dir() else out
+
+
 def plot_schedule(settings: dict, total_steps: int, peak_lr: float, path: Path) -> Path:
-    """Write the rate at every step of ``settings`` (a schedule's name, warmup, floor, shape) to ``path``."""
+    """Write the rate at every step of ``settings`` (a schedule's name, warmup, floor, shape) to ``path`` as a PNG,
+    atomically (parent folders are created)."""
     import matplotlib
 
     matplotlib.use("Agg")

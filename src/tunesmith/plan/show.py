@@ -25,7 +25,7 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
         f"(sequence p50 {data['sequence']['p50']}, p99 {data['sequence']['p99']})"
     )
     console.print(
-        f"machine: {hw['name']} ({hw['device']}, {hw['cores']} threads, {hw['memory_gb']:.0f} GiB, "
+        f"machine: {hw['name']} ({hw['device']}, {hw['cores']} threads, {_memory(hw.get('memory_gb'))}, "
         f"bf16 matmul {hw['matmul_gflops']:.0f} GFLOP/s measured)"
         + (f"; {hw['world_size']} processes" if hw.get("world_size", 1) > 1 else "")
     )
@@ -42,3 +42,7 @@ def _format(value) -> str:
     if isinstance(value, list):
         return ",".join(map(str, value))
     return str(value)
+
+
+def _memory(gigabytes: float | None) -> str:
+    return "memory unknown" if not gigabytes else f"{gigabytes:.0f} GiB"

@@ -79,7 +79,7 @@ def training_log(run_path: Path) -> list[dict]:
 
 
 def _headline(record: dict, metrics: dict, summary: dict, metric: str, greater: bool) -> str:
-    parts = [f"Base model {record.get('parent', {}).get('name', '?')}", f"status {record.get('status', '?')}"]
+    parts = [f"Base model {_base_model(record.get('parent', {}))}", f"status {record.get('status', '?')}"]
     if metrics.get("task"):
         parts.append(f"task {metrics['task']}" + (f" ({metrics['data_shape']})" if metrics.get("data_shape") else ""))
     training = record.get("training", {})
@@ -105,6 +105,17 @@ def _headline(record: dict, metrics: dict, summary: dict, metric: str, greater: 
     else:
         parts.append(f"{metric} ({direction}): {format_score(after)} ({reference})")
     return "; ".join(parts) + "."
+
+
+def _base_model(parent: dict) -> str:
+    """The parent's name, with the copy it is when its weights are not the named model's own (run.json's
+    ``source``: an offline copy or a dequantised GGUF)."""
+    from tunesmith.models.resolve import COPY_KINDS
+
+    name, source = parent.get("name", "?"), parent.get("source")
+    if isinstance(source, str) and source.startswith(COPY_KINDS):
+        return f"{name} ({source})"
+    return name
 
 
 def _verdict(before: float | None, after: float | None, greater: bool) -> str:

@@ -11,6 +11,7 @@ import yaml
 
 from tunesmith.errors import RunError
 from tunesmith.metrics.results import is_score, model_labels, primary, read_metrics
+from tunesmith.runs.status import effective_status
 
 TIMING_KEYS = (("train_seconds", "training minutes", 1 / 60), ("peak_memory_gb", "peak memory GiB", 1.0))
 
@@ -89,7 +90,7 @@ def _metrics(metrics: dict, record: dict) -> dict:
     for key, label, scale in TIMING_KEYS:
         if isinstance(training.get(key), int | float):
             found[label] = round(training[key] * scale, 2)
-    found["status"] = record.get("status")
+    found["status"] = effective_status(record)  # a killed run shows as interrupted, as in `tunesmith runs`
     return found
 
 

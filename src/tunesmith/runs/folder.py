@@ -7,6 +7,11 @@ Layout::
         run.json        status, parent, timings      data/         the exact train/valid/test splits
         adapter/        the trained LoRA adapter      checkpoints/  one per epoch
         logs/           train_log.jsonl               metrics.json, metrics.csv, predictions.jsonl
+
+run.json's ``status`` is what the run last wrote: ``running`` stays there when its process is killed. While it
+runs, run.json also names that process (``process``: pid, host, start time), so that
+:func:`tunesmith.runs.status.effective_status` can tell a run still going from one that was stopped
+(``interrupted``: finish it with ``tunesmith train --resume``).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 
 from tunesmith.atomic import write_json, write_text
 from tunesmith.errors import RunError
+from tunesmith.runs.status import process_record
 
 # What the end of a run writes (after training): an interrupted attempt's copies are cleared before a resume.
 OUTPUTS = ("adapter", "model", "model-int8", "metrics.json", "metrics.csv", "predictions.jsonl")
@@ -125,10 +131,18 @@ class RunFolder:
                 "started_unix": time.time(),
                 "versions": _versions(),
                 "host": {"python": platform.python_version(), "platform": platform.platform()},
+                "process": process_record(),
             },
         )
 
+    def resume_started(self, resumed_from: str | None) -> None:
+        """Mark a stopped run running again, by this process, from the checkpoint ``resumed_from``."""
+        self.update(status="running", resumed_from=resumed_from)
+
     def update(self, **fields: Any) -> None:
+        """Set fields of run.json; setting ``status="running"`` also records this process as the one running it."""
+        if fields.get("status") == "running" and "process" not in fields:
+            fields["process"] = process_record()
         record = self.read_json("run.json")
         record.update(fields)
         self.write_json("run.json", record)

@@ -12,6 +12,7 @@ from pathlib import Path
 from tunesmith.atomic import write_json
 from tunesmith.errors import RunError
 from tunesmith.metrics.results import primary, read_metrics, reference_label
+from tunesmith.runs.status import effective_status
 
 CURRENT_FILE = "current.json"
 KEY_METRICS = ("token_f1", "exact_match", "fact_recall")  # also listed for the tasks that generate answers
@@ -22,7 +23,7 @@ ANSWER_TASKS = ("causal_lm", "summarization")
 class RunInfo:
     name: str
     path: Path
-    status: str
+    status: str  # as it stands now (runs.folder.effective_status): a killed run is "interrupted", not "running"
     parent: dict
     metrics: dict = field(default_factory=dict)  # the primary metric first, then KEY_METRICS for answers
     started_at: str = ""
@@ -43,7 +44,7 @@ def scan(runs_dir: Path) -> list[RunInfo]:
             RunInfo(
                 name=folder.parent.name,
                 path=folder.parent.resolve(),
-                status=record.get("status", "?"),
+                status=effective_status(record),
                 parent=record.get("parent", {}),
                 metrics=scores,
                 started_at=record.get("started_at", ""),

@@ -1,17 +1,21 @@
 """Terminal views of the registry: the lineage tree with each run's primary metric (and the key Q&A metrics),
-and one run in detail, for runs of any task."""
+and one run in detail, for runs of any task. Statuses are as they stand now: a run whose process was killed shows
+as ``interrupted``, with the command that finishes it."""
 
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
 from tunesmith.metrics.results import models, primary, read_metrics
 from tunesmith.runs.registry import RunInfo, children, current_run, scan
+from tunesmith.runs.status import INTERRUPTED, UNKNOWN_PROCESS, effective_status
 
 
 def print_runs(runs_dir: Path, console: Console | None = None) -> None:
@@ -31,7 +35,7 @@ def print_runs(runs_dir: Path, console: Console | None = None) -> None:
     for model, members in by_model.items():
         branch = top.add(f"{model}")
         for run in members:
-            _add(branch, run, tree, current)
+            _add(branch, run, tree, current, Path(runs_dir))
     console.print(top)
 
 
@@ -40,9 +44,15 @@ def print_run(run_path: Path, runs_dir: Path, console: Console | None = None) ->
     record = json.loads((run_path / "run.json").read_text())
     metrics = read_metrics(run_path) if (run_path / "metrics.json").is_file() else {}
     is_current = current_run(runs_dir) == run_path.resolve()
-    console.print(f"[bold]{run_path.name}[/bold]{'  (current)' if is_current else ''}  status {record.get('status')}")
+    status = effective_status(record)
+    console.print(f"[bold]{run_path.name}[/bold]{'  (current)' if is_current else ''}  status {escape(status)}")
+    hint = resume_hint(status, run_path)
+    if hint:
+        console.print(hint)
     parent = record.get("parent", {})
     console.print(f"parent: {parent.get('kind')} {parent.get('name')}  ({parent.get('path')})")
+    if parent.get("source"):
+        console.print(f"weights from: {parent['source']}", markup=False, highlight=False)
     for split, info in record.get("data_files", {}).items():
         console.print(f"data {split}: {info['path']}  sha256 {info['sha256'][:16]}")
     training = record.get("training", {})
@@ -80,9 +90,37 @@ def retention_table(stages: list[dict], metric: str = "token_f1") -> Table:
     return table
 
 
-def _add(branch, run: RunInfo, tree, current) -> None:
+def resume_command(run_path: Path) -> str:
+    """The command that finishes a stopped run (with ``--processes N`` when it was planned for several)."""
+    shown = Path(run_path)
+    if shown.is_absolute() and shown.is_relative_to(Path.cwd()):
+        shown = shown.relative_to(Path.cwd())
+    command = f"tunesmith train --resume {shlex.quote(str(shown))}"
+    try:
+        processes = json.loads((Path(run_path) / "plan.json").read_text()).get("hardware", {}).get("world_size", 1)
+    except (OSError, ValueError, AttributeError):
+        processes = 1
+    return f"{command} --processes {processes}" if isinstance(processes, int) and processes > 1 else command
+
+
+def resume_hint(status: str, run_path: Path) -> str:
+    """What to do about a run in ``status`` (rich markup): the resume command for an interrupted run, "" else."""
+    if status == INTERRUPTED:
+        return f"[yellow]interrupted: finish it with[/yellow] {escape(resume_command(run_path))}"
+    if status == UNKNOWN_PROCESS:
+        return f"[dim]if it was stopped, finish it with[/dim] {escape(resume_command(run_path))}"
+    return ""
+
+
+def _add(branch, run: RunInfo, tree, current, runs_dir: Path) -> None:
     scores = "  ".join(f"{name} {value:.3f}" for name, value in run.metrics.items() if value is not None)
     marker = " [green](current)[/green]" if run.path == current else ""
-    node = branch.add(f"{run.name}  [dim]{run.status}[/dim]  {scores}{marker}")
+    status, action = f"[dim]{escape(run.status)}[/dim]", ""
+    if run.status == INTERRUPTED:
+        status = f"[yellow]{INTERRUPTED}[/yellow]"
+        action = f"  resume: {escape(resume_command(runs_dir / run.name))}"
+    elif run.status == UNKNOWN_PROCESS:
+        action = f"  [dim]if stopped:[/dim] {escape(resume_command(runs_dir / run.name))}"
+    node = branch.add("  ".join(part for part in (run.name, status, scores) if part) + marker + action)
     for child in tree.get(run.path, []):
-        _add(node, child, tree, current)
+        _add(node, child, tree, current, runs_dir)
