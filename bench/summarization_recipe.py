@@ -120,10 +120,41 @@ def run_recipe(tunesmith_run: Path, out: Path, max_examples: int) -> dict:
     }
 
 
+def run_decodings(tunesmith_run: Path) -> dict:
+    """tunesmith's own adapter decoded three ways on its test split: plain greedy, greedy with the trigram guard
+    (over the summary's tokens only), and the plan's decoding; the plan's must not fall below plain greedy."""
+    from tunesmith.pipeline import saved_config
+    from tunesmith.plan import Plan, generation_settings
+    from tunesmith.runs import RunFolder
+    from tunesmith.tasks import get_task
+
+    run = RunFolder(tunesmith_run)
+    config = saved_config(run)
+    config.evaluation.batch_size = 16
+    task = get_task("summarization")
+    plan = Plan.from_dict(run.read_json("plan.json"))
+    bundle = task.load_trained(run.path, config, Path(run.read_json("run.json")["parent"]["path"]))
+    test = task.read_split(run.data_dir / "test.jsonl")
+    variants = {}
+    for label, keep in (("greedy", ()), ("greedy + trigram guard", ("no_repeat_ngram_size",)), ("plan", None)):
+        decoding = Plan.from_dict(plan.to_dict())
+        if keep is not None:
+            for name in ("num_beams", "no_repeat_ngram_size"):
+                if name not in keep:
+                    decoding.choices.pop(name, None)
+        started = time.perf_counter()
+        scores = task.evaluate(bundle, test, decoding, config, compare_base=False).overall("tuned")
+        variants[label] = {**scores, "seconds": round(time.perf_counter() - started, 1)}
+        variants[label]["decoding"] = generation_settings(decoding)
+    return {"decodings": variants}
+
+
 def run_variant(name: str, args) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         if name == "tunesmith":
             result = run_tunesmith(args.out or Path(scratch), args.max_examples, args.data)
+        elif name == "decodings":
+            result = run_decodings(Path(args.tunesmith_run))
         else:
             result = run_recipe(Path(args.tunesmith_run), Path(scratch), args.max_examples)
     result["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
@@ -146,6 +177,7 @@ def main() -> None:
     parser.add_argument("--tunesmith-run", help="an existing run of examples/samsum.yaml (with compare_base)")
     parser.add_argument("--out", type=Path, help="keep tunesmith's run folder under this directory")
     parser.add_argument("--data", type=Path, default=None, help="the SAMSum CSV (default: shared/data/samsum)")
+    parser.add_argument("--skip-recipe", action="store_true", help="tunesmith's run and its decodings only")
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # internal: run one variant, print its JSON
     args = parser.parse_args()
     if not args.tunesmith_run:
@@ -161,6 +193,13 @@ def main() -> None:
         keep = args.out or Path(tempfile.mkdtemp(prefix="samsum-bench-"))
         ours = in_subprocess("tunesmith", ["--out", str(keep)])
     print(f"tunesmith: {json.dumps(ours)}", flush=True)
+    decodings = in_subprocess("decodings", ["--tunesmith-run", ours["run"]])["decodings"]
+    print(f"\n{'tunesmith adapter decoded':30}" + "".join(f"{name:>13}" for name in (*SHOWN, "seconds")))
+    for label, scores in decodings.items():
+        print(f"{label:30}" + "".join(f"{scores.get(name, float('nan')):13.4f}" for name in (*SHOWN, "seconds")))
+    print(f"the plan's decoding: {decodings['plan']['decoding']}", flush=True)
+    if args.skip_recipe:
+        return
     recipe = in_subprocess("recipe", ["--tunesmith-run", ours["run"]])
     print(f"recipe: {json.dumps(recipe)}", flush=True)
     report(ours, recipe)

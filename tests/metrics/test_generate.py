@@ -41,3 +41,64 @@ def test_answers_keep_the_prompts_order_whatever_the_batch(model_and_tokenizer):
     alone = [generate(model, tokenizer, [prompt], 6, batch_size=1)[0] for prompt in PROMPTS]
     together = generate(model, tokenizer, PROMPTS, 6, batch_size=3)
     assert [answer.text for answer in together] == [answer.text for answer in alone]
+
+
+class Prefer:
+    """A model that wants to write ``target``: +50 on its next token at every step (a ban still wins)."""
+
+    def __init__(self, target: list[int], prompt_length: int):
+        self.target, self.prompt_length = target, prompt_length
+
+    def __call__(self, input_ids, scores):
+        step = input_ids.shape[1] - self.prompt_length
+        if step < len(self.target):
+            scores[:, self.target[step]] += 50.0
+        return scores
+
+
+def copies(model, tokenizer, prompt: str, name: str, settings: dict) -> str:
+    """What ``generate`` writes for ``prompt`` when the model wants to repeat ``name`` from it."""
+    from transformers import LogitsProcessorList
+
+    target = tokenizer(name, add_special_tokens=False)["input_ids"]
+    length = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"].shape[1]
+    start = 1 if model.config.is_encoder_decoder else length  # the decoder starts after its start token
+    prefer = LogitsProcessorList([Prefer(target, start)])
+    [answer] = generate(model, tokenizer, [prompt], len(target), settings={**settings, "logits_processor": prefer})
+    return answer.text
+
+
+@pytest.mark.parametrize("family", ["tiny_model_dir", "tiny_t5_dir"])
+def test_a_summary_may_repeat_a_three_token_name_from_the_dialogue(family, request):
+    """The repetition guard looks at the generated tokens only: a name the dialogue holds stays copyable."""
+    import torch
+    from transformers import AutoModelForSeq2SeqLM
+
+    folder = request.getfixturevalue(family)
+    tokenizer = load_tokenizer(folder)
+    model = AutoModelForSeq2SeqLM.from_pretrained(folder) if "t5" in family else load_base_model(folder)
+    prompt = "Anna: PressCrafters Printing Company prints the wedding invitations"
+    name = " PressCrafters Printing Company"
+    assert len(tokenizer(name, add_special_tokens=False)["input_ids"]) >= 3
+    for settings in ({}, {"no_repeat_ngram_size": 3}, {"no_repeat_ngram_size": 3, "num_beams": 2}):
+        assert copies(model, tokenizer, prompt, name, settings) == name.strip(), settings
+    if not model.config.is_encoder_decoder:  # transformers' own ban covers the prompt of a decoder-only model
+        with torch.inference_mode():
+            ids = tokenizer(prompt + name, add_special_tokens=False, return_tensors="pt")["input_ids"]
+        from transformers.generation.logits_process import NoRepeatNGramLogitsProcessor
+
+        scores = NoRepeatNGramLogitsProcessor(3)(ids[:, :-1], torch.zeros(1, len(tokenizer)))
+        assert scores[0, ids[0, -1]] == -float("inf")  # the old default: the name's last token was banned
+
+
+def test_the_guard_still_bans_a_trigram_the_answer_repeats():
+    import torch
+
+    from tunesmith.models.decoding import ContinuationNoRepeatNGram
+
+    prompt = [7, 8, 9]
+    guard = ContinuationNoRepeatNGram(3, prompt_length=len(prompt))
+    free = guard(torch.tensor([prompt + [7, 8]]), torch.zeros(1, 12))
+    assert torch.isfinite(free).all()  # 7 8 9 is the prompt's: 9 may follow again
+    banned = guard(torch.tensor([prompt + [1, 2, 3, 4, 1, 2]]), torch.zeros(1, 12))
+    assert banned[0, 3] == -float("inf") and torch.isfinite(banned[0, [0, 1, 2, 4, 5]]).all()

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
+from tunesmith.models.decoding import generate_kwargs
+
 
 @dataclass(frozen=True)
 class Generation:
@@ -27,8 +29,10 @@ def generate(
     """Answers for already-templated ``prompts``, in the order given, each marked if it was cut short.
 
     Greedy by default; ``settings`` adds ``model.generate`` options (num_beams, length_penalty,
-    no_repeat_ngram_size). ``batch_size`` bounds the sequences decoded at once, beams included: with 4 beams a call
-    takes a quarter as many prompts. Decoder-only models get left padding; encoder-decoders read right-padded input.
+    no_repeat_ngram_size: on a decoder-only model over the answer's tokens only, see
+    :mod:`tunesmith.models.decoding`). ``batch_size`` bounds the sequences decoded at once, beams included: with
+    4 beams a call takes a quarter as many prompts. Decoder-only models get left padding; encoder-decoders read
+    right-padded input.
     """
     from tqdm.auto import tqdm
 
@@ -56,6 +60,7 @@ def generate(
 @torch.inference_mode()
 def _generate_batch(model, tokenizer, prompts, max_new_tokens: int, bf16: bool, settings=None) -> list[Generation]:
     batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+    options = generate_kwargs(model, settings, prompt_length=batch["input_ids"].shape[1])
     with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=bf16):
         output = model.generate(
             **batch,
@@ -64,7 +69,7 @@ def _generate_batch(model, tokenizer, prompts, max_new_tokens: int, bf16: bool, 
             use_cache=True,
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=tokenizer.eos_token_id,
-            **(settings or {}),
+            **options,
         )
     # A decoder returns prompt + answer; an encoder-decoder's output is the answer after its start token.
     new_tokens = output[:, 1:] if model.config.is_encoder_decoder else output[:, batch["input_ids"].shape[1] :]

@@ -222,7 +222,9 @@ def _pick_generation(
     mode = chooser["generation_mode"]
     chooser.pick("num_beams", evaluation.num_beams, GENERATION_BEAMS[mode], f"{mode} mode")
     no_repeat, reason = (
-        (3, "summaries: no repeated trigrams") if summarizing else (0, "answers may repeat a URL or number")
+        (3, "no trigram repeated within a summary (the dialogue's own stay copyable)")
+        if summarizing
+        else (0, "answers may repeat a URL or number")
     )
     chooser.pick("no_repeat_ngram_size", evaluation.no_repeat_ngram_size, no_repeat, reason)
     chooser.pick("length_penalty", evaluation.length_penalty, 1.0, "neutral: lengths as the training data had them")

@@ -1,0 +1,53 @@
+"""Decoding settings that fit the model family: a repetition guard over the generated tokens only.
+
+transformers' ``no_repeat_ngram_size`` bans every n-gram already in the sequence. In an encoder-decoder that is the
+summary alone; in a decoder-only model the sequence starts with the prompt, so the answer may not repeat any
+three tokens of the dialogue or question: a name with its verb, a date, a URL or a course code (issue 24 measured
+that ban costing a tuned SmolLM2 0.06 ROUGE-1 on 200 unseen SAMSum dialogues, the model spelling around names:
+"Hannie" for Hannah). :class:`ContinuationNoRepeatNGram` is the same guard over the
+continuation only; :func:`generate_kwargs` puts it in place of the built-in ban for decoder-only models.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import LogitsProcessor, LogitsProcessorList
+
+
+class ContinuationNoRepeatNGram(LogitsProcessor):
+    """Never repeat an n-gram of the generated tokens; the prompt's n-grams stay free to copy.
+
+    Args:
+        ngram_size: the n-gram length (3: no repeated trigram).
+        prompt_length: where the continuation starts in ``input_ids`` (the padded prompt length of the batch).
+    """
+
+    def __init__(self, ngram_size: int, prompt_length: int) -> None:
+        if ngram_size < 1:
+            raise ValueError(f"ngram_size must be at least 1, got {ngram_size}")
+        self.ngram_size, self.prompt_length = ngram_size, prompt_length
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        n = self.ngram_size
+        for row, tokens in enumerate(input_ids[:, self.prompt_length :].tolist()):
+            if len(tokens) < n - 1:
+                continue
+            last = tokens[len(tokens) - (n - 1) :] if n > 1 else []
+            banned = {tokens[i + n - 1] for i in range(len(tokens) - n + 1) if tokens[i : i + n - 1] == last}
+            if banned:
+                scores[row, list(banned)] = -float("inf")
+        return scores
+
+
+def generate_kwargs(model, settings: dict | None, prompt_length: int) -> dict:
+    """``model.generate`` options for ``settings`` (num_beams, length_penalty, no_repeat_ngram_size, ...): on a
+    decoder-only model the n-gram ban becomes :class:`ContinuationNoRepeatNGram` over the generated tokens."""
+    options = dict(settings or {})
+    size = options.pop("no_repeat_ngram_size", 0) or 0
+    if size and model.config.is_encoder_decoder:  # the decoder's sequence is the answer alone already
+        options["no_repeat_ngram_size"] = size
+    elif size:
+        processors = LogitsProcessorList(options.pop("logits_processor", None) or [])
+        processors.append(ContinuationNoRepeatNGram(size, prompt_length))
+        options["logits_processor"] = processors
+    return options
