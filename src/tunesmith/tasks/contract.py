@@ -18,6 +18,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from tunesmith.plan import Choice, Hardware, Plan
 
+DEFAULT_REPLAY_RATIO = 1.0  # earlier records per new one when continual.replay_ratio is unset
+
 
 @dataclass
 class TaskData:
@@ -48,6 +50,18 @@ class Scores:
 
     def overall(self, label: str = "tuned") -> dict:
         return self.models[label]["overall"]
+
+
+def sample_replay(config, pool: list, new: int) -> tuple[list, float, str]:
+    """``continual.replay_ratio`` earlier records per new one (at most the whole ``pool``), seeded by the run;
+    returns them, the ratio, and whether it came from the config or the plan. Every task's replay draws here."""
+    import random
+
+    ratio = config.continual.replay_ratio
+    source = "plan" if ratio is None else "config"
+    ratio = DEFAULT_REPLAY_RATIO if ratio is None else ratio
+    count = min(round(ratio * new), len(pool))
+    return (random.Random(config.training.seed).sample(pool, count) if count else []), ratio, source
 
 
 @runtime_checkable

@@ -17,10 +17,9 @@ from pathlib import Path
 
 from tunesmith.data.pairs import LabelledText, PairSet, load_pairs, record_texts, sample_pairs, split_pairs
 from tunesmith.plan import Choice, Hardware, Plan
-from tunesmith.tasks.contract import Scores, TaskData
+from tunesmith.tasks.contract import Scores, TaskData, sample_replay
 
 CURRICULUM_PHASES = 2  # the easier half first, then every pair
-DEFAULT_REPLAY_RATIO = 1.0
 FINAL = "final"
 STAGE_FILE = "stage.json"
 
@@ -86,8 +85,6 @@ class EmbeddingTask:
 
     def add_replay(self, config, data: TaskData, pool: list[PairSet | None]) -> tuple[TaskData, Choice | None]:
         """Earlier stages' training records of the same shape, ``continual.replay_ratio`` of them per new one."""
-        import random
-
         unique: dict[tuple, object] = {}
         other_shapes = set()
         for split in pool:
@@ -98,11 +95,7 @@ class EmbeddingTask:
                 continue
             for record in split.records:
                 unique.setdefault(record_texts(record) + (str(record),), record)
-        ratio = config.continual.replay_ratio
-        source = "plan" if ratio is None else "config"
-        ratio = DEFAULT_REPLAY_RATIO if ratio is None else ratio
-        count = min(round(ratio * len(data.train)), len(unique))
-        replay = random.Random(config.training.seed).sample(list(unique.values()), count) if count else []
+        replay, ratio, source = sample_replay(config, list(unique.values()), len(data.train))
         reason = f"{ratio:g} earlier record per new one ({len(unique)} of shape {data.train.shape} in the lineage)"
         if other_shapes:
             reason += f"; earlier {', '.join(sorted(other_shapes))} records cannot train with {data.train.shape}"

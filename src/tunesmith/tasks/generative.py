@@ -14,9 +14,7 @@ from pathlib import Path
 from tunesmith.data import Example, Splits, load_examples, load_splits, write_examples
 from tunesmith.errors import ConfigError
 from tunesmith.plan import Choice, Hardware, Plan, generation_settings, make_plan, profile_splits, read_model_info
-from tunesmith.tasks.contract import Scores, TaskData
-
-DEFAULT_REPLAY_RATIO = 1.0
+from tunesmith.tasks.contract import Scores, TaskData, sample_replay
 
 
 @dataclass(frozen=True)
@@ -40,19 +38,13 @@ class GenerativeTask:
 
     def add_replay(self, config, data: TaskData, pool: list[list[Example]]) -> tuple[TaskData, Choice | None]:
         """Earlier stages' training examples (each once), ``continual.replay_ratio`` of them per new one."""
-        import random
-
         from tunesmith.data.split import example_key
 
         unique: dict[str, Example] = {}
         for split in pool:
             for example in split:
                 unique.setdefault(example_key(example), example)
-        ratio = config.continual.replay_ratio
-        source = "plan" if ratio is None else "config"
-        ratio = DEFAULT_REPLAY_RATIO if ratio is None else ratio
-        count = min(round(ratio * len(data.train)), len(unique))
-        replay = random.Random(config.training.seed).sample(list(unique.values()), count) if count else []
+        replay, ratio, source = sample_replay(config, list(unique.values()), len(data.train))
         reason = (
             f"{ratio:g} earlier example per new one ({len(unique)} available from the lineage): "
             "rehearsing the earlier rounds keeps what they taught"
