@@ -1,7 +1,8 @@
 """Dialogue summaries: tunesmith's default plan against the usual SFTTrainer recipe, side by side in one invocation.
 
     tunesmith  `tunesmith train` on examples/samsum.yaml as it ships (the plan's rank, targets, rate, epochs,
-               decoding), base model scored on the same test split in the same run
+               and the decoding it chooses on the validation dialogues after training), base model scored on the
+               same test split in the same run
     recipe     TRL SFTTrainer + PEFT LoRA r=16 (alpha 32, dropout 0.05) on q,k,v,o, lr 2e-4, one epoch, bf16,
                TRL's default batch of 8, loss on the completion; the same prompt, train and test split
 
@@ -55,6 +56,7 @@ def tunesmith_scores(run_path: Path) -> dict:
     return {
         "train_seconds": record["training"]["train_seconds"],
         "scores": {label: metrics[label]["overall"] for label in ("base", "tuned") if label in metrics},
+        "decoding_search": record.get("decoding_search"),
     }
 
 
@@ -193,6 +195,12 @@ def main() -> None:
         keep = args.out or Path(tempfile.mkdtemp(prefix="samsum-bench-"))
         ours = in_subprocess("tunesmith", ["--out", str(keep)])
     print(f"tunesmith: {json.dumps(ours)}", flush=True)
+    search = ours.get("decoding_search")
+    if search:
+        print(f"\nthe plan's decoding, chosen after training on {search['examples']} validation dialogues:")
+        for row in search["candidates"]:
+            chosen = " (chosen)" if row["label"] == search["chosen"] else ""
+            print(f"  {row['label'] + chosen:35}{search['metric']} {row['score']:.4f}{row['seconds']:8.0f} s")
     decodings = in_subprocess("decodings", ["--tunesmith-run", ours["run"]])["decodings"]
     print(f"\n{'tunesmith adapter decoded':30}" + "".join(f"{name:>13}" for name in (*SHOWN, "seconds")))
     for label, scores in decodings.items():
@@ -217,10 +225,12 @@ def report(ours: dict, recipe: dict) -> None:
         wall = f"{result['wall_seconds'] / 60:13.1f}" if result["wall_seconds"] else f"{'-':>13}"
         peak = f"{result['peak_rss_gib']:13.2f}" if result["peak_rss_gib"] else f"{'-':>13}"
         print(f"{label:30}{result['train_seconds'] / 60:13.1f}{wall}{peak}")
-    ratio = ours["scores"]["tuned"]["rouge_1"] / recipe["scores"]["recipe greedy"]["rouge_1"]
+    ratios = ", ".join(
+        f"{name} {ours['scores']['tuned'][name] / recipe['scores']['recipe greedy'][name]:.3f}x"
+        for name in ("rouge_1", "rouge_2", "rouge_l")
+    )
     print(
-        f"tunesmith vs recipe (greedy): ROUGE-1 {ratio:.2f}x, training time "
-        f"{ours['train_seconds'] / recipe['train_seconds']:.2f}x"
+        f"tunesmith vs recipe (greedy): {ratios}, training time {ours['train_seconds'] / recipe['train_seconds']:.2f}x"
     )
 
 

@@ -147,6 +147,11 @@ def _train_and_score(run: RunFolder, prepared: Prepared, resume_from: Path | Non
         if result.sharded:  # this process holds only its shard of the trained weights
             bundle = task.load_trained(run.path, config, prepared.model_dir)
         run.update(training=_without_none(result.__dict__))
+        plan, chosen = task.after_training(bundle, data, plan, config)
+        if chosen:  # the plan eval, serve and export read from now on
+            run.write_json("plan.json", plan.to_dict())
+            run.update(decoding_search=chosen)
+            console.print(f"decoding: {chosen['summary']}")
         if data.test:
             scores = task.evaluate(bundle, data.test, plan, config, config.evaluation.compare_base)
             task.print_scores(scores, console)

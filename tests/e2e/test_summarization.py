@@ -103,3 +103,29 @@ def test_samsum_csv_loads_through_a_config(tmp_path):
     assert len(splits.train) == 818
     assert all(example.messages[0]["content"].startswith("Summarize this dialogue:") for example in splits.train)
     assert any("\n" in example.messages[0]["content"].split("\n\n", 1)[1] for example in splits.train)
+
+
+def test_the_decoding_chosen_on_validation_is_the_one_eval_scores_with(tmp_path, tiny_model_dir):
+    from tunesmith.pipeline import evaluate_run
+
+    config_file = summarization_config(tmp_path, tiny_model_dir)
+    raw = yaml.safe_load(config_file.read_text())
+    raw["data"]["valid"] = str(write_csv(tmp_path / "valid.csv", dialogues(8, offset=40)))
+    raw["training"]["epochs"] = 4
+    config_file.write_text(yaml.safe_dump(raw))
+    run = train_run(load_config(config_file))
+
+    search = json.loads((run.path / "run.json").read_text())["decoding_search"]
+    scores = {row["label"]: row["score"] for row in search["candidates"]}
+    assert list(scores) == ["greedy", "greedy, 3-gram guard", "beam 4", "beam 4, 3-gram guard"]
+    assert search["examples"] == 8 and scores[search["chosen"]] == max(scores.values())
+    chosen = next(row for row in search["candidates"] if row["label"] == search["chosen"])
+    plan = json.loads((run.path / "plan.json").read_text())["choices"]
+    assert plan["num_beams"]["value"] == chosen["num_beams"]
+    assert plan["no_repeat_ngram_size"]["value"] == chosen["no_repeat_ngram_size"]
+    assert plan["choose_decoding"]["reason"] == search["summary"]
+    assert "Decoding, chosen on the validation split" in (run.path / "report.md").read_text()
+
+    scored = json.loads((run.path / "metrics.json").read_text())["tuned"]["overall"]
+    again = json.loads((evaluate_run(run.path) / "metrics.json").read_text())["tuned"]["overall"]
+    assert again["rouge_l"] == scored["rouge_l"] and again["length_ratio"] == scored["length_ratio"]

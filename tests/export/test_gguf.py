@@ -84,7 +84,7 @@ def test_ollama_folder_has_the_gguf_and_a_modelfile_from_the_run(exports, tiny_r
     assert ((folder / "model.gguf").stat().st_mode & 0o777) == 0o666 & ~umask
     assert (folder / "model.gguf").stat().st_size > 10_000
     modelfile = (folder / "Modelfile").read_text()
-    assert modelfile.startswith("FROM ./model.gguf\n")
+    assert modelfile.startswith("# tunesmith scored this run decoding greedy\nFROM ./model.gguf\n")
     assert 'SYSTEM """You answer for PressCrafters."""' in modelfile
     assert 'PARAMETER stop "<|im_end|>"' in modelfile and "PARAMETER temperature 0" in modelfile
     assert "PARAMETER num_ctx 256" in modelfile and "PARAMETER num_predict 8" in modelfile
@@ -92,6 +92,23 @@ def test_ollama_folder_has_the_gguf_and_a_modelfile_from_the_run(exports, tiny_r
     assert (
         modelfile.split('TEMPLATE """', 1)[1].split('"""', 1)[0].endswith("{{ end }}{{ end }}<|im_start|>assistant\n")
     )
+
+
+def test_the_modelfile_says_how_the_run_was_scored_when_ollama_cannot_decode_that_way(tiny_tokenizer):
+    from tunesmith.export import ollama
+
+    found = ollama.chat_format(tiny_tokenizer)
+    beam = {"num_beams": 4, "length_penalty": 1.0, "early_stopping": True, "no_repeat_ngram_size": 3}
+    text = ollama.modelfile(found, ["<|im_end|>"], None, 64, 256, decoding=beam, chosen="beam 4 won on validation")
+    lines = text.splitlines()
+    assert (
+        lines[0]
+        == "# tunesmith scored this run decoding beam search (4 beams), 3-gram guard; beam 4 won on validation"
+    )
+    assert (
+        lines[1].startswith("# Ollama has neither beam search nor an n-gram guard") and lines[2] == "FROM ./model.gguf"
+    )
+    assert "PARAMETER temperature 0" in lines
 
 
 def test_chat_format_rebuilds_the_template_and_finds_a_default_system_prompt(tiny_tokenizer):

@@ -1,5 +1,6 @@
 """The generation engine's text handling: answers keep URLs, e-mail addresses and numbers exactly."""
 
+import json
 import threading
 
 from tunesmith.serve.engine import GenerationEngine, Job, Settings, _DeltaStreamer, cut_at_stop
@@ -61,3 +62,58 @@ def test_a_cancelled_job_stops_after_one_token(served_tiny):
     finally:
         engine.close()
     assert answers[0].completion_tokens == 1
+
+
+def test_a_runs_beam_decoding_is_served_as_transformers_decodes_it_streamed_or_not(served_tiny):
+    """A run scored with beam search and the n-gram guard answers greedy requests the same way; a streamed answer
+    arrives whole (beams finish before any text is final) and equals the non-streamed one."""
+    import torch
+
+    from tunesmith.models.decoding import generate_kwargs
+
+    tokenizer, model = served_tiny.tokenizer, served_tiny.model
+    decoding = {"num_beams": 3, "length_penalty": 1.0, "early_stopping": True, "no_repeat_ngram_size": 2}
+    ids = tokenizer("When do you open?", add_special_tokens=False)["input_ids"]
+    with torch.inference_mode():
+        output = model.generate(
+            input_ids=torch.tensor([ids]),
+            max_new_tokens=10,
+            do_sample=False,
+            **generate_kwargs(model, decoding, len(ids)),
+        )
+    expected = tokenizer.decode(
+        [t for t in output[0, len(ids) :].tolist() if t != tokenizer.eos_token_id], skip_special_tokens=True
+    )
+    engine = GenerationEngine(model, tokenizer)
+    settings = Settings(max_new_tokens=10, decoding=tuple(sorted(decoding.items())))
+    answers, pieces = [], []
+    try:
+        engine.submit(Job(ids, settings, on_done=answers.append))
+        engine.submit(Job(ids, settings, on_done=answers.append, on_text=pieces.append))
+    finally:
+        engine.close()
+    assert answers[0].text == answers[1].text == "".join(pieces)
+    assert answers[0].text.strip() == expected.strip()
+
+
+def test_a_served_run_decodes_greedy_requests_as_its_plan_chose(tmp_path, tiny_run_dir):
+    import shutil
+
+    from tunesmith.serve import load_served
+
+    run = shutil.copytree(tiny_run_dir, tmp_path / "run")
+    plan = json.loads((run / "plan.json").read_text())
+    plan["choices"]["num_beams"] = {"value": 3, "reason": "chosen on the validation split", "source": "plan"}
+    plan["choices"]["no_repeat_ngram_size"] = {
+        "value": 2,
+        "reason": "chosen on the validation split",
+        "source": "plan",
+    }
+    (run / "plan.json").write_text(json.dumps(plan))
+    served = load_served(run)
+    assert served.decoding == {
+        "num_beams": 3,
+        "length_penalty": 1.0,
+        "early_stopping": True,
+        "no_repeat_ngram_size": 2,
+    }

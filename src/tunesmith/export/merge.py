@@ -65,6 +65,7 @@ def export_gguf(run: FinishedRun, out: Path, weights: str) -> Path:
 def export_ollama(run: FinishedRun, out: Path, weights: str) -> Path:
     from tunesmith.export import ollama
     from tunesmith.export.gguf import write_gguf
+    from tunesmith.plan import generation_settings
 
     model, tokenizer = merged_model(run)
     text = ollama.modelfile(
@@ -73,6 +74,8 @@ def export_ollama(run: FinishedRun, out: Path, weights: str) -> Path:
         run.system_prompt,
         run.max_new_tokens,
         model.config.max_position_embeddings,
+        decoding=generation_settings(run.plan),
+        chosen=(run.record.get("decoding_search") or {}).get("summary"),
     )
 
     def save(folder: Path) -> None:

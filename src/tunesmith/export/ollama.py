@@ -100,12 +100,16 @@ def modelfile(
     max_new_tokens: int | None,
     context_length: int,
     gguf_name: str = "model.gguf",
+    decoding: dict | None = None,
+    chosen: str | None = None,
 ) -> str:
-    """The Modelfile; sampling is greedy (temperature 0), as tunesmith scored the run."""
+    """The Modelfile; sampling is greedy (temperature 0). ``decoding`` is what tunesmith scored the run with
+    (``chosen``: why); Ollama has no beam search nor a guard over repeated n-grams, so a comment says what differs."""
     system = system_prompt if system_prompt is not None else found.default_system
     if '"""' in go_template(found) + (system or ""):
         raise ExportError('the chat template or system prompt contains """, which a Modelfile cannot quote')
-    lines = [f"FROM ./{gguf_name}", f'TEMPLATE """{go_template(found)}"""']
+    lines = _decoding_comments(decoding or {}, chosen)
+    lines += [f"FROM ./{gguf_name}", f'TEMPLATE """{go_template(found)}"""']
     if system:
         lines.append(f'SYSTEM """{system}"""')
     lines += [f'PARAMETER stop "{_quote(stop)}"' for stop in stops]
@@ -113,6 +117,15 @@ def modelfile(
     if max_new_tokens:
         lines.append(f"PARAMETER num_predict {max_new_tokens}")
     return "\n".join(lines) + "\n"
+
+
+def _decoding_comments(decoding: dict, chosen: str | None) -> list[str]:
+    beams, guard = decoding.get("num_beams", 1), decoding.get("no_repeat_ngram_size", 0)
+    scored = ("greedy" if beams == 1 else f"beam search ({beams} beams)") + (f", {guard}-gram guard" if guard else "")
+    lines = [f"# tunesmith scored this run decoding {scored}" + (f"; {chosen}" if chosen else "")]
+    if beams > 1 or guard:
+        lines.append("# Ollama has neither beam search nor an n-gram guard: it decodes greedily (temperature 0)")
+    return lines
 
 
 def _quote(text: str) -> str:

@@ -35,6 +35,7 @@ TRAIN_EFFICIENCY = values("lm.TRAIN_EFFICIENCY")
 GENERATION_EFFICIENCY = values("lm.GENERATION_EFFICIENCY")
 GENERATION_BEAMS = values("lm.GENERATION_BEAMS")
 QUALITY_MODE_MINUTES = value("lm.QUALITY_MODE_MINUTES")
+DECODING_SEARCH_MINUTES = value("lm.DECODING_SEARCH_MINUTES")
 ANSWER_LENGTH_MARGIN = value("lm.ANSWER_LENGTH_MARGIN")
 MAX_NEW_TOKENS_CAP = value("lm.MAX_NEW_TOKENS_CAP")
 PADDING_OVERHEAD = value("lm.PADDING_OVERHEAD")
@@ -228,18 +229,40 @@ def _pick_generation(
     )
     chooser.pick("no_repeat_ngram_size", evaluation.no_repeat_ngram_size, no_repeat, reason)
     chooser.pick("length_penalty", evaluation.length_penalty, 1.0, "neutral: lengths as the training data had them")
+    searched = summarizing and profile.n_valid > 0
+    why = (
+        "after training, greedy and beam search, with and without the repetition guard, are scored on the "
+        f"validation split (at most {DECODING_SEARCH_MINUTES} min); the best replaces the decoding above"
+        if searched
+        else "no validation split to choose on"
+        if summarizing
+        else "greedy answers keep trained facts (set true to compare decodings on the validation split)"
+    )
+    chooser.pick("choose_decoding", evaluation.choose_decoding, searched, why)
 
 
-def generation_settings(plan: Plan) -> dict:
-    """The ``model.generate`` options a plan chose (plans written before these choices existed: greedy)."""
-    settings = {}
-    beams = plan.choices.get("num_beams")
-    if beams and beams.value > 1:
-        settings |= {"num_beams": beams.value, "length_penalty": plan["length_penalty"], "early_stopping": True}
-    no_repeat = plan.choices.get("no_repeat_ngram_size")
-    if no_repeat and no_repeat.value:
-        settings["no_repeat_ngram_size"] = no_repeat.value
+def decoding_settings(num_beams: int, length_penalty: float, no_repeat_ngram_size: int) -> dict:
+    """``model.generate`` options for these choices: greedy when ``num_beams`` is 1, no guard when the size is 0."""
+    settings: dict = {}
+    if num_beams > 1:
+        settings |= {"num_beams": num_beams, "length_penalty": length_penalty, "early_stopping": True}
+    if no_repeat_ngram_size:
+        settings["no_repeat_ngram_size"] = no_repeat_ngram_size
     return settings
+
+
+def generation_settings(plan: Plan | dict) -> dict:
+    """The ``model.generate`` options a plan chose (plans written before these choices existed: greedy). A run's
+    plan.json as read (a dict, what serve and export hold) works too."""
+    if isinstance(plan, dict):
+        plan = Plan.from_dict(plan) if plan.get("choices") else Plan({}, None)
+    beams, no_repeat = plan.choices.get("num_beams"), plan.choices.get("no_repeat_ngram_size")
+    length_penalty = plan.choices.get("length_penalty")
+    return decoding_settings(
+        beams.value if beams else 1,
+        length_penalty.value if length_penalty else 1.0,
+        no_repeat.value if no_repeat else 0,
+    )
 
 
 def _peak_memory_gb(chooser: Chooser, model: ModelInfo, profile: DataProfile) -> float:

@@ -63,6 +63,7 @@ def build_document(run_path: Path) -> doc.Document:
     if found:
         document.add(doc.Heading("What to do next"), doc.BulletList(found))
     document.add(*_training_section(log_rows, figures, metric))
+    document.add(*_decoding_section(record.get("decoding_search")))
     document.add(*_plan_section(plan))
     document.add(*_worst_examples(rows, metric, greater))
     return document
@@ -210,6 +211,23 @@ def _validation_table(log_rows: list[dict], metric: str, staged: bool) -> doc.Ta
         stage = [str(row.get("stage", "-"))] if staged else []
         rows.append([*stage, f"{row.get('epoch', 0) or 0:g}", str(step), *values])
     return doc.Table(headers, rows)
+
+
+def _decoding_section(search: dict | None) -> list:
+    """The decodings tried on the validation split after training, and the one the test split was scored with."""
+    if not search:
+        return []
+    rows = [
+        [
+            row["label"] + (" (chosen)" if row["label"] == search["chosen"] else ""),
+            f"{row['score']:.4f}",
+            f"{row['seconds']:.0f} s",
+        ]
+        for row in search["candidates"]
+    ]
+    caption = f"{search['metric']} on {search['examples']} validation examples; the test split used the chosen one"
+    table = doc.Table(["decoding", search["metric"], "time"], rows, caption=caption)
+    return [doc.Heading("Decoding, chosen on the validation split"), table]
 
 
 def _plan_section(plan: dict) -> list:

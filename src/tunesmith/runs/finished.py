@@ -7,7 +7,7 @@ text-generation base model, which export and serve merge.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ class FinishedRun:
     base_dir: Path | None
     adapter_dir: Path
     sentence_model: Path | None = None  # the trained sentence-transformers folder (embedding runs)
+    record: dict[str, Any] = field(default_factory=dict)  # run.json
 
     @property
     def system_prompt(self) -> str | None:
@@ -65,6 +66,7 @@ def open_finished_run(run_path: Path) -> FinishedRun:
         base_dir=None if is_sentence_model else _base_dir(record, config),
         adapter_dir=run.adapter_dir,
         sentence_model=sentence_model if is_sentence_model else None,
+        record=record,
     )
 
 

@@ -207,6 +207,7 @@ def _prepare(chat: ChatModel, prompt: str, body: schemas.Sampling, max_tokens: i
         top_p=body.top_p if body.top_p is not None and temperature > 0 else 1.0,
         stop=body.stop_list(),
         seed=body.seed if temperature > 0 else None,
+        decoding=tuple(sorted(chat.decoding.items())) if temperature == 0 else (),
     )
     return ids, settings
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from transformers import StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
+from tunesmith.models.decoding import generate_kwargs
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -23,6 +25,7 @@ class Settings:
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    decoding: tuple[tuple[str, object], ...] = ()  # greedy only: the run's beams and repetition guard
 
     @property
     def batchable(self) -> bool:
@@ -121,6 +124,8 @@ class GenerationEngine:
             sampling = {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p, "top_k": 0}
             if settings.seed is not None:
                 torch.manual_seed(settings.seed)
+        decoding = generate_kwargs(self.model, dict(settings.decoding), width)
+        streams = batch[0].on_text is not None and decoding.get("num_beams", 1) == 1  # beams finish before text
         streamer = _DeltaStreamer(self, batch[0].on_text, settings.stop) if batch[0].on_text else None
         stop_strings = {"stop_strings": list(settings.stop), "tokenizer": self.tokenizer} if settings.stop else {}
         cancelled = StoppingCriteriaList([_Cancelled(batch)])
@@ -131,10 +136,11 @@ class GenerationEngine:
                 max_new_tokens=settings.max_new_tokens,
                 eos_token_id=sorted(self.eos_ids),
                 pad_token_id=self.pad_id,
-                streamer=streamer,
+                streamer=streamer if streams else None,
                 stopping_criteria=cancelled,
                 **sampling,
                 **stop_strings,
+                **decoding,
             )
         self.batches_run += 1
         results = [self._result(job, output[row, width:].tolist()) for row, job in enumerate(batch)]
@@ -168,7 +174,8 @@ class _Cancelled(StoppingCriteria):
     def __call__(self, input_ids, scores, **kwargs):
         import torch
 
-        return torch.tensor([job.cancelled.is_set() for job in self.batch], device=input_ids.device)
+        ended = torch.tensor([job.cancelled.is_set() for job in self.batch], device=input_ids.device)
+        return ended.repeat_interleave(input_ids.shape[0] // len(self.batch))  # beam search: a row per beam
 
 
 class _DeltaStreamer(BaseStreamer):

@@ -7,7 +7,7 @@ the sentence-transformers folder the run saved. A plain folder is an embedding m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ class ChatModel:
     tokenizer: Any
     system_prompt: str | None
     default_max_tokens: int
+    decoding: dict = field(default_factory=dict)  # model.generate options for greedy requests (beams, guard)
 
     @property
     def context_length(self) -> int:
@@ -59,13 +60,16 @@ def load_served(path: Path, name: str | None = None) -> ChatModel | EmbeddingMod
 
 def _load_run(path: Path, name: str | None) -> ChatModel | EmbeddingModel:
     from tunesmith.models.merge import merged_model
+    from tunesmith.plan import generation_settings
     from tunesmith.runs.finished import open_finished_run
 
     run = open_finished_run(path)
     if run.sentence_model is not None:
         return _load_embedding(run.sentence_model, name or run.name)
     model, tokenizer = merged_model(run.base_dir, run.adapter_dir)
-    return _chat_model(name or run.name, model, tokenizer, run.system_prompt, run.max_new_tokens)
+    served = _chat_model(name or run.name, model, tokenizer, run.system_prompt, run.max_new_tokens)
+    served.decoding = generation_settings(run.plan)  # greedy requests get the run's decoding, as eval scored it
+    return served
 
 
 def _load_embedding(folder: Path, name: str) -> EmbeddingModel:

@@ -3,7 +3,8 @@
 Stated as a Protocol (as torchtune's recipe interfaces are), so a task is any object with these members; the
 registry in :mod:`tunesmith.tasks` maps ``config.task`` to one. The chain is the same for every task::
 
-    load_data -> plan -> run folder (write_split) -> build -> train -> evaluate -> write_scores -> finish -> report
+    load_data -> plan -> run folder (write_split) -> build -> train -> after_training -> evaluate -> write_scores
+    -> finish -> report
 
 and what a task scores follows sentence-transformers' evaluator contract: metrics as floats, one of them primary,
 with the direction that counts as better. Early stopping, the kept checkpoint, reports, ``compare`` and the
@@ -108,6 +109,12 @@ class Task(Protocol):
 
     def load_trained(self, run_path: Path, config, model_dir: Path):
         """A finished run's trained model, as :meth:`build` shapes it."""
+        ...
+
+    def after_training(self, bundle, data: TaskData, plan: Plan, config) -> tuple[Plan, dict]:
+        """Choices made with the trained model before the test split is scored (generative tasks: the decoding,
+        on the validation split). Returns the plan to score and keep with, and a record for run.json (``{}``:
+        nothing chosen, the plan unchanged)."""
         ...
 
     def evaluate(self, bundle, records, plan: Plan, config, compare_base: bool) -> Scores:

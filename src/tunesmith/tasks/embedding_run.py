@@ -275,6 +275,9 @@ class EmbeddingTask:
         by_dim = {label: summary["by_dimension"] for label, summary in scores.models.items()}
         print_embedding_metrics(by_dim, scores.extra["data_shape"], console)
 
+    def after_training(self, bundle, data: TaskData, plan: Plan, config) -> tuple[Plan, dict]:
+        return plan, {}  # an encoder's embeddings have no decoding to choose
+
     def after_scoring(self, bundle, data: TaskData, plan: Plan, config, run, scores: Scores) -> dict:
         """The INT8 copy (model-int8/) on a CPU: scored like the others, and timed against fp32."""
         if not (config.embedding.export_int8 and plan.hardware["device"] == "cpu"):

@@ -101,6 +101,12 @@ class GenerativeTask:
         return train(bundle, train_data, valid, plan, config, run, use_cpu, resume_from)
 
     # -- evaluation -------------------------------------------------------------------------------------------
+    def after_training(self, bundle, data: TaskData, plan: Plan, config) -> tuple[Plan, dict]:
+        """The decoding that scores best on the validation split (:mod:`tunesmith.tasks.decoding`)."""
+        from tunesmith.tasks.decoding import choose_decoding
+
+        return choose_decoding(bundle, data.valid, plan, config, self.primary_metric, config.evaluation.batch_size)
+
     def evaluate(self, bundle, records: list[Example], plan: Plan, config, compare_base: bool) -> Scores:
         """Generate and score the first ``evaluation.max_examples`` records with the plan's decoding settings."""
         from tunesmith.metrics import evaluate_bundle
