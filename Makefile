@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast install browser clean
+.PHONY: demo test test-fast install bench browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -20,6 +20,10 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# What the benches under bench/ need on top (TRL for the SFTTrainer baselines); run them with $(BIN)/python.
+bench: $(STAMP)
+	$(BIN)/pip install --disable-pip-version-check -q -e ".[dev,bench]"
 
 demo: $(STAMP)
 	HF_HUB_DISABLE_TELEMETRY=1 $(BIN)/tunesmith train examples/presscrafters.yaml

@@ -129,3 +129,20 @@ def test_the_decoding_chosen_on_validation_is_the_one_eval_scores_with(tmp_path,
     scored = json.loads((run.path / "metrics.json").read_text())["tuned"]["overall"]
     again = json.loads((evaluate_run(run.path) / "metrics.json").read_text())["tuned"]["overall"]
     assert again["rouge_l"] == scored["rouge_l"] and again["length_ratio"] == scored["length_ratio"]
+
+
+def test_a_second_run_on_the_same_split_reuses_the_base_models_answers(tmp_path, tiny_model_dir):
+    config_file = summarization_config(tmp_path, tiny_model_dir)
+    raw = yaml.safe_load(config_file.read_text())
+    raw["training"]["epochs"] = 2
+    config_file.write_text(yaml.safe_dump(raw))
+    first = train_run(load_config(config_file))
+    raw["training"]["learning_rate"] = 5e-3  # another adapter, the same base and test split
+    config_file.write_text(yaml.safe_dump(raw))
+    second = train_run(load_config(config_file))
+
+    metrics = [json.loads((run.path / "metrics.json").read_text()) for run in (first, second)]
+    assert "base_cache" not in metrics[0] and metrics[1]["base_cache"]["reused"] is True
+    assert metrics[1]["base"]["overall"] == metrics[0]["base"]["overall"]
+    assert metrics[1]["tuned"]["overall"] != metrics[0]["tuned"]["overall"]
+    assert "The base model's answers were reused" in (second.path / "report.md").read_text()

@@ -102,3 +102,42 @@ def test_the_guard_still_bans_a_trigram_the_answer_repeats():
     assert torch.isfinite(free).all()  # 7 8 9 is the prompt's: 9 may follow again
     banned = guard(torch.tensor([prompt + [1, 2, 3, 4, 1, 2]]), torch.zeros(1, 12))
     assert banned[0, 3] == -float("inf") and torch.isfinite(banned[0, [0, 1, 2, 4, 5]]).all()
+
+
+def test_loops_are_found_by_their_repeated_block():
+    from tunesmith.models.decoding import loop_period
+
+    assert loop_period([9, 1, 2, 3, 4] + [1, 2, 3, 4] * 2) == 4  # 3 copies of a 4-token block
+    assert loop_period([7] * 12) == 1 and loop_period([7] * 11) == 0  # one token: 12 copies, not "ha ha ha"
+    assert loop_period([1, 2] * 6) == 2 and loop_period([1, 2] * 5) == 0
+    assert loop_period([1, 2, 3, 4] * 3 + [5]) == 0  # the loop has to be where the answer stands
+
+
+class Cycle:
+    """A model stuck in a loop: it wants ``block`` again and again."""
+
+    def __init__(self, block: list[int], prompt_length: int):
+        self.block, self.prompt_length = block, prompt_length
+
+    def __call__(self, input_ids, scores):
+        step = input_ids.shape[1] - self.prompt_length
+        scores[:, self.block[step % len(self.block)]] += 50.0
+        return scores
+
+
+def test_a_greedy_answer_in_a_loop_stops_and_keeps_the_block_once(model_and_tokenizer, monkeypatch):
+    from transformers import LogitsProcessorList
+
+    model, tokenizer = model_and_tokenizer
+    block = tokenizer("the shop opens at nine", add_special_tokens=False)["input_ids"]
+    prompt_length = tokenizer(["loop"], return_tensors="pt")["input_ids"].shape[1]
+    steps = []
+    real = model.generate
+    monkeypatch.setattr(model, "generate", lambda **kw: steps.append(out := real(**kw)) or out)
+    settings = {"logits_processor": LogitsProcessorList([Cycle(block, prompt_length)])}
+    [answer] = generate(model, tokenizer, ["loop"], 60, batch_size=1, settings=settings)
+    assert answer.looped and not answer.cut
+    assert answer.text == tokenizer.decode(block, skip_special_tokens=True).strip()
+    assert steps[0].shape[1] - prompt_length == len(block) * 3  # stopped when the third copy ended, not at 60
+    [plain] = generate(model, tokenizer, ["one two three"], 8, batch_size=1)
+    assert not plain.looped  # an answer that does not loop is decoded as before

@@ -140,3 +140,15 @@ def test_several_processes_keep_the_global_batch_and_gpus_add_up_where_cpu_proce
     tight = replace(CPU, memory_gb=4.5)  # CPU processes share one machine's memory (this plan: ~2.9 GiB each)
     assert not make_plan(profile(2_000), config(), tight, SMOL)["gradient_checkpointing"]
     assert make_plan(profile(2_000), config(), replace(tight, world_size=2), SMOL)["gradient_checkpointing"]
+
+
+def test_the_answer_budget_follows_the_training_answers_not_their_longest_outlier():
+    from dataclasses import replace
+
+    outlier = replace(profile(300), answer=LengthStats(mean=40, p50=30, p95=50, p99=60, max=768, total=1))
+    plan = make_plan(outlier, config(), CPU, SMOL)
+    assert plan["max_new_tokens"] == 88  # 60 x 1.25 + 8, rounded up to 8; not 768 x 1.25
+    assert "at most 60 tokens (longest 768)" in plan.choices["max_new_tokens"].reason
+    short_context = replace(SMOL, max_positions=100)  # a prompt of 70 tokens leaves 30 for the answer
+    assert make_plan(outlier, config(), CPU, short_context)["max_new_tokens"] == 30
+    assert make_plan(outlier, config(evaluation={"max_new_tokens": 500}), CPU, SMOL)["max_new_tokens"] == 500

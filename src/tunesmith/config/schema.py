@@ -52,6 +52,7 @@ NOT_FOR_TASK: dict[str, tuple[str, ...]] = {
         "evaluation.length_penalty",  # beam-search generation
         "evaluation.no_repeat_ngram_size",  # generation
         "evaluation.choose_decoding",  # generation
+        "evaluation.cache_base_scores",  # the base model's generated answers
         "evaluation.batch_size",  # sequences generated at once; encoding uses embedding.eval_batch_size
         "continual.parent_kl_weight",  # KL to the previous round on a causal model's answer tokens
     ),
@@ -256,6 +257,11 @@ class EvaluationConfig(Section):
     num_beams: int | None = Field(None, ge=1, le=16, description="Beam width; set by the mode when unset.")
     length_penalty: float | None = Field(None, description="Beam search: >1 favours longer outputs.")
     no_repeat_ngram_size: int | None = Field(None, ge=0, description="Never repeat an n-gram of this size.")
+    cache_base_scores: bool = Field(
+        True,
+        description="Reuse the base model's answers from an earlier run with the same base weights, test split "
+        "and decoding (kept under TUNESMITH_HOME/base_scores) instead of generating them again.",
+    )
     choose_decoding: bool | None = Field(
         None,
         description="After training, score greedy and beam search, with and without the repetition guard, on the "

@@ -6,14 +6,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from transformers import StoppingCriteriaList
 
-from tunesmith.models.decoding import generate_kwargs
+from tunesmith.models.decoding import StopLoops, generate_kwargs, loop_period, loop_repeats
 
 
 @dataclass(frozen=True)
 class Generation:
     text: str
     cut: bool  # stopped by max_new_tokens, not by an end-of-turn token
+    looped: bool = False  # stopped in a loop (a block repeated back to back); one copy of the block is kept
 
 
 def generate(
@@ -60,7 +62,11 @@ def generate(
 @torch.inference_mode()
 def _generate_batch(model, tokenizer, prompts, max_new_tokens: int, bf16: bool, settings=None) -> list[Generation]:
     batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-    options = generate_kwargs(model, settings, prompt_length=batch["input_ids"].shape[1])
+    prompt_length = 1 if model.config.is_encoder_decoder else batch["input_ids"].shape[1]  # the decoder's start
+    options = generate_kwargs(model, settings, prompt_length=prompt_length)
+    greedy = options.get("num_beams", 1) == 1  # greedy rows end on their own; a beam's row is not one answer
+    if greedy:
+        options["stopping_criteria"] = StoppingCriteriaList([StopLoops(prompt_length)])
     with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=bf16):
         output = model.generate(
             **batch,
@@ -73,7 +79,16 @@ def _generate_batch(model, tokenizer, prompts, max_new_tokens: int, bf16: bool, 
         )
     # A decoder returns prompt + answer; an encoder-decoder's output is the answer after its start token.
     new_tokens = output[:, 1:] if model.config.is_encoder_decoder else output[:, batch["input_ids"].shape[1] :]
-    texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
     stops = {tokenizer.eos_token_id, tokenizer.pad_token_id}
-    cut = [new_tokens.shape[1] >= max_new_tokens and not stops & set(row.tolist()) for row in new_tokens]
-    return [Generation(text.strip(), bool(was_cut)) for text, was_cut in zip(texts, cut)]
+    return [_answer(tokenizer, row.tolist(), stops, max_new_tokens, greedy) for row in new_tokens]
+
+
+def _answer(tokenizer, tokens: list[int], stops: set, max_new_tokens: int, loops: bool) -> Generation:
+    """The decoded answer; one that :class:`StopLoops` ended (``loops``: greedy) keeps one copy of the block."""
+    ended = next((i for i, token in enumerate(tokens) if token in stops), None)
+    period = loop_period(tokens if ended is None else tokens[:ended]) if loops else 0
+    if not period:
+        cut = ended is None and len(tokens) >= max_new_tokens
+        return Generation(tokenizer.decode(tokens, skip_special_tokens=True).strip(), cut)
+    answer = tokens[: (len(tokens) if ended is None else ended) - period * (loop_repeats(period) - 1)]
+    return Generation(tokenizer.decode(answer, skip_special_tokens=True).strip(), cut=False, looped=True)

@@ -6,12 +6,19 @@ three tokens of the dialogue or question: a name with its verb, a date, a URL or
 that ban costing a tuned SmolLM2 0.06 ROUGE-1 on 200 unseen SAMSum dialogues, the model spelling around names:
 "Hannie" for Hannah). :class:`ContinuationNoRepeatNGram` is the same guard over the
 continuation only; :func:`generate_kwargs` puts it in place of the built-in ban for decoder-only models.
+
+:class:`StopLoops` ends a greedy answer that has fallen into a loop (a block of tokens repeated back to back), as
+base models often do until the generation budget runs out: scoring stops paying for tokens that add nothing, and
+:func:`loop_period` lets the caller keep one copy of the block. transformers' stopping criteria only know stop
+strings, lengths and time, hence this one.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
-from transformers import LogitsProcessor, LogitsProcessorList
+from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria
 
 
 class ContinuationNoRepeatNGram(LogitsProcessor):
@@ -51,3 +58,36 @@ def generate_kwargs(model, settings: dict | None, prompt_length: int) -> dict:
         processors.append(ContinuationNoRepeatNGram(size, prompt_length))
         options["logits_processor"] = processors
     return options
+
+
+LOOP_MAX_PERIOD = 32  # the longest repeated block looked for, in tokens
+LOOP_MIN_TOKENS = 12  # a loop spans at least this many tokens: "ha ha ha" or a repeated dash is not one
+LOOP_MIN_REPEATS = 3
+
+
+def loop_repeats(period: int) -> int:
+    """How many back-to-back copies of a block of ``period`` tokens make a loop."""
+    return max(LOOP_MIN_REPEATS, math.ceil(LOOP_MIN_TOKENS / period))
+
+
+def loop_period(tokens: list[int]) -> int:
+    """The length of the block that ``tokens`` end with :func:`loop_repeats` copies of, or 0 (no loop)."""
+    for period in range(1, LOOP_MAX_PERIOD + 1):
+        span = period * loop_repeats(period)
+        if span > len(tokens):
+            break
+        tail = tokens[len(tokens) - span :]
+        if tail == tail[:period] * (span // period):
+            return period
+    return 0
+
+
+class StopLoops(StoppingCriteria):
+    """Ends each row (greedy decoding) whose generated tokens, after ``prompt_length``, end in a loop."""
+
+    def __init__(self, prompt_length: int) -> None:
+        self.prompt_length = prompt_length
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
+        rows = input_ids[:, self.prompt_length :].tolist()
+        return torch.tensor([loop_period(row) > 0 for row in rows], device=input_ids.device)

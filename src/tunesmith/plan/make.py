@@ -101,12 +101,7 @@ def make_plan(profile: DataProfile, config, hardware: Hardware, model: ModelInfo
         max(1, round(WARMUP_RATIO * total_steps)),
         f"{WARMUP_RATIO:.0%} of {total_steps} steps",
     )
-    chooser.pick(
-        "max_new_tokens",
-        config.evaluation.max_new_tokens,
-        min(MAX_NEW_TOKENS_CAP, round_up(int(profile.answer.max * ANSWER_LENGTH_MARGIN) + 8, 8)),
-        f"longest reference answer ({profile.answer.max} tokens) + {ANSWER_LENGTH_MARGIN - 1:.0%}",
-    )
+    chooser.pick("max_new_tokens", config.evaluation.max_new_tokens, *_answer_budget(profile, model))
     _pick_generation(chooser, config, profile, hardware, model, summaries)
     estimate = _estimate(chooser, profile, hardware, model, steps_per_epoch, total_steps, config)
     chooser.pick("gradient_checkpointing", training.gradient_checkpointing, *_checkpointing(estimate, hardware))
@@ -171,6 +166,19 @@ def _run_gflops(hardware: Hardware) -> float:
 
 def _epoch_tokens(chooser: Chooser, profile: DataProfile) -> float:
     return min(profile.train_tokens, profile.n_train * chooser["max_length"]) * PADDING_OVERHEAD
+
+
+def _answer_budget(profile: DataProfile, model: ModelInfo) -> tuple[int, str]:
+    """Room for 99% of the training answers plus a margin, within the model's context: not the longest one, which
+    would let every rambling or looping answer run that long (issue 23: 960 tokens a question on MSU Q&A)."""
+    p99, longest = profile.answer.p99, profile.answer.max
+    budget = round_up(int(p99 * ANSWER_LENGTH_MARGIN) + 8, 8)
+    room = max(8, model.max_positions - profile.sequence.p50)  # a typical prompt still fits with its answer
+    budget = min(budget, MAX_NEW_TOKENS_CAP, room)
+    reason = f"99% of training answers have at most {p99} tokens (longest {longest}); + {ANSWER_LENGTH_MARGIN - 1:.0%}"
+    if budget == room:
+        reason += f", within the model's {model.max_positions}-token context"
+    return budget, reason + "; greedy answers that loop stop early"
 
 
 def _fit_time_budget(chooser, profile, hardware, model, budget_minutes) -> None:

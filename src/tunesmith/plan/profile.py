@@ -35,7 +35,7 @@ class DataProfile:
     n_test: int
     n_categories: int
     sequence: LengthStats  # whole templated conversation, in tokens
-    answer: LengthStats  # the answer alone, in tokens
+    answer: LengthStats  # the training answers alone, in tokens (the test split's are not looked at)
     train_tokens: int  # one epoch, before truncation
 
     def to_dict(self) -> dict:
@@ -49,7 +49,7 @@ def profile_splits(splits: Splits, tokenizer, system_prompt: str | None = None) 
     every = splits.train + splits.valid + splits.test
     sequence = [len(tokenizer(chat_text(tokenizer, ex.messages, system_prompt)).input_ids) for ex in every]
     train_sequence = sequence[: len(splits.train)]
-    answers = [len(tokenizer(ex.answer, add_special_tokens=False).input_ids) + 1 for ex in every]  # + end token
+    answers = [len(tokenizer(ex.answer, add_special_tokens=False).input_ids) + 1 for ex in splits.train]  # + end
     return DataProfile(
         n_train=len(splits.train),
         n_valid=len(splits.valid),

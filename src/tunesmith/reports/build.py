@@ -128,7 +128,20 @@ def _verdict(before: float | None, after: float | None, greater: bool) -> str:
 
 
 def _extras(metrics: dict) -> list:
-    """Task extras worth a line: the INT8 copy's speed and score against the fp32 model."""
+    """Task extras worth a line: base answers reused from the cache; the INT8 copy's speed and score."""
+    blocks = []
+    cached = metrics.get("base_cache")
+    if isinstance(cached, dict) and cached.get("reused"):
+        blocks.append(
+            doc.Paragraph(
+                f"The base model's answers were reused from {cached.get('created', 'an earlier run')} (same base "
+                "weights, test questions and decoding): scored again, not generated again."
+            )
+        )
+    return blocks + _int8_line(metrics)
+
+
+def _int8_line(metrics: dict) -> list:
     int8 = metrics.get("int8_export")
     if not isinstance(int8, dict) or "speedup" not in int8:
         return []

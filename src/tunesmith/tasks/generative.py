@@ -122,8 +122,10 @@ class GenerativeTask:
             compare_base=compare_base,
             max_length=plan["max_length"],
             generation=generation_settings(plan),
+            cache_base=config.evaluation.cache_base_scores,
         )
-        return Scores(self.primary_metric, True, result["summary"], result["rows"])
+        extra = {"base_cache": result["base_cache"]} if "base_cache" in result else {}
+        return Scores(self.primary_metric, True, result["summary"], result["rows"], extra)
 
     def write_scores(self, folder: Path, scores: Scores, extra: dict | None = None) -> None:
         from tunesmith.metrics.evaluate import write_results
