@@ -30,6 +30,7 @@ from pathlib import Path
 
 import yaml
 from _shared import REPO, require, shared_path
+from estimates import print_estimates
 
 CONFIG = REPO / "examples" / "samsum.yaml"
 DATA = ("data", "samsum", "samsum_val.csv")  # under shared/
@@ -195,6 +196,7 @@ def main() -> None:
         keep = args.out or Path(tempfile.mkdtemp(prefix="samsum-bench-"))
         ours = in_subprocess("tunesmith", ["--out", str(keep)])
     print(f"tunesmith: {json.dumps(ours)}", flush=True)
+    print_estimates([Path(ours["run"])])
     search = ours.get("decoding_search")
     if search:
         print(f"\nthe plan's decoding, chosen after training on {search['examples']} validation dialogues:")

@@ -9,6 +9,7 @@ nothing here knows which task it runs.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,7 +154,9 @@ def _train_and_score(run: RunFolder, prepared: Prepared, resume_from: Path | Non
             run.update(decoding_search=chosen)
             console.print(f"decoding: {chosen['summary']}")
         if data.test:
+            started = time.perf_counter()
             scores = task.evaluate(bundle, data.test, plan, config, config.evaluation.compare_base)
+            run.update(scoring_seconds=round(time.perf_counter() - started, 1))  # against the plan's estimate
             task.print_scores(scores, console)
             extra = task.after_scoring(bundle, data, plan, config, run, scores)
             if config.continue_from and config.continual.evaluate_earlier:
