@@ -90,6 +90,7 @@ def _new_run_folder(prepared: Prepared) -> Path:
     run.write_json("plan.json", prepared.plan.to_dict())
     for name in SPLITS:
         task.write_split(run.data_dir / f"{name}.jsonl", getattr(prepared.data, name))
+    task.write_resources(run.path, prepared.data)
     run.start(parent=continual.parent_record(config, prepared.model_dir), data_files=_data_files(config))
     if prepared.data.report:
         run.update(data=prepared.data.report)

@@ -37,17 +37,18 @@ Students need CSC 210 first.
 """
 
 
-def test_each_training_record_is_one_passage_question_then_answer(tmp_path):
+def test_each_distinct_answer_is_one_passage_its_questions_then_the_answer(tmp_path):
     path = write_jsonl(
         tmp_path / "train.jsonl",
         [
             {"question": "How many credits is CSC 450?", "answer": "3."},
             {"question": "Who teaches it?", "answer": "Dr. Ada."},
+            {"question": "What is CSC 450 worth in credit hours?", "answer": "3. "},  # the same fact, re-worded
         ],
     )
     first, second = passages_from_examples(load_examples(path), "train.jsonl")
-    assert first.text == "How many credits is CSC 450?\n3." and first.source == "train.jsonl:1"
-    assert second.source == "train.jsonl:2"
+    assert first.text == "How many credits is CSC 450?\nWhat is CSC 450 worth in credit hours?\n3."
+    assert first.source == "train.jsonl:1" and second.source == "train.jsonl:2"
     assert first.id == passage_id(first.text) and first.id != second.id
 
 

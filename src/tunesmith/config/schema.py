@@ -31,8 +31,10 @@ NOT_FOR_TASK: dict[str, tuple[str, ...]] = {
     ),
     "summarization": (
         "embedding",  # sentence-embedding settings: only embedding runs read them
+        "retrieval",  # retrieval-augmented answers are for Q&A/chat runs
     ),
     "embedding": (
+        "retrieval",  # retrieval-augmented answers are for Q&A/chat runs
         "model.system_prompt",  # an encoder has no chat template: texts are encoded as they are
         "data.format",  # Q&A/summary record shapes; pair shapes are embedding.data_format
         "data.instruction",  # the instruction put before a text to summarise
@@ -269,6 +271,29 @@ class EvaluationConfig(Section):
     )
 
 
+class RetrievalConfig(Section):
+    """Answers from retrieved passages (Q&A/chat runs): a knowledge base indexed for hybrid (dense + BM25) search,
+    and a generator trained, RAFT-style, with the passages retrieved for each question in its prompt."""
+
+    enabled: bool = Field(False, description="Retrieve passages for every question, in training and scoring.")
+    documents: list[Path] = Field(
+        default_factory=list,
+        description="Text/Markdown files or JSONL passages added to the knowledge base (the training records, "
+        "one passage per distinct answer, are always in it); relative to the config's folder.",
+    )
+    encoder: str = Field(
+        "sentence-transformers/all-MiniLM-L6-v2", description="Sentence-transformers model for the dense side."
+    )
+    top_k: int | None = Field(None, ge=1, le=20, description="Passages put in each prompt; the plan picks 3.")
+    without_gold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Share of training prompts whose own passage is left out (only distractors); the plan picks 0.2.",
+    )
+    passage_words: int = Field(150, ge=20, le=2000, description="Most words a document passage holds.")
+
+
 class ContinualConfig(Section):
     """Continual learning: a run that continues from an earlier one (``continue_from``) without forgetting it."""
 
@@ -316,6 +341,7 @@ class RunConfig(Section):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     continual: ContinualConfig = Field(default_factory=ContinualConfig)
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
 

@@ -128,7 +128,7 @@ def _verdict(before: float | None, after: float | None, greater: bool) -> str:
 
 
 def _extras(metrics: dict) -> list:
-    """Task extras worth a line: base answers reused from the cache; the INT8 copy's speed and score."""
+    """Task extras worth a line: base answers reused from the cache, retrieval and grounding, the INT8 copy."""
     blocks = []
     cached = metrics.get("base_cache")
     if isinstance(cached, dict) and cached.get("reused"):
@@ -138,6 +138,20 @@ def _extras(metrics: dict) -> list:
                 "weights, test questions and decoding): scored again, not generated again."
             )
         )
+    retrieval = metrics.get("retrieval")
+    if isinstance(retrieval, dict) and retrieval.get("questions"):
+        k = retrieval["k"]
+        text = (
+            f"Retrieval ({k} passages a question): the gold passage was among them for "
+            f"{retrieval.get(f'recall_at_{k}', 0):.0%} of {retrieval['questions']} test questions "
+            f"(MRR@{k} {retrieval.get(f'mrr_at_{k}', 0):.3f})"
+        )
+        if retrieval.get("answers_with_facts"):
+            text += (
+                f"; {retrieval['grounded']:.0%} of the {retrieval['answers_with_facts']} fine-tuned answers that "
+                "state facts (numbers, prices, URLs) found every one of them in the retrieved passages"
+            )
+        blocks.append(doc.Paragraph(text + "."))
     return blocks + _int8_line(metrics)
 
 

@@ -47,16 +47,34 @@ def make_passage(text: str, source: str) -> Passage:
     return Passage(id=passage_id(text), text=text, source=source)
 
 
+def answer_key(answer: str) -> str:
+    """Answers compared without case or spacing differences: records phrased differently share their answer."""
+    return " ".join(answer.split()).lower()
+
+
 def passages_from_examples(examples: Sequence[Example], source_name: str) -> list[Passage]:
-    """Each training record as one passage, ``question\\nanswer``, its source ``<source_name>:<record number>``.
+    """One passage per distinct answer: every training question asked of it, one a line, then the answer; its
+    source ``<source_name>:<first record number>``.
 
     The records are the knowledge the generator is tuned on; indexing them lets it be tuned to answer from what is
-    retrieved (RAFT) and lets a served model look an answer up instead of recalling it.
+    retrieved (RAFT) and lets a served model look an answer up instead of recalling it. A fact asked in several
+    phrasings is one passage (not one per phrasing, which would crowd the top k with copies of one fact), and a
+    question asked in new words finds it by any of them.
     """
-    return [
-        make_passage(f"{example.question.strip()}\n{example.answer.strip()}", f"{source_name}:{number}")
-        for number, example in enumerate(examples, start=1)
-    ]
+    return list(answer_passages(examples, source_name).values())
+
+
+def answer_passages(examples: Sequence[Example], source_name: str) -> dict[str, Passage]:
+    """:func:`passages_from_examples` keyed by :func:`answer_key`: the passage that holds each answer (its gold)."""
+    groups: dict[str, list[tuple[int, Example]]] = {}
+    for number, example in enumerate(examples, start=1):
+        groups.setdefault(answer_key(example.answer), []).append((number, example))
+    passages = {}
+    for key, group in groups.items():
+        questions = list(dict.fromkeys(example.question.strip() for _, example in group))
+        text = "\n".join([*questions, group[0][1].answer.strip()])
+        passages[key] = make_passage(text, f"{source_name}:{group[0][0]}")
+    return passages
 
 
 def passages_from_documents(paths: Iterable[str | Path], max_words: int = MAX_WORDS) -> list[Passage]:

@@ -33,6 +33,7 @@ class TaskData:
     valid: Any | None
     test: Any | None
     report: dict = field(default_factory=dict)
+    knowledge: Any = None  # what the task keeps beside its splits: a retrieval run's index (tasks.rag.Knowledge)
 
     def sizes(self) -> dict[str, int]:
         return {name: len(getattr(self, name) or []) for name in ("train", "valid", "test")}
@@ -77,6 +78,10 @@ class Task(Protocol):
 
     def write_split(self, path: Path, records) -> None:
         """Write one split into a run folder's data/ (atomically), readable by :meth:`read_split`."""
+        ...
+
+    def write_resources(self, run_path: Path, data: TaskData) -> None:
+        """Write what the run keeps beside its splits (a retrieval index), atomically; most tasks keep nothing."""
         ...
 
     def read_split(self, path: Path):

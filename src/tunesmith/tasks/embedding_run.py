@@ -275,6 +275,9 @@ class EmbeddingTask:
         by_dim = {label: summary["by_dimension"] for label, summary in scores.models.items()}
         print_embedding_metrics(by_dim, scores.extra["data_shape"], console)
 
+    def write_resources(self, run_path: Path, data: TaskData) -> None:
+        pass  # everything an embedding run needs is in its splits and model folder
+
     def after_training(self, bundle, data: TaskData, plan: Plan, config) -> tuple[Plan, dict]:
         return plan, {}  # an encoder's embeddings have no decoding to choose
 

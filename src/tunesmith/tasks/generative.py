@@ -27,11 +27,28 @@ class GenerativeTask:
 
     # -- data -------------------------------------------------------------------------------------------------
     def load_data(self, config) -> TaskData:
+        """The splits; with ``retrieval.enabled``, each prompt holding its retrieved passages (:mod:`.rag`)."""
         splits = load_splits(config.data)
-        return TaskData(splits.train, splits.valid, splits.test)
+        if not config.retrieval.enabled:
+            return TaskData(splits.train, splits.valid, splits.test)
+        from tunesmith.tasks import rag
+
+        knowledge = rag.build_knowledge(config, splits.train)
+        report = {"retrieval": rag.retrieval_scores(knowledge, splits.test or [], config)}
+        train = rag.augment(splits.train, knowledge, config, training=True)
+        valid, test = (
+            rag.augment(split or [], knowledge, config, training=False) for split in (splits.valid, splits.test)
+        )
+        return TaskData(train, valid, test, report, knowledge)
 
     def write_split(self, path: Path, records: list[Example] | None) -> None:
         write_examples(path, records or [])
+
+    def write_resources(self, run_path: Path, data: TaskData) -> None:
+        if data.knowledge is not None:
+            from tunesmith.tasks.rag import save_index
+
+            save_index(data.knowledge, run_path)
 
     def read_split(self, path: Path) -> list[Example]:
         return load_examples(path, "messages") if path.is_file() and path.stat().st_size else []
@@ -73,7 +90,12 @@ class GenerativeTask:
         tokenizer = load_tokenizer(model_dir)
         splits = Splits(data.train, data.valid or [], data.test or [])
         profile = profile_splits(splits, tokenizer, config.model.system_prompt)
-        return make_plan(profile, config, hardware, read_model_info(model_dir), self.summaries), tokenizer
+        plan = make_plan(profile, config, hardware, read_model_info(model_dir), self.summaries)
+        if data.knowledge is not None:
+            from tunesmith.tasks.rag import plan_choices
+
+            plan.choices |= plan_choices(config, data.knowledge)
+        return plan, tokenizer
 
     def build(self, config, plan: Plan, model_dir: Path):
         from tunesmith.models.load import build_causal, build_seq2seq, is_encoder_decoder
@@ -140,7 +162,17 @@ class GenerativeTask:
         print_metrics(scores.models, console, primary=scores.primary_metric)
 
     def after_scoring(self, bundle, data: TaskData, plan: Plan, config, run, scores: Scores) -> dict:
-        return {}
+        """A retrieval run: the retrieval scores of its test questions (run.json) and its answers' grounding."""
+        if not config.retrieval.enabled:
+            return {}
+        from rich.console import Console
+
+        from tunesmith.tasks.rag import grounding
+
+        retrieved = (run.read_json("run.json").get("data") or {}).get("retrieval", {})
+        result = {**retrieved, **grounding(scores.rows)}
+        Console().print("retrieval: " + ", ".join(f"{name} {value}" for name, value in result.items()))
+        return {"retrieval": result}
 
 
 def encode_for(bundle, examples, max_length: int, max_target_length: int, with_difficulty: bool = False):

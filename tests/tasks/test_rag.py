@@ -1,0 +1,131 @@
+"""Retrieval-augmented Q&A (tasks.rag): RAFT training prompts, ranked test prompts, retrieval and grounding scores."""
+
+import json
+
+import pytest
+import yaml
+
+from tests.retrieval.encoders import HashingEncoder
+from tunesmith.config import config_from_dict
+from tunesmith.data import Example
+from tunesmith.retrieval import HybridIndex
+from tunesmith.retrieval.passages import answer_passages
+from tunesmith.tasks import rag
+
+FACTS = [
+    ("How many credit hours is CSC 450?", "CSC 450 is 4 credit hours."),
+    ("Who teaches CSC 210?", "Dr. Ada Lovelace teaches CSC 210."),
+    ("Where is the department office?", "The office is in Cheek Hall 207."),
+    ("What is the department phone number?", "Call (417) 836-4157."),
+    ("When do applications open?", "Applications open on September 1."),
+    ("How much is the lab fee?", "The lab fee is $45 per semester."),
+]
+
+
+def example(question: str, answer: str) -> Example:
+    return Example(({"role": "user", "content": question}, {"role": "assistant", "content": answer}))
+
+
+def config(**retrieval):
+    raw = {"data": {"train": "t.jsonl"}, "retrieval": {"enabled": True, **retrieval}, "training": {"seed": 1}}
+    return config_from_dict(raw, "run.yaml")
+
+
+@pytest.fixture
+def knowledge():
+    train = [example(q, a) for q, a in FACTS]
+    by_answer = answer_passages(train, "train")
+    index = HybridIndex.build(list(by_answer.values()), HashingEncoder())
+    return rag.Knowledge(index, {key: passage.id for key, passage in by_answer.items()}), train
+
+
+def passages_in(example: Example) -> list[str]:
+    content = example.messages[-2]["content"]
+    return [block for block in content.split("\n\n") if block.startswith("[")]
+
+
+def test_training_prompts_hold_the_gold_among_distractors_or_distractors_only(knowledge):
+    knowledge, train = knowledge
+    augmented = rag.augment(train * 10, knowledge, config(top_k=3, without_gold=0.3), training=True)
+    with_gold = 0
+    for original, prompt in zip(train * 10, augmented):
+        blocks = passages_in(prompt)
+        assert len(blocks) == 3 and prompt.answer == original.answer
+        assert prompt.messages[-2]["content"].endswith(f"Question: {original.question}")
+        with_gold += any(original.answer in block for block in blocks)
+    assert 0.55 <= with_gold / len(augmented) <= 0.85  # 70% planned, drawn per prompt
+    positions = {
+        next(i for i, b in enumerate(passages_in(p)) if o.answer in b)
+        for o, p in zip(train * 10, augmented)
+        if any(o.answer in b for b in passages_in(p))
+    }
+    assert len(positions) > 1  # the gold is not always in one place: position says nothing
+
+
+def test_test_prompts_hold_the_ranked_top_k_and_retrieval_is_scored(knowledge):
+    knowledge, _ = knowledge
+    test = [example("How many credit hours does CSC 450 carry?", FACTS[0][1]), example("Is there parking?", "No.")]
+    [first, second] = rag.augment(test, knowledge, config(top_k=2), training=False)
+    assert FACTS[0][1] in passages_in(first)[0] and len(passages_in(second)) == 2
+    scores = rag.retrieval_scores(knowledge, test, config(top_k=2))
+    assert scores == {"k": 2, "questions": 1, "recall_at_2": 1.0, "mrr_at_2": 1.0}  # "parking" has no gold
+
+
+def test_an_answer_is_grounded_when_all_its_facts_are_in_the_passages():
+    rows = [
+        {"question": "[1] The fee is $45.\n\nQuestion: fee?", "tuned": {"answer": "It is $45."}},
+        {"question": "[1] The fee is $45.\n\nQuestion: fee?", "tuned": {"answer": "It is $54."}},
+        {"question": "[1] Hello.\n\nQuestion: hi?", "tuned": {"answer": "Hello there."}},  # no facts: not counted
+    ]
+    assert rag.grounding(rows) == {"answers_with_facts": 2, "grounded": 0.5}
+
+
+def test_a_retrieval_run_trains_on_passages_keeps_its_index_and_scores_retrieval(tmp_path, tiny_model_dir):
+    from tests.conftest import write_jsonl
+    from tunesmith.config import load_config
+    from tunesmith.models.embedding import resolve_embedding_model
+    from tunesmith.pipeline import train_run
+    from tunesmith.tasks.embedding import load_sentence_model
+
+    records = [{"question": q, "answer": a} for q, a in FACTS]
+    write_jsonl(tmp_path / "train.jsonl", records * 2)
+    write_jsonl(tmp_path / "test.jsonl", [{"question": "CSC 450 credit hours?", "answer": FACTS[0][1]}])
+    (tmp_path / "handbook.md").write_text("# Parking\n\nStudents park in lot 12 with a permit.\n")
+    raw = {
+        "name": "rag",
+        "model": {"name": str(tiny_model_dir)},
+        "data": {"train": "train.jsonl", "test": "test.jsonl", "valid_fraction": 0.0},
+        "retrieval": {"enabled": True, "documents": ["handbook.md"], "top_k": 2},
+        "training": {"epochs": 1, "bf16": False, "batch_size": 4},
+        "evaluation": {"max_new_tokens": 8},
+        "output": {"runs_dir": str(tmp_path / "runs"), "save_checkpoints": False},
+    }
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(raw))
+    run = train_run(load_config(tmp_path / "run.yaml")).path
+
+    trained = [json.loads(line) for line in (run / "data" / "train.jsonl").read_text().splitlines()]
+    assert all("\n\n[2] " in record["messages"][-2]["content"] for record in trained)
+    plan = json.loads((run / "plan.json").read_text())["choices"]
+    assert plan["retrieval_passages"]["value"] == 7 and plan["retrieval_top_k"]["source"] == "config"
+    assert plan["retrieval_without_gold"]["value"] == 0.2
+    retrieval = json.loads((run / "metrics.json").read_text())["retrieval"]
+    assert retrieval["questions"] == 1 and set(retrieval) >= {"recall_at_2", "mrr_at_2", "k"}
+    encoder = load_sentence_model(
+        resolve_embedding_model("sentence-transformers/all-MiniLM-L6-v2")
+    )  # the default encoder
+    index = HybridIndex.load(run / "retrieval", encoder)
+    assert len(index) == 7 and "Retrieval (2 passages a question)" in (run / "report.md").read_text()
+
+
+def test_retrieval_is_refused_for_other_tasks_and_with_continue_from():
+    from tunesmith.errors import ConfigError
+
+    with pytest.raises(Exception, match="retrieval"):
+        config_from_dict(
+            {"task": "summarization", "data": {"train": "t.csv"}, "retrieval": {"enabled": True}}, "r.yaml"
+        )
+    continued = config_from_dict(
+        {"data": {"train": "t.jsonl"}, "continue_from": "earlier", "retrieval": {"enabled": True}}, "r.yaml"
+    )
+    with pytest.raises(ConfigError, match="continue_from"):
+        rag.build_knowledge(continued, [example(*FACTS[0])])
