@@ -69,7 +69,7 @@ def test_a_markdown_document_splits_by_heading_and_packs_paragraphs_within_the_b
     # The deadlines section keeps its heading path; the fenced "# not a heading" is text, not a section.
     deadlines = "\n".join(p.text for p in by_source["Admissions > Deadlines"])
     assert deadlines.startswith("Admissions > Deadlines\nThe first round") and "# not a heading" in deadlines
-    assert by_source["Admissions > Deadlines"][0].source == f"{path}#Admissions > Deadlines"
+    assert by_source["Admissions > Deadlines"][0].source == "handbook.md#Admissions > Deadlines"
     # A paragraph longer than the budget is cut into pieces that each fit.
     assert len(by_source["Courses"]) == 2 and "CSC 450" in by_source["Courses"][0].text
 
@@ -88,7 +88,7 @@ def test_jsonl_passages_keep_their_id_and_source_or_get_defaults(tmp_path):
     )
     first, second = passages_from_documents([path])
     assert (first.id, first.source) == ("csc-450", "catalog#CSC 450")
-    assert second.id == passage_id("Library hours.") and second.source == f"{path}:2"
+    assert second.id == passage_id("Library hours.") and second.source == "kb.jsonl:2"
 
 
 @pytest.mark.parametrize(

@@ -80,12 +80,11 @@ def test_an_answer_is_grounded_when_all_its_facts_are_in_the_passages():
     assert rag.grounding(rows) == {"answers_with_facts": 2, "grounded": 0.5}
 
 
-def test_a_retrieval_run_trains_on_passages_keeps_its_index_and_scores_retrieval(tmp_path, tiny_model_dir):
+def train_rag_run(tmp_path, model_dir):
+    """A finished retrieval run of the tiny Llama: 6 facts asked twice, a handbook passage, top 2."""
     from tests.conftest import write_jsonl
     from tunesmith.config import load_config
-    from tunesmith.models.embedding import resolve_embedding_model
     from tunesmith.pipeline import train_run
-    from tunesmith.tasks.embedding import load_sentence_model
 
     records = [{"question": q, "answer": a} for q, a in FACTS]
     write_jsonl(tmp_path / "train.jsonl", records * 2)
@@ -93,7 +92,7 @@ def test_a_retrieval_run_trains_on_passages_keeps_its_index_and_scores_retrieval
     (tmp_path / "handbook.md").write_text("# Parking\n\nStudents park in lot 12 with a permit.\n")
     raw = {
         "name": "rag",
-        "model": {"name": str(tiny_model_dir)},
+        "model": {"name": str(model_dir)},
         "data": {"train": "train.jsonl", "test": "test.jsonl", "valid_fraction": 0.0},
         "retrieval": {"enabled": True, "documents": ["handbook.md"], "top_k": 2},
         "training": {"epochs": 1, "bf16": False, "batch_size": 4},
@@ -101,8 +100,14 @@ def test_a_retrieval_run_trains_on_passages_keeps_its_index_and_scores_retrieval
         "output": {"runs_dir": str(tmp_path / "runs"), "save_checkpoints": False},
     }
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(raw))
-    run = train_run(load_config(tmp_path / "run.yaml")).path
+    return train_run(load_config(tmp_path / "run.yaml")).path
 
+
+def test_a_retrieval_run_trains_on_passages_keeps_its_index_and_scores_retrieval(tmp_path, tiny_model_dir):
+    from tunesmith.models.embedding import resolve_embedding_model
+    from tunesmith.tasks.embedding import load_sentence_model
+
+    run = train_rag_run(tmp_path, tiny_model_dir)
     trained = [json.loads(line) for line in (run / "data" / "train.jsonl").read_text().splitlines()]
     assert all("\n\n[2] " in record["messages"][-2]["content"] for record in trained)
     plan = json.loads((run / "plan.json").read_text())["choices"]

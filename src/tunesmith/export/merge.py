@@ -78,9 +78,25 @@ def export_ollama(run: FinishedRun, out: Path, weights: str) -> Path:
         chosen=(run.record.get("decoding_search") or {}).get("summary"),
     )
 
+    retrieval = run.path / "retrieval"
+    if retrieval.is_dir():  # Ollama has no retrieval step: the model alone answers closed-book
+        text = (
+            "# This run answers from retrieved passages, which a Modelfile cannot do: Ollama answers without them.\n"
+            "# The index is in retrieval/ beside this file; `tunesmith serve RUN` retrieves for every question.\n"
+        ) + text
+
     def save(folder: Path) -> None:
         write_gguf(model, tokenizer, run.base_dir, folder / "model.gguf", weights, run.name)
         (folder / "Modelfile").write_text(text, encoding="utf-8")
+        if retrieval.is_dir():
+            shutil.copytree(retrieval, folder / "retrieval")
 
     save_folder(out, save)
+    if retrieval.is_dir():
+        from rich.console import Console
+
+        Console(stderr=True).print(
+            f"note: {run.name} answers from retrieved passages; a Modelfile cannot retrieve, so Ollama answers "
+            f"without them. The index is copied to {out / 'retrieval'}; `tunesmith serve` retrieves."
+        )
     return out

@@ -132,7 +132,7 @@ def _jsonl_passages(path: Path) -> Iterator[Passage]:
             yield Passage(
                 id=passage_id(text) if identifier is None else str(identifier),
                 text=text,
-                source=record.get("source") or where,
+                source=record.get("source") or f"{path.name}:{number}",
             )
 
 
@@ -140,7 +140,7 @@ def _document_passages(path: Path, max_words: int) -> Iterator[Passage]:
     for headings, paragraphs in _sections(path.read_text(encoding="utf-8")):
         prefix = " > ".join(headings)
         room = max(1, max_words - len(prefix.split()))  # the heading line counts against the budget
-        source = f"{path}#{prefix}" if prefix else str(path)
+        source = f"{path.name}#{prefix}" if prefix else path.name  # cited to users: no folder of this machine
         for chunk in _pack(paragraphs, room):
             yield make_passage(f"{prefix}\n{chunk}" if prefix else chunk, source)
 

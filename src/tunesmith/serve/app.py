@@ -86,10 +86,11 @@ def create_app(served: ChatModel | EmbeddingModel, api_key: str | None = None, m
         _check_model_name(served, model_id)
         return schemas.ModelCard(id=served.name, created=created)
 
-    @app.post("/v1/chat/completions", response_model=schemas.ChatCompletion)
+    @app.post("/v1/chat/completions", response_model=schemas.ChatCompletion, response_model_exclude_none=True)
     async def chat_completions(body: schemas.ChatCompletionRequest):
         chat = _chat_model(served, body.model)
         messages = [message.model_dump() for message in body.messages]
+        passages = await _retrieve(chat, messages)
         if chat.system_prompt and messages[0]["role"] != "system":
             messages.insert(0, {"role": "system", "content": chat.system_prompt})
         try:
@@ -114,6 +115,7 @@ def create_app(served: ChatModel | EmbeddingModel, api_key: str | None = None, m
                 )
             ],
             usage=_usage(result),
+            sources=[schemas.Source(id=p.id, source=p.source, text=p.text) for p in passages] if passages else None,
         )
 
     @app.post("/v1/completions", response_model=schemas.Completion)
@@ -168,6 +170,19 @@ def create_app(served: ChatModel | EmbeddingModel, api_key: str | None = None, m
         )
 
     return app
+
+
+async def _retrieve(chat: ChatModel, messages: list[dict]) -> list:
+    """A retrieval run: the passages for the last user question, put before it in its message as in training."""
+    users = [i for i, message in enumerate(messages) if message["role"] == "user"]
+    if chat.retriever is None or not users:
+        return []
+    from tunesmith.tasks.rag import context_prompt
+
+    question = messages[users[-1]]["content"]
+    passages = await asyncio.get_running_loop().run_in_executor(None, chat.retriever.passages, question)
+    messages[users[-1]] = {**messages[users[-1]], "content": context_prompt(question, passages)}
+    return passages
 
 
 def _chat_model(served, requested: str) -> ChatModel:

@@ -24,10 +24,22 @@ class ChatModel:
     system_prompt: str | None
     default_max_tokens: int
     decoding: dict = field(default_factory=dict)  # model.generate options for greedy requests (beams, guard)
+    retriever: Retriever | None = None  # a retrieval run's index: every chat question gets its passages
 
     @property
     def context_length(self) -> int:
         return int(getattr(self.model.config, "max_position_embeddings", 2048))
+
+
+@dataclass
+class Retriever:
+    """The index a retrieval run trained with, and how many passages its prompts held."""
+
+    index: Any  # tunesmith.retrieval.HybridIndex
+    top_k: int
+
+    def passages(self, question: str) -> list:
+        return [hit.passage for hit in self.index.search([question], self.top_k)[0]]
 
 
 @dataclass
@@ -69,7 +81,24 @@ def _load_run(path: Path, name: str | None) -> ChatModel | EmbeddingModel:
     model, tokenizer = merged_model(run.base_dir, run.adapter_dir)
     served = _chat_model(name or run.name, model, tokenizer, run.system_prompt, run.max_new_tokens)
     served.decoding = generation_settings(run.plan)  # greedy requests get the run's decoding, as eval scored it
+    served.retriever = _retriever(run)
     return served
+
+
+def _retriever(run) -> Retriever | None:
+    """A retrieval run's index (``retrieval/`` in its folder) with the encoder that built it; None for others."""
+    folder = run.path / "retrieval"
+    if not (folder / "index.json").is_file():
+        return None
+    from tunesmith.config.schema import RetrievalConfig
+    from tunesmith.models.embedding import resolve_embedding_model
+    from tunesmith.retrieval import HybridIndex
+    from tunesmith.tasks.embedding import load_sentence_model
+
+    name = (run.config.get("retrieval") or {}).get("encoder") or RetrievalConfig().encoder
+    index = HybridIndex.load(folder, load_sentence_model(resolve_embedding_model(name)))
+    top_k = (run.plan.get("choices", {}).get("retrieval_top_k") or {}).get("value", 3)
+    return Retriever(index, int(top_k))
 
 
 def _load_embedding(folder: Path, name: str) -> EmbeddingModel:

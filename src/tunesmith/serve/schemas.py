@@ -109,6 +109,14 @@ class ChatChoice(BaseModel):
     finish_reason: Literal["stop", "length"]
 
 
+class Source(BaseModel):
+    """A passage a retrieval run put in the prompt (an extra field: OpenAI clients keep it, others ignore it)."""
+
+    id: str
+    source: str
+    text: str
+
+
 class ChatCompletion(BaseModel):
     id: str
     object: Literal["chat.completion"] = "chat.completion"
@@ -116,6 +124,7 @@ class ChatCompletion(BaseModel):
     model: str
     choices: list[ChatChoice]
     usage: Usage
+    sources: list[Source] | None = None  # retrieval runs only; left out of the response otherwise
 
 
 class CompletionChoice(BaseModel):

@@ -1,0 +1,48 @@
+"""Serving and exporting a retrieval run: each chat question gets its passages in the prompt and the reply names
+them; an Ollama export says it cannot retrieve and carries the index beside the Modelfile."""
+
+import pytest
+
+from tests.tasks.test_rag import train_rag_run
+
+
+@pytest.fixture(scope="module")
+def rag_run(tmp_path_factory, tiny_model_dir):
+    return train_rag_run(tmp_path_factory.mktemp("rag"), tiny_model_dir)
+
+
+@pytest.fixture(scope="module")
+def rag_server(rag_run):
+    from tunesmith.serve import create_app, load_served
+    from tunesmith.serve.server import background_server
+
+    served = load_served(rag_run)
+    with background_server(create_app(served, api_key="k", max_batch=4)) as url:
+        yield url, served
+
+
+def test_a_chat_reply_carries_the_passages_its_prompt_held(rag_server):
+    from openai import OpenAI
+
+    url, served = rag_server
+    assert served.retriever is not None and served.retriever.top_k == 2
+    client = OpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0, timeout=60)
+    reply = client.chat.completions.create(
+        model=served.name, messages=[{"role": "user", "content": "Where do students park?"}], max_tokens=4
+    )
+    sources = reply.model_extra["sources"]
+    assert len(sources) == 2 and sources[0]["text"] == "Parking\nStudents park in lot 12 with a permit."
+    assert sources[0]["source"] == "handbook.md#Parking"
+    expected = [p.text for p in served.retriever.passages("Where do students park?")]
+    assert [source["text"] for source in sources] == expected
+
+
+def test_an_ollama_export_says_it_cannot_retrieve_and_carries_the_index(rag_run, tmp_path):
+    from tunesmith.export import export_run
+
+    folder = export_run(rag_run, "ollama", tmp_path / "ollama")
+    modelfile = (folder / "Modelfile").read_text()
+    assert modelfile.startswith("# This run answers from retrieved passages, which a Modelfile cannot do")
+    assert sorted(p.name for p in (folder / "retrieval").iterdir()) == sorted(
+        p.name for p in (rag_run / "retrieval").iterdir()
+    )
