@@ -8,6 +8,7 @@ import yaml
 from tests.retrieval.encoders import HashingEncoder
 from tunesmith.config import config_from_dict
 from tunesmith.data import Example
+from tunesmith.errors import ModelError
 from tunesmith.retrieval import HybridIndex
 from tunesmith.retrieval.passages import answer_passages
 from tunesmith.tasks import rag
@@ -115,11 +116,21 @@ def test_a_retrieval_run_trains_on_passages_keeps_its_index_and_scores_retrieval
     assert plan["retrieval_without_gold"]["value"] == 0.2
     retrieval = json.loads((run / "metrics.json").read_text())["retrieval"]
     assert retrieval["questions"] == 1 and set(retrieval) >= {"recall_at_2", "mrr_at_2", "k"}
-    encoder = load_sentence_model(
-        resolve_embedding_model("sentence-transformers/all-MiniLM-L6-v2")
-    )  # the default encoder
-    index = HybridIndex.load(run / "retrieval", encoder)
+    assert plan["retrieval_encoder_epochs"]["value"] == 3 and "as_shipped" in retrieval
+    shipped = load_sentence_model(resolve_embedding_model("sentence-transformers/all-MiniLM-L6-v2"))
+    with pytest.raises(ModelError, match="embeds differently"):  # the index was built by the tuned encoder
+        HybridIndex.load(run / "retrieval", shipped)
+    index = HybridIndex.load(run / "retrieval", load_sentence_model(run / "retrieval-encoder"))
     assert len(index) == 7 and "Retrieval (2 passages a question)" in (run / "report.md").read_text()
+
+
+def test_the_encoder_learns_each_question_against_its_facts_other_phrasings_and_answer():
+    train = [example(*FACTS[0]), example("CSC 450: how many credits?", FACTS[0][1]), example(*FACTS[1])]
+    assert rag.tuning_pairs(train) == [
+        (FACTS[0][0], f"CSC 450: how many credits?\n{FACTS[0][1]}"),
+        ("CSC 450: how many credits?", f"{FACTS[0][0]}\n{FACTS[0][1]}"),
+        (FACTS[1][0], FACTS[1][1]),  # asked once: the answer alone
+    ]
 
 
 def test_retrieval_is_refused_for_other_tasks_and_with_continue_from():

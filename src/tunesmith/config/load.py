@@ -10,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from tunesmith.config.schema import NOT_FOR_TASK, NotForTaskError, RunConfig
-from tunesmith.errors import ConfigError
+from tunesmith.errors import ConfigError, read_text
 
 DATA_PATHS = ("train", "valid", "test")
 
@@ -67,10 +67,10 @@ def drop_not_for_task(raw: dict[str, Any]) -> dict[str, Any]:
 def _read_mapping(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, error=ConfigError, fix="save the config file as UTF-8")  # a UTF-8 BOM is skipped
     try:
         raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as err:
+    except (ValueError, RecursionError, yaml.YAMLError) as err:  # ValueError: also YAML dates like 2024-13-01
         raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {err}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(raw).__name__}")

@@ -143,6 +143,18 @@ class DataConfig(Section):
     valid_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="Share of train held out when valid is absent.")
     test_fraction: float = Field(0.2, ge=0.0, lt=1.0, description="Share of train held out when test is absent.")
     split_seed: int = Field(42, description="Seed of the train/valid/test split.")
+    encoding: str = Field(
+        "utf-8",
+        description="Text encoding of the data files (a Python codec name: utf-8, cp1252, latin-1, utf-16, ...); "
+        "a UTF-8 byte-order mark is skipped.",
+    )
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        from tunesmith.errors import check_encoding
+
+        return check_encoding(value)  # codecs.lookup: an unknown encoding is a config error, not a failed read
 
     @model_validator(mode="after")
     def _fractions_leave_training_data(self) -> DataConfig:
@@ -292,6 +304,12 @@ class RetrievalConfig(Section):
         description="Share of training prompts whose own passage is left out (only distractors); the plan picks 0.2.",
     )
     passage_words: int = Field(150, ge=20, le=2000, description="Most words a document passage holds.")
+    tune_encoder: bool = Field(
+        True,
+        description="Fine-tune the encoder on the training questions against their passages before indexing "
+        "(valid and test questions never used).",
+    )
+    encoder_epochs: int | None = Field(None, ge=1, le=20, description="Epochs of that tuning; the plan picks 3.")
 
 
 class ContinualConfig(Section):

@@ -8,26 +8,26 @@ Every copy carries ``augmented_from`` (its original's key), so splits keep it ou
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from tunesmith.data.load import parse_json
 from tunesmith.data.shapes import Example
 from tunesmith.data.split import example_key
-from tunesmith.errors import DataError
+from tunesmith.errors import DEFAULT_ENCODING, DataError, read_text
 
 OPERATIONS = ("delete", "swap", "synonym", "duplicate")
 _PROTECTED = re.compile(r"\d|@|://|www\.")
 
 
-def load_synonyms(path: Path) -> dict[str, list[str]]:
+def load_synonyms(path: Path, *, encoding: str = DEFAULT_ENCODING) -> dict[str, list[str]]:
     """A word list: JSON ``{"word": ["synonym", ...]}`` or lines ``word: synonym, synonym``."""
-    text = Path(path).read_text(encoding="utf-8")
+    text = read_text(path, encoding)
     if Path(path).suffix.lower() == ".json":
-        table = json.loads(text)
+        table = parse_json(text, str(path), line=True)
         if not isinstance(table, dict) or not all(isinstance(v, list) for v in table.values()):
             raise DataError(f"{path}: expected an object mapping each word to a list of synonyms")
         return {key.lower(): [str(v) for v in values] for key, values in table.items()}

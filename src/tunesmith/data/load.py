@@ -11,7 +11,7 @@ from typing import Any
 
 from tunesmith.data.shapes import Example, FieldMap, detect_shape, to_example
 from tunesmith.data.split import linked_groups, split_examples
-from tunesmith.errors import DataError
+from tunesmith.errors import DEFAULT_ENCODING, DataError, open_text
 
 SUFFIXES = (".json", ".jsonl", ".csv")
 
@@ -27,7 +27,12 @@ class Splits:
 
 
 def load_examples(
-    path: str | Path, shape: str = "auto", fields: FieldMap | None = None, problems: list[str] | None = None
+    path: str | Path,
+    shape: str = "auto",
+    fields: FieldMap | None = None,
+    problems: list[str] | None = None,
+    *,
+    encoding: str = DEFAULT_ENCODING,
 ) -> list[Example]:
     """Load every record of one file as an Example.
 
@@ -36,9 +41,11 @@ def load_examples(
         shape: ``auto`` to detect from the first record, or one of ``qa``, ``alpaca``, ``messages``.
         fields: where the prompt, answer, category and difficulty live when not under their usual names.
         problems: when given, a bad record's error is appended here and the record skipped, instead of raised.
+        encoding: the file's text encoding (``data.encoding``); a UTF-8 byte-order mark is skipped either way.
 
     Raises:
-        DataError: naming the file, the line (JSONL, CSV) or record index (JSON), and the field.
+        DataError: naming the file, the line (JSONL, CSV) or record index (JSON), and the field; bytes the encoding
+            cannot decode, by line and byte offset.
     """
     path = Path(path)
     fields = fields or FieldMap()
@@ -47,7 +54,7 @@ def load_examples(
     if not path.is_file():
         raise DataError(f"{path}: data file not found")
     examples = []
-    for source, record in _records(path):
+    for source, record in _records(path, encoding):
         if shape == "auto":
             try:
                 shape = detect_shape(record, fields) if isinstance(record, dict) else "qa"
@@ -90,9 +97,10 @@ def load_splits(data_config: Any) -> Splits:
         instruction=data_config.instruction,
     )
     shape = data_config.format
+    encoding = getattr(data_config, "encoding", DEFAULT_ENCODING)
 
     def read(path: Path | None) -> list[Example] | None:
-        return None if path is None else load_examples(path, shape, fields)
+        return None if path is None else load_examples(path, shape, fields, encoding=encoding)
 
     return carve_splits(read(data_config.train), read(data_config.valid), read(data_config.test), data_config)
 
@@ -113,32 +121,39 @@ def carve_splits(
     return Splits(train=train, valid=valid or [], test=test or [])
 
 
-def _records(path: Path) -> Iterator[tuple[str, Any]]:
+def parse_json(text: str, source: str, *, line: bool = False) -> Any:
+    """``json.loads``; a failure (numbers of over 4300 digits and nesting too deep too) is a DataError naming
+    ``source``, and with ``line`` the line of ``text`` where it is."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        where = f"{source}:{err.lineno}" if line else source
+        raise DataError(f"{where}: not valid JSON ({err.msg} at column {err.colno})") from None
+    except (ValueError, RecursionError) as err:
+        raise DataError(f"{source}: not valid JSON ({err})") from None
+
+
+def _records(path: Path, encoding: str) -> Iterator[tuple[str, Any]]:
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        yield from _jsonl_records(path)
+        yield from _jsonl_records(path, encoding)
     elif suffix == ".json":
-        yield from _json_records(path)
+        yield from _json_records(path, encoding)
     else:
-        yield from _csv_records(path)
+        yield from _csv_records(path, encoding)
 
 
-def _jsonl_records(path: Path) -> Iterator[tuple[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
+def _jsonl_records(path: Path, encoding: str) -> Iterator[tuple[str, Any]]:
+    with open_text(path, encoding) as handle:
         for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield f"{path}:{number}", json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{number}: not valid JSON ({err.msg} at column {err.colno})") from None
+            if line.strip():
+                yield f"{path}:{number}", parse_json(line, f"{path}:{number}")
 
 
-def _json_records(path: Path) -> Iterator[tuple[str, Any]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise DataError(f"{path}:{err.lineno}: not valid JSON ({err.msg} at column {err.colno})") from None
+def _json_records(path: Path, encoding: str) -> Iterator[tuple[str, Any]]:
+    with open_text(path, encoding) as handle:
+        text = handle.read()
+    data = parse_json(text, str(path), line=True)
     if isinstance(data, dict) and isinstance(data.get("data"), list):
         data = data["data"]
     if not isinstance(data, list):
@@ -147,14 +162,17 @@ def _json_records(path: Path) -> Iterator[tuple[str, Any]]:
         yield f"{path}: record {index}", record
 
 
-def _csv_records(path: Path) -> Iterator[tuple[str, Any]]:
-    with path.open(encoding="utf-8", newline="") as handle:
+def _csv_records(path: Path, encoding: str) -> Iterator[tuple[str, Any]]:
+    with open_text(path, encoding, newline="") as handle:
         reader = csv.DictReader(handle)
-        if not reader.fieldnames:
-            raise DataError(f"{path}: the CSV file has no header row")
-        start = reader.line_num + 1
-        for row in reader:
-            if None in row:
-                raise DataError(f"{path}:{start}: more values than header columns")
-            yield f"{path}:{start}", {key: value for key, value in row.items() if value is not None}
+        try:
+            if not reader.fieldnames:
+                raise DataError(f"{path}: the CSV file has no header row")
             start = reader.line_num + 1
+            for row in reader:
+                if None in row:
+                    raise DataError(f"{path}:{start}: more values than header columns")
+                yield f"{path}:{start}", {key: value for key, value in row.items() if value is not None}
+                start = reader.line_num + 1
+        except csv.Error as err:
+            raise DataError(f"{path}:{reader.line_num}: not valid CSV ({err})") from None

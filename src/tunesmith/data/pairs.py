@@ -8,9 +8,7 @@ Every error names the file, the line (or record index) and the field.
 from __future__ import annotations
 
 import csv
-import gzip
-import io
-import json
+import math
 import random
 import sys
 from collections import defaultdict
@@ -18,7 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tunesmith.errors import DataError
+from tunesmith.data.load import parse_json
+from tunesmith.errors import DEFAULT_ENCODING, DataError, open_text
 
 SHAPES = ("triplets", "scored_pairs", "labelled_pairs", "classes", "texts")
 # role -> column names it is found under, first match wins (compared case-insensitively)
@@ -89,7 +88,12 @@ class PairSet:
 
 
 def load_pairs(
-    path: str | Path, shape: str = "auto", columns: dict[str, str] | None = None, score_max: float | None = None
+    path: str | Path,
+    shape: str = "auto",
+    columns: dict[str, str] | None = None,
+    score_max: float | None = None,
+    *,
+    encoding: str = DEFAULT_ENCODING,
 ) -> PairSet:
     """Load one file as a PairSet.
 
@@ -98,18 +102,20 @@ def load_pairs(
         shape: one of SHAPES, ``stsb``, or ``auto`` (detected from the column names of the first record).
         columns: role -> column name, for roles not under their usual names (USUAL_COLUMNS).
         score_max: scores are divided by it; None: 5 when any score exceeds 1, else 1.
+        encoding: the file's text encoding (``data.encoding``); a UTF-8 byte-order mark is skipped either way.
 
     Raises:
-        DataError: naming the file, line and field of a bad record, or a file with no records.
+        DataError: naming the file, line and field of a bad record, or a file with no records; bytes the
+            encoding cannot decode, by line and byte offset.
     """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: data file not found")
     if shape == "stsb":
-        rows = _stsb_rows(path)
+        rows = _stsb_rows(path, encoding)
         shape, roles = "scored_pairs", {"score": "score", "text1": "sentence1", "text2": "sentence2"}
     else:
-        rows = _rows(path)
+        rows = _rows(path, encoding)
         first = next(rows, None)
         if first is None:
             raise DataError(f"{path}: no records found")
@@ -210,9 +216,12 @@ def _to_record(row: dict, shape: str, roles: dict[str, str], source: str) -> Rec
     def number(role: str) -> float:
         value = row.get(roles[role])
         try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise DataError(f"{source}: field '{roles[role]}' is not a number (got {value!r})") from None
+            result = float(value)
+        except (TypeError, ValueError, OverflowError):
+            result = math.nan
+        if not math.isfinite(result):
+            raise DataError(f"{source}: field '{roles[role]}' is not a number (got {value!r})")
+        return result
 
     if shape == "triplets":
         return Triplet(text("anchor"), text("positive"), text("negative", required=False))
@@ -228,26 +237,21 @@ def _to_record(row: dict, shape: str, roles: dict[str, str], source: str) -> Rec
     return LabelledText(text("text"))
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return path.open(encoding="utf-8", newline="")
-
-
-def _rows(path: Path) -> Iterator[tuple[str, dict]]:
+def _rows(path: Path, encoding: str) -> Iterator[tuple[str, dict]]:
     """(source, record) per record; source is ``file:line`` (CSV/TSV/JSONL) or ``file[index]`` (JSON)."""
     suffixes = [suffix.lower() for suffix in path.suffixes]
     kind = suffixes[-2] if suffixes[-1:] == [".gz"] and len(suffixes) > 1 else suffixes[-1] if suffixes else ""
     if kind in (".csv", ".tsv"):
-        yield from _delimited_rows(path, "\t" if kind == ".tsv" else ",")
+        yield from _delimited_rows(path, "\t" if kind == ".tsv" else ",", encoding)
     elif kind == ".jsonl":
-        with _open_text(path) as handle:
+        with open_text(path, encoding) as handle:
             for number, line in enumerate(handle, start=1):
                 if line.strip():
                     yield f"{path}:{number}", _json_object(line, f"{path}:{number}")
     elif kind == ".json":
-        with _open_text(path) as handle:
-            records = json.load(handle)
+        with open_text(path, encoding) as handle:
+            text = handle.read()
+        records = parse_json(text, str(path), line=True)
         if not isinstance(records, list):
             raise DataError(f"{path}: a JSON data file must hold a list of records")
         for index, record in enumerate(records):
@@ -258,16 +262,21 @@ def _rows(path: Path) -> Iterator[tuple[str, dict]]:
         raise DataError(f"{path}: unsupported file type, expected .csv, .tsv, .jsonl or .json (optionally .gz)")
 
 
-def _delimited_rows(path: Path, delimiter: str) -> Iterator[tuple[str, dict]]:
+def _delimited_rows(path: Path, delimiter: str, encoding: str) -> Iterator[tuple[str, dict]]:
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # long documents (tickets) exceed the 128 KiB default
-    with _open_text(path) as handle:
+    with open_text(path, encoding, newline="") as handle:
         reader = csv.DictReader(handle, delimiter=delimiter)
-        for row in reader:
-            yield f"{path}:{reader.line_num}", row
+        try:
+            for row in reader:
+                if None in row:
+                    raise DataError(f"{path}:{reader.line_num}: more values than header columns")
+                yield f"{path}:{reader.line_num}", row
+        except csv.Error as err:
+            raise DataError(f"{path}:{reader.line_num}: not valid CSV ({err})") from None
 
 
-def _stsb_rows(path: Path) -> Iterator[tuple[str, dict]]:
-    with _open_text(path) as handle:
+def _stsb_rows(path: Path, encoding: str) -> Iterator[tuple[str, dict]]:
+    with open_text(path, encoding, newline="") as handle:
         for number, line in enumerate(handle, start=1):
             fields = line.rstrip("\r\n").split("\t")
             if not line.strip():
@@ -280,10 +289,7 @@ def _stsb_rows(path: Path) -> Iterator[tuple[str, dict]]:
 
 
 def _json_object(line: str, source: str) -> dict:
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise DataError(f"{source}: not valid JSON: {err.msg}") from None
+    record = parse_json(line, source)
     if not isinstance(record, dict):
         raise DataError(f"{source}: a record must be an object")
     return record

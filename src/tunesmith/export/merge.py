@@ -90,6 +90,8 @@ def export_ollama(run: FinishedRun, out: Path, weights: str) -> Path:
         (folder / "Modelfile").write_text(text, encoding="utf-8")
         if retrieval.is_dir():
             shutil.copytree(retrieval, folder / "retrieval")
+            if (run.path / "retrieval-encoder").is_dir():
+                shutil.copytree(run.path / "retrieval-encoder", folder / "retrieval-encoder")
 
     save_folder(out, save)
     if retrieval.is_dir():

@@ -31,9 +31,10 @@ CANDIDATES = 100  # how deep each list is read before fusing
 TOKEN_PATTERN = r"(?u)\b\w+\b"
 STOPWORDS = "en"
 # A fixed text encoded at build time and again at load: the same weights give the same vector up to float noise
-# (another device, batch or precision stays above this cosine); another model, or the same one tuned further, does not.
+# (fp32 on another device or batch stays above this cosine); another model, or the same one tuned further, does
+# not: three steps of tuning MiniLM on 12 questions already moved it to 0.99958.
 PROBE = "Retrieval probe: CSC 450 Operating Systems, 3 credit hours, taught every spring."
-SAME_ENCODER_COSINE = 0.999
+SAME_ENCODER_COSINE = 0.99999
 FORMAT = 1
 
 

@@ -86,7 +86,8 @@ def _load_run(path: Path, name: str | None) -> ChatModel | EmbeddingModel:
 
 
 def _retriever(run) -> Retriever | None:
-    """A retrieval run's index (``retrieval/`` in its folder) with the encoder that built it; None for others."""
+    """A retrieval run's index (``retrieval/`` in its folder) with the encoder that built it (``retrieval-encoder/``
+    when it was tuned); None for other runs."""
     folder = run.path / "retrieval"
     if not (folder / "index.json").is_file():
         return None
@@ -95,8 +96,10 @@ def _retriever(run) -> Retriever | None:
     from tunesmith.retrieval import HybridIndex
     from tunesmith.tasks.embedding import load_sentence_model
 
+    tuned = run.path / "retrieval-encoder"  # the encoder tuned on the run's questions, when it was
     name = (run.config.get("retrieval") or {}).get("encoder") or RetrievalConfig().encoder
-    index = HybridIndex.load(folder, load_sentence_model(resolve_embedding_model(name)))
+    encoder = load_sentence_model(tuned if tuned.is_dir() else resolve_embedding_model(name))
+    index = HybridIndex.load(folder, encoder)
     top_k = (run.plan.get("choices", {}).get("retrieval_top_k") or {}).get("value", 3)
     return Retriever(index, int(top_k))
 

@@ -9,8 +9,11 @@ served model would see them; the test split's retrieval is scored (recall@k and 
 the answers' grounding (their facts found in what was retrieved).
 
 The knowledge base is the training records, one passage per distinct answer (:mod:`tunesmith.retrieval`), plus
-any ``retrieval.documents``; the index is built when the data is loaded, so the plan measures the prompts as they
-will be trained, and saved into the run folder (``retrieval/``).
+any ``retrieval.documents``. Before indexing, the encoder is tuned on the training questions against their
+passages (each question against its fact's other phrasings and answer, in-batch negatives: sentence-transformers'
+MultipleNegativesRankingLoss through tunesmith's embedding trainer), so the retriever and the generator learn from
+the same data; valid and test questions are never used. The index is built when the data is loaded, so the plan
+measures the prompts as they will be trained, and saved with the tuned encoder into the run folder.
 """
 
 from __future__ import annotations
@@ -28,6 +31,11 @@ from tunesmith.retrieval.passages import Passage, answer_key, answer_passages
 DEFAULT_TOP_K = 3  # RAFT trains with the gold passage among a few distractors; 3 passages fit a 2k context
 DEFAULT_WITHOUT_GOLD = 0.2  # RAFT's P = 0.8: 80% of training prompts hold their gold passage
 INDEX_FOLDER = "retrieval"
+ENCODER_FOLDER = "retrieval-encoder"
+DEFAULT_ENCODER_EPOCHS = 3
+ENCODER_RATE = 2e-5  # the usual rate for fine-tuning a pretrained sentence encoder with in-batch negatives
+ENCODER_BATCH = 32
+MIN_TUNING_QUESTIONS = 8  # fewer: in-batch negatives are too few to teach anything; the encoder stays as shipped
 INSTRUCTION = "Answer the question. Use the passages below when one of them holds the answer."
 
 
@@ -37,6 +45,8 @@ class Knowledge:
 
     index: HybridIndex
     gold: dict[str, str]  # answer_key(answer) -> passage id
+    encoder_epochs: int = 0  # epochs the encoder was tuned (0: as shipped)
+    shipped: HybridIndex | None = None  # the same passages indexed by the encoder as shipped, to show the gain
 
     def gold_of(self, example: Example) -> str | None:
         return self.gold.get(answer_key(example.answer))
@@ -49,7 +59,8 @@ def settings(config) -> tuple[int, float]:
 
 
 def build_knowledge(config, train: list[Example]) -> Knowledge:
-    """Index the training records' answers and the configured documents with the configured encoder."""
+    """Index the training records' answers and the configured documents with the configured encoder, tuned on
+    the training questions first (``retrieval.tune_encoder``)."""
     from tunesmith.models.embedding import resolve_embedding_model
     from tunesmith.tasks.embedding import load_sentence_model
 
@@ -62,8 +73,59 @@ def build_knowledge(config, train: list[Example]) -> Knowledge:
     passages: list[Passage] = list(by_answer.values())
     passages += passages_from_documents(config.retrieval.documents, config.retrieval.passage_words)
     encoder = load_sentence_model(resolve_embedding_model(config.retrieval.encoder))
-    index = HybridIndex.build(passages, encoder)
-    return Knowledge(index, {key: passage.id for key, passage in by_answer.items()})
+    gold = {key: passage.id for key, passage in by_answer.items()}
+    epochs = encoder_epochs(config, train)
+    if not epochs:
+        return Knowledge(HybridIndex.build(passages, encoder), gold)
+    shipped = HybridIndex.build(passages, encoder)
+    tune_encoder(encoder, tuning_pairs(train), epochs, config.training.seed)
+    return Knowledge(HybridIndex.build(passages, encoder), gold, epochs, shipped)
+
+
+def encoder_epochs(config, train: list[Example]) -> int:
+    retrieval = config.retrieval
+    if not retrieval.tune_encoder or len(train) < MIN_TUNING_QUESTIONS:
+        return 0
+    return DEFAULT_ENCODER_EPOCHS if retrieval.encoder_epochs is None else retrieval.encoder_epochs
+
+
+def tuning_pairs(train: list[Example]) -> list[tuple[str, str]]:
+    """(question, its fact's passage without that question): the other phrasings and the answer, so a question
+    is matched by meaning, as a re-worded one must be, not found by its own words."""
+    phrasings: dict[str, list[str]] = {}
+    for example in train:
+        phrasings.setdefault(answer_key(example.answer), []).append(example.question.strip())
+    pairs = []
+    for example in train:
+        others = [q for q in dict.fromkeys(phrasings[answer_key(example.answer)]) if q != example.question.strip()]
+        pairs.append((example.question.strip(), "\n".join([*others, example.answer.strip()])))
+    return pairs
+
+
+def tune_encoder(encoder, pairs: list[tuple[str, str]], epochs: int, seed: int) -> None:
+    """Fine-tune ``encoder`` in place on the pairs with MultipleNegativesRankingLoss (in-batch negatives)."""
+    import math
+    import tempfile
+
+    from tunesmith.tasks.embedding import make_losses, to_dataset
+    from tunesmith.training.embedding import train_embedding
+
+    batch = min(ENCODER_BATCH, len(pairs))
+    warmup = round(0.1 * epochs * math.ceil(len(pairs) / batch))
+    with tempfile.TemporaryDirectory(prefix="tunesmith-encoder-") as scratch:
+        train_embedding(
+            encoder,
+            {"mnrl": to_dataset(pairs)},
+            make_losses(encoder, ["mnrl"], None),
+            epochs=epochs,
+            batch_size=batch,
+            learning_rate=ENCODER_RATE,
+            schedule={"name": "linear", "warmup": warmup, "min_ratio": 0.0},
+            output_dir=Path(scratch),
+            log_file=Path(scratch) / "train_log.jsonl",
+            seed=seed,
+        )
+    encoder.eval()
 
 
 def augment(examples: list[Example], knowledge: Knowledge, config, training: bool) -> list[Example]:
@@ -103,19 +165,24 @@ def context_prompt(question: str, passages: list[Passage]) -> str:
 
 
 def retrieval_scores(knowledge: Knowledge, examples: list[Example], config) -> dict:
-    """Recall@k and MRR@k of the gold passage over the questions whose answer the knowledge base holds."""
+    """Recall@k and MRR@k of the gold passage over the questions whose answer the knowledge base holds; with a
+    tuned encoder, the same for the encoder as shipped (``as_shipped``)."""
     top_k, _ = settings(config)
     known = [example for example in examples if knowledge.gold_of(example) is not None]
     if not known:
         return {"k": top_k, "questions": 0}
-    hits = knowledge.index.search([example.question for example in known], top_k)
     gold = [{knowledge.gold_of(example)} for example in known]
-    return {
-        "k": top_k,
-        "questions": len(known),
-        f"recall_at_{top_k}": round(recall_at_k(hits, gold, top_k), 4),
-        f"mrr_at_{top_k}": round(mrr(hits, gold), 4),
-    }
+    questions = [example.question for example in known]
+
+    def scores(index: HybridIndex) -> dict:
+        hits = index.search(questions, top_k)
+        return {
+            f"recall_at_{top_k}": round(recall_at_k(hits, gold, top_k), 4),
+            f"mrr_at_{top_k}": round(mrr(hits, gold), 4),
+        }
+
+    result = {"k": top_k, "questions": len(known), **scores(knowledge.index)}
+    return result | ({"as_shipped": scores(knowledge.shipped)} if knowledge.shipped is not None else {})
 
 
 def grounding(rows: list[dict], label: str = "tuned") -> dict:
@@ -149,6 +216,14 @@ def plan_choices(config, knowledge: Knowledge) -> dict[str, Choice]:
             f"(dense {retrieval.encoder} + BM25, fused by reciprocal rank)",
             "plan",
         ),
+        "retrieval_encoder_epochs": choice(
+            knowledge.encoder_epochs,
+            retrieval.encoder_epochs if retrieval.tune_encoder else False,
+            f"the encoder learns this data's questions against their passages (in-batch negatives, lr "
+            f"{ENCODER_RATE:g})"
+            if knowledge.encoder_epochs
+            else f"fewer than {MIN_TUNING_QUESTIONS} training questions",
+        ),
         "retrieval_top_k": choice(top_k, retrieval.top_k, "RAFT: the gold passage among a few distractors"),
         "retrieval_without_gold": choice(
             without_gold,
@@ -160,4 +235,9 @@ def plan_choices(config, knowledge: Knowledge) -> dict[str, Choice]:
 
 
 def save_index(knowledge: Knowledge, run_path: Path) -> None:
+    """The index (``retrieval/``) and, when tuned, the encoder that built it (``retrieval-encoder/``)."""
+    from tunesmith.atomic import save_folder
+
+    if knowledge.encoder_epochs:
+        save_folder(Path(run_path) / ENCODER_FOLDER, lambda folder: knowledge.index.encoder.save(str(folder)))
     knowledge.index.save(Path(run_path) / INDEX_FOLDER)
