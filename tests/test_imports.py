@@ -27,19 +27,20 @@ PACKAGE = "tunesmith"
 # Lowest first. A unit is a top-level module or subpackage of tunesmith; "tunesmith" is the package __init__.
 LAYERS: list[tuple[str, ...]] = [
     ("tunesmith", "errors", "schedules", "distributed", "atomic"),  # L0
-    ("config",),  # L1
-    ("data",),  # L2
-    ("models",),  # L3: loading, chat formatting/encoding, answer-only head, collator, merging an adapter, INT8
-    ("metrics",),  # L4: scores and the metrics.json contract
-    ("retrieval",),  # L5: passages, the hybrid (faiss + BM25) index, retrieval scores
-    ("runs",),  # L6: run folder, registry, lineage, compare, show, finished-run reading
-    ("plan",),  # L7
-    ("training",),  # L8
-    ("tasks",),  # L9: the task contract, registry and one module per task
-    ("continual", "reports"),  # L10
-    ("pipeline",),  # L11: the one chain
-    ("export", "serve"),  # L12: read finished run folders
-    ("cli",),  # L13
+    ("textfiles",),  # L1: a user's text files read with tunesmith's errors only
+    ("config",),  # L2
+    ("data",),  # L3
+    ("models",),  # L4: loading, chat formatting/encoding, answer-only head, collator, merging an adapter, INT8
+    ("metrics",),  # L5: scores and the metrics.json contract
+    ("retrieval",),  # L6: passages, the hybrid (faiss + BM25) index, retrieval scores
+    ("runs",),  # L7: run folder, registry, lineage, compare, show, finished-run reading
+    ("plan",),  # L8
+    ("training",),  # L9
+    ("tasks",),  # L10: the task contract, registry and one module per task
+    ("continual", "reports"),  # L11
+    ("pipeline",),  # L12: the one chain
+    ("export", "serve"),  # L13: read finished run folders
+    ("cli",),  # L14
 ]
 LAYER_OF = {unit: index for index, units in enumerate(LAYERS) for unit in units}
 
@@ -180,9 +181,9 @@ def test_imports_go_down_the_layers():
 def test_the_checks_catch_a_cycle_and_an_upward_import():
     graph = {"tunesmith.data.a": {"tunesmith.pipeline"}, "tunesmith.pipeline": {"tunesmith.data.a"}}
     assert cycles(graph) == [["tunesmith.data.a", "tunesmith.pipeline", "tunesmith.data.a"]]
-    assert layer_violations(graph) == ["tunesmith.data.a (L2) -> tunesmith.pipeline (L11)"]
+    assert layer_violations(graph) == ["tunesmith.data.a (L3) -> tunesmith.pipeline (L12)"]
     assert layer_violations({"tunesmith.reports.x": {"tunesmith.continual"}, "tunesmith.continual": set()}) == [
-        "tunesmith.reports.x (L10) -> tunesmith.continual (L10)"
+        "tunesmith.reports.x (L11) -> tunesmith.continual (L11)"
     ]
 
 

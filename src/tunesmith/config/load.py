@@ -10,7 +10,8 @@ import yaml
 from pydantic import ValidationError
 
 from tunesmith.config.schema import NOT_FOR_TASK, NotForTaskError, RunConfig
-from tunesmith.errors import ConfigError, read_text
+from tunesmith.errors import ConfigError
+from tunesmith.textfiles import read_text
 
 DATA_PATHS = ("train", "valid", "test")
 

@@ -152,7 +152,7 @@ class DataConfig(Section):
     @field_validator("encoding")
     @classmethod
     def _known_encoding(cls, value: str) -> str:
-        from tunesmith.errors import check_encoding
+        from tunesmith.textfiles import check_encoding
 
         return check_encoding(value)  # codecs.lookup: an unknown encoding is a config error, not a failed read
 

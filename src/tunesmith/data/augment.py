@@ -17,7 +17,8 @@ from pathlib import Path
 from tunesmith.data.load import parse_json
 from tunesmith.data.shapes import Example
 from tunesmith.data.split import example_key
-from tunesmith.errors import DEFAULT_ENCODING, DataError, read_text
+from tunesmith.errors import DataError
+from tunesmith.textfiles import DEFAULT_ENCODING, read_text
 
 OPERATIONS = ("delete", "swap", "synonym", "duplicate")
 _PROTECTED = re.compile(r"\d|@|://|www\.")

@@ -11,7 +11,8 @@ from typing import Any
 
 from tunesmith.data.shapes import Example, FieldMap, detect_shape, to_example
 from tunesmith.data.split import linked_groups, split_examples
-from tunesmith.errors import DEFAULT_ENCODING, DataError, open_text
+from tunesmith.errors import DataError
+from tunesmith.textfiles import DEFAULT_ENCODING, open_text
 
 SUFFIXES = (".json", ".jsonl", ".csv")
 

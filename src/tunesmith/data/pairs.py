@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunesmith.data.load import parse_json
-from tunesmith.errors import DEFAULT_ENCODING, DataError, open_text
+from tunesmith.errors import DataError
+from tunesmith.textfiles import DEFAULT_ENCODING, open_text
 
 SHAPES = ("triplets", "scored_pairs", "labelled_pairs", "classes", "texts")
 # role -> column names it is found under, first match wins (compared case-insensitively)

@@ -141,7 +141,7 @@ def _summary_messages(record: dict[str, Any], fields: FieldMap, source: str) -> 
 
 def _alpaca_messages(record: dict[str, Any], fields: FieldMap, source: str) -> list[dict[str, str]]:
     instruction = _required_text(record, "instruction", source)
-    answer_name = next(name for name in ALPACA_ANSWER_FIELDS if name in record)
+    answer_name = next((name for name in ALPACA_ANSWER_FIELDS if name in record), ALPACA_ANSWER_FIELDS[0])
     answer = _required_text(record, answer_name, source)
     extra = record.get("input")
     if extra is not None and not isinstance(extra, str):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tunesmith.errors import DataError
+from tunesmith.textfiles import open_text, read_text
 
 if TYPE_CHECKING:
     from tunesmith.data.shapes import Example
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 # longer than that would be indexed by its beginning only.
 MAX_WORDS = 150
 DOCUMENT_SUFFIXES = (".md", ".txt", ".jsonl")
+SAVE_AS_UTF8 = "save the document as UTF-8"
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 FENCE = re.compile(r"^\s*(```|~~~)")
 
@@ -106,7 +108,7 @@ def passages_from_documents(paths: Iterable[str | Path], max_words: int = MAX_WO
 
 
 def _jsonl_passages(path: Path) -> Iterator[Passage]:
-    with path.open(encoding="utf-8") as handle:
+    with open_text(path, fix=SAVE_AS_UTF8) as handle:  # a BOM is skipped; bad bytes name the line and offset
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -137,7 +139,7 @@ def _jsonl_passages(path: Path) -> Iterator[Passage]:
 
 
 def _document_passages(path: Path, max_words: int) -> Iterator[Passage]:
-    for headings, paragraphs in _sections(path.read_text(encoding="utf-8")):
+    for headings, paragraphs in _sections(read_text(path, fix=SAVE_AS_UTF8)):
         prefix = " > ".join(headings)
         room = max(1, max_words - len(prefix.split()))  # the heading line counts against the budget
         source = f"{path.name}#{prefix}" if prefix else path.name  # cited to users: no folder of this machine

@@ -41,7 +41,9 @@ class EmbeddingTask:
         from tunesmith.data.validate import validate_pairs
 
         data, settings = config.data, config.embedding
-        read = lambda path: load_pairs(path, settings.data_format, settings.columns, settings.score_max)  # noqa: E731
+        read = lambda path: load_pairs(  # noqa: E731
+            path, settings.data_format, settings.columns, settings.score_max, encoding=data.encoding
+        )
         train = read(data.train)
         test = read(data.test) if data.test else None
         valid = read(data.valid) if data.valid else None
