@@ -105,7 +105,8 @@ def get_field(record: dict[str, Any], dotted: str) -> Any:
     return value
 
 
-def _required_text(record: dict[str, Any], name: str, source: str) -> str:
+def required_text(record: dict[str, Any], name: str, source: str) -> str:
+    """The field's text, stripped; missing, not text or empty is a DataError naming ``source`` and the field."""
     value = get_field(record, name)
     if value is None:
         raise DataError(f"{source}: field '{name}' is missing")
@@ -126,23 +127,23 @@ def _optional_label(record: dict[str, Any], name: str, source: str) -> str | Non
 
 
 def _qa_messages(record: dict[str, Any], fields: FieldMap, source: str) -> list[dict[str, str]]:
-    question = _required_text(record, fields.prompt or "question", source)
-    answer = _required_text(record, fields.answer or "answer", source)
+    question = required_text(record, fields.prompt or "question", source)
+    answer = required_text(record, fields.answer or "answer", source)
     return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
 
 
 def _summary_messages(record: dict[str, Any], fields: FieldMap, source: str) -> list[dict[str, str]]:
     text_field = fields.prompt or next((name for name in SUMMARY_TEXT_FIELDS if name in record), "text")
-    text = _required_text(record, text_field, source)
-    summary = _required_text(record, fields.answer or "summary", source)
+    text = required_text(record, text_field, source)
+    summary = required_text(record, fields.answer or "summary", source)
     instruction = fields.instruction or f"Summarize this {text_field.rsplit('.', 1)[-1]}:"
     return [{"role": "user", "content": f"{instruction}\n\n{text}"}, {"role": "assistant", "content": summary}]
 
 
 def _alpaca_messages(record: dict[str, Any], fields: FieldMap, source: str) -> list[dict[str, str]]:
-    instruction = _required_text(record, "instruction", source)
+    instruction = required_text(record, "instruction", source)
     answer_name = next((name for name in ALPACA_ANSWER_FIELDS if name in record), ALPACA_ANSWER_FIELDS[0])
-    answer = _required_text(record, answer_name, source)
+    answer = required_text(record, answer_name, source)
     extra = record.get("input")
     if extra is not None and not isinstance(extra, str):
         raise DataError(f"{source}: field 'input' must be text, got {type(extra).__name__}")

@@ -9,13 +9,14 @@ passage ids written into an evaluation or training set keep pointing at the same
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tunesmith.data.load import parse_json
+from tunesmith.data.shapes import required_text
 from tunesmith.errors import DataError
 from tunesmith.textfiles import open_text, read_text
 
@@ -113,23 +114,13 @@ def _jsonl_passages(path: Path) -> Iterator[Passage]:
             if not line.strip():
                 continue
             where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{where}: not valid JSON ({err.msg} at column {err.colno})") from None
+            record = parse_json(line, where)
             if not isinstance(record, dict):
                 raise DataError(f"{where}: expected an object with a 'text' field, got {type(record).__name__}")
-            text = record.get("text")
-            if text is None:
-                raise DataError(f"{where}: field 'text' is missing")
-            if not isinstance(text, str):
-                raise DataError(f"{where}: field 'text' must be text, got {type(text).__name__}")
-            if not text.strip():
-                raise DataError(f"{where}: field 'text' is empty")
+            text = required_text(record, "text", where)
             for field, allowed in (("id", (str, int)), ("source", (str,))):
                 if record.get(field) is not None and not isinstance(record[field], allowed):
                     raise DataError(f"{where}: field '{field}' must be text, got {type(record[field]).__name__}")
-            text = text.strip()
             identifier = record.get("id")
             yield Passage(
                 id=passage_id(text) if identifier is None else str(identifier),
