@@ -152,3 +152,13 @@ def test_the_answer_budget_follows_the_training_answers_not_their_longest_outlie
     short_context = replace(SMOL, max_positions=100)  # a prompt of 70 tokens leaves 30 for the answer
     assert make_plan(outlier, config(), CPU, short_context)["max_new_tokens"] == 30
     assert make_plan(outlier, config(evaluation={"max_new_tokens": 500}), CPU, SMOL)["max_new_tokens"] == 500
+
+
+def test_the_estimate_counts_the_decoding_search_within_its_limit():
+    summaries = make_plan(profile(300), config(), CPU, SMOL, summaries=True)
+    assert summaries["choose_decoding"] is True
+    # 20 validation examples x 10 beams (greedy and beam 4, with and without the guard), each like one test answer
+    batches_of_16 = math.ceil(50 / 16) * 16  # 50 test answers in full batches, base and tuned, each beam a sequence
+    one_sequence = summaries.estimate.eval_minutes / (batches_of_16 * summaries["num_beams"] * 2)
+    assert summaries.estimate.search_minutes == pytest.approx(min(10, one_sequence * 20 * 10), rel=0.01)
+    assert make_plan(profile(300), config(), CPU, SMOL).estimate.search_minutes == 0  # Q&A: greedy, no search

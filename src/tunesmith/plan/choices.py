@@ -26,6 +26,7 @@ class Estimate:
     train_minutes: float
     eval_minutes: float
     peak_memory_gb: float
+    search_minutes: float = 0.0  # choosing the decoding on the validation split after training (at most its limit)
 
 
 @dataclass

@@ -6,6 +6,7 @@ A value set in the config always wins; the plan then says so instead of giving i
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from tunesmith.plan.choices import (
     Chooser,
@@ -36,6 +37,7 @@ GENERATION_EFFICIENCY = values("lm.GENERATION_EFFICIENCY")
 GENERATION_BEAMS = values("lm.GENERATION_BEAMS")
 QUALITY_MODE_MINUTES = value("lm.QUALITY_MODE_MINUTES")
 DECODING_SEARCH_MINUTES = value("lm.DECODING_SEARCH_MINUTES")
+DECODING_SEARCH_EXAMPLES = value("lm.DECODING_SEARCH_EXAMPLES")
 ANSWER_LENGTH_MARGIN = value("lm.ANSWER_LENGTH_MARGIN")
 MAX_NEW_TOKENS_CAP = value("lm.MAX_NEW_TOKENS_CAP")
 PADDING_OVERHEAD = value("lm.PADDING_OVERHEAD")
@@ -192,6 +194,7 @@ def _estimate(chooser, profile, hardware, model, steps_per_epoch, total_steps, c
     train_seconds = _train_seconds(tokens, hardware, model, chooser["bf16"])
     eval_seconds = _eval_seconds(profile, config.evaluation, chooser["max_new_tokens"], hardware, model)
     eval_seconds *= chooser["num_beams"]  # each beam decodes like one more sequence in the batch
+    search_minutes = _search_minutes(chooser, profile, config, hardware, model)
     return Estimate(
         steps_per_epoch=steps_per_epoch,
         total_steps=total_steps,
@@ -199,7 +202,21 @@ def _estimate(chooser, profile, hardware, model, steps_per_epoch, total_steps, c
         train_minutes=train_seconds / 60,
         eval_minutes=eval_seconds / 60,
         peak_memory_gb=_peak_memory_gb(chooser, model, profile),
+        search_minutes=search_minutes,
     )
+
+
+def _search_minutes(chooser: Chooser, profile: DataProfile, config, hardware: Hardware, model: ModelInfo) -> float:
+    """The decoding search after training: greedy and beam 4, with and without the guard (1 + 1 + 4 + 4 beams) on
+    up to DECODING_SEARCH_EXAMPLES validation examples, tuned model only; never over its time limit."""
+    if not chooser["choose_decoding"] or not profile.n_valid:
+        return 0.0
+    one = config.evaluation.model_copy(update={"compare_base": False, "max_examples": 1})
+    single = replace(profile, n_test=1)
+    per_beam = _eval_seconds(single, one, chooser["max_new_tokens"], hardware, model) / 60
+    examples = min(profile.n_valid, DECODING_SEARCH_EXAMPLES)
+    beams = 2 * (1 + GENERATION_BEAMS["quality"])
+    return min(DECODING_SEARCH_MINUTES, per_beam * examples * beams)  # each beam decodes like one more sequence
 
 
 def _eval_seconds(
