@@ -78,7 +78,9 @@ def export_ollama(run: FinishedRun, out: Path, weights: str) -> Path:
         chosen=(run.record.get("decoding_search") or {}).get("summary"),
     )
 
-    retrieval = run.path / "retrieval"
+    from tunesmith.tasks.rag import ENCODER_FOLDER, INDEX_FOLDER
+
+    retrieval, encoder = run.path / INDEX_FOLDER, run.path / ENCODER_FOLDER
     if retrieval.is_dir():  # Ollama has no retrieval step: the model alone answers closed-book
         text = (
             "# This run answers from retrieved passages, which a Modelfile cannot do: Ollama answers without them.\n"
@@ -89,9 +91,9 @@ def export_ollama(run: FinishedRun, out: Path, weights: str) -> Path:
         write_gguf(model, tokenizer, run.base_dir, folder / "model.gguf", weights, run.name)
         (folder / "Modelfile").write_text(text, encoding="utf-8")
         if retrieval.is_dir():
-            shutil.copytree(retrieval, folder / "retrieval")
-            if (run.path / "retrieval-encoder").is_dir():
-                shutil.copytree(run.path / "retrieval-encoder", folder / "retrieval-encoder")
+            shutil.copytree(retrieval, folder / INDEX_FOLDER)
+            if encoder.is_dir():
+                shutil.copytree(encoder, folder / ENCODER_FOLDER)
 
     save_folder(out, save)
     if retrieval.is_dir():
@@ -99,6 +101,6 @@ def export_ollama(run: FinishedRun, out: Path, weights: str) -> Path:
 
         Console(stderr=True).print(
             f"note: {run.name} answers from retrieved passages; a Modelfile cannot retrieve, so Ollama answers "
-            f"without them. The index is copied to {out / 'retrieval'}; `tunesmith serve` retrieves."
+            f"without them. The index is copied to {out / INDEX_FOLDER}; `tunesmith serve` retrieves."
         )
     return out

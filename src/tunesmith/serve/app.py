@@ -174,14 +174,13 @@ def create_app(served: ChatModel | EmbeddingModel, api_key: str | None = None, m
 
 async def _retrieve(chat: ChatModel, messages: list[dict]) -> list:
     """A retrieval run: the passages for the last user question, put before it in its message as in training."""
-    users = [i for i, message in enumerate(messages) if message["role"] == "user"]
+    users = [message for message in messages if message["role"] == "user"]
     if chat.retriever is None or not users:
         return []
-    from tunesmith.tasks.rag import context_prompt
+    from tunesmith.tasks.rag import messages_with_passages
 
-    question = messages[users[-1]]["content"]
-    passages = await asyncio.get_running_loop().run_in_executor(None, chat.retriever.passages, question)
-    messages[users[-1]] = {**messages[users[-1]], "content": context_prompt(question, passages)}
+    passages = await asyncio.get_running_loop().run_in_executor(None, chat.retriever.passages, users[-1]["content"])
+    messages[:] = messages_with_passages(messages, passages)
     return passages
 
 

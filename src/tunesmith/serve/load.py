@@ -88,7 +88,9 @@ def _load_run(path: Path, name: str | None) -> ChatModel | EmbeddingModel:
 def _retriever(run) -> Retriever | None:
     """A retrieval run's index (``retrieval/`` in its folder) with the encoder that built it (``retrieval-encoder/``
     when it was tuned); None for other runs."""
-    folder = run.path / "retrieval"
+    from tunesmith.tasks.rag import ENCODER_FOLDER, INDEX_FOLDER
+
+    folder = run.path / INDEX_FOLDER
     if not (folder / "index.json").is_file():
         return None
     from tunesmith.config.schema import RetrievalConfig
@@ -96,7 +98,7 @@ def _retriever(run) -> Retriever | None:
     from tunesmith.retrieval import HybridIndex
     from tunesmith.tasks.embedding import load_sentence_model
 
-    tuned = run.path / "retrieval-encoder"  # the encoder tuned on the run's questions, when it was
+    tuned = run.path / ENCODER_FOLDER  # the encoder tuned on the run's questions, when it was
     name = (run.config.get("retrieval") or {}).get("encoder") or RetrievalConfig().encoder
     encoder = load_sentence_model(tuned if tuned.is_dir() else resolve_embedding_model(name))
     index = HybridIndex.load(folder, encoder)

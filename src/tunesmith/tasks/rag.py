@@ -146,17 +146,22 @@ def augment(examples: list[Example], knowledge: Knowledge, config, training: boo
             if gold is not None and rng.random() >= without_gold:
                 passages = passages[: top_k - 1] + [by_id[gold]]
                 rng.shuffle(passages)
-            passages = passages[:top_k]
         augmented.append(with_passages(example, passages[:top_k]))
     return augmented
 
 
 def with_passages(example: Example, passages: list[Passage]) -> Example:
-    """``example`` whose last user message holds ``passages`` before the question (what serve sends too)."""
-    messages = list(example.messages)
+    """``example`` whose last user message holds ``passages`` before the question."""
+    return replace(example, messages=tuple(messages_with_passages(example.messages, passages)))
+
+
+def messages_with_passages(messages, passages: list[Passage]) -> list[dict]:
+    """The chat ``messages`` with ``passages`` put before the last user question, as training and serve both do."""
+    messages = list(messages)
     last_user = max(i for i, message in enumerate(messages) if message["role"] == "user")
-    messages[last_user] = {"role": "user", "content": context_prompt(messages[last_user]["content"], passages)}
-    return replace(example, messages=tuple(messages))
+    question = messages[last_user]["content"]
+    messages[last_user] = {**messages[last_user], "content": context_prompt(question, passages)}
+    return messages
 
 
 def context_prompt(question: str, passages: list[Passage]) -> str:
