@@ -60,29 +60,50 @@ def test_beam_search_is_not_tried_when_scoring_with_it_would_not_fit_the_plans_l
     assert labels(candidates(slow, summary_config())) == ["greedy", "greedy, 3-gram guard"]
 
 
-def fake_scores(monkeypatch, by_label: dict[str, float]) -> list[int]:
-    """Candidates score as given; returns the number of validation examples each was scored on."""
+def fake_scores(monkeypatch, by_label: dict[str, float | list[float]]) -> list[int]:
+    """Candidates score as given (one score for every example, or a score per example); returns the number of
+    validation examples each was scored on."""
     seen = []
 
     def score(bundle, records, candidate, plan, metric, batch_size):
         seen.append(len(records))
-        row = {"label": candidate.label, "num_beams": candidate.num_beams, "seconds": 1.0}
-        return row | {"no_repeat_ngram_size": candidate.no_repeat_ngram_size, "score": by_label[candidate.label]}
+        given = by_label[candidate.label]
+        scores = list(given) if isinstance(given, list) else [given] * len(records)
+        row = {"label": candidate.label, "num_beams": candidate.num_beams, "seconds": 1.0, "scores": scores}
+        return row | {"no_repeat_ngram_size": candidate.no_repeat_ngram_size, "score": sum(scores) / len(scores)}
 
     monkeypatch.setattr(decoding, "_score", score)
     return seen
 
 
-def test_the_best_validation_score_replaces_the_plans_decoding(monkeypatch):
+def test_the_best_clear_gain_on_validation_replaces_the_plans_decoding(monkeypatch):
     fake_scores(
         monkeypatch, {"greedy": 0.30, "greedy, 3-gram guard": 0.31, "beam 4": 0.33, "beam 4, 3-gram guard": 0.32}
     )
     plan, record = choose_decoding(None, [object()] * 20, summary_plan(), summary_config(), "rouge_l", 16)
     assert record["chosen"] == "beam 4" and record["gain_over_greedy"] == pytest.approx(0.03)
+    assert record["baseline"] == "greedy" and record["candidates"][2]["confidence"] == 1.0
+    assert "scores" not in record["candidates"][0]  # per-example scores stay out of run.json
     assert generation_settings(plan) == {"num_beams": 4, "length_penalty": 1.0, "early_stopping": True}
     assert plan.choices["num_beams"].reason.startswith("chosen on the validation split: beam 4 scored rouge_l 0.3300")
-    assert "+0.0300 over plain greedy" in plan.choices["choose_decoding"].reason
+    assert "+0.0300 over greedy, better in 100% of 2000 resamples" in plan.choices["choose_decoding"].reason
     assert plan["generation_mode"] == "quality"
+
+
+def test_a_gain_within_the_noise_of_the_validation_examples_keeps_greedy(monkeypatch):
+    greedy = [0.3] * 20
+    # beam search is ahead on average (+0.02) but behind on 9 of the 20 examples: not a clear gain
+    beam = [0.3 + (0.3 if i % 2 else -0.3) for i in range(18)] + [0.5, 0.1]
+    beam[0] += 0.4
+    fake_scores(
+        monkeypatch, {"greedy": greedy, "greedy, 3-gram guard": greedy, "beam 4": beam, "beam 4, 3-gram guard": beam}
+    )
+    plan, record = choose_decoding(None, [object()] * 20, summary_plan(), summary_config(), "rouge_l", 16)
+    beam_row = record["candidates"][2]
+    assert beam_row["score"] > record["candidates"][0]["score"] and beam_row["confidence"] < 0.95
+    assert record["chosen"] == "greedy" and generation_settings(plan) == {} and plan["no_repeat_ngram_size"] == 0
+    assert plan.choices["choose_decoding"].reason.startswith("greedy kept, rouge_l 0.3000 on 20 validation examples")
+    assert record["candidates"][1]["confidence"] == 0.0  # identical answers: no evidence either way
 
 
 def test_a_tie_keeps_the_cheaper_decoding(monkeypatch):

@@ -248,13 +248,23 @@ def _decoding_section(search: dict | None) -> list:
         [
             row["label"] + (" (chosen)" if row["label"] == search["chosen"] else ""),
             f"{row['score']:.4f}",
+            "baseline" if row["label"] == search.get("baseline") else _share(row.get("confidence")),
             f"{row['seconds']:.0f} s",
         ]
         for row in search["candidates"]
     ]
     caption = f"{search['metric']} on {search['examples']} validation examples; the test split used the chosen one"
-    table = doc.Table(["decoding", search["metric"], "time"], rows, caption=caption)
+    if search.get("confidence_required") is not None:
+        caption += (
+            f". A decoding replaces {search.get('baseline', 'greedy')} only when it scores higher in at least "
+            f"{search['confidence_required']:.0%} of bootstrap resamples of these examples"
+        )
+    table = doc.Table(["decoding", search["metric"], "better than baseline in", "time"], rows, caption=caption)
     return [doc.Heading("Decoding, chosen on the validation split"), table]
+
+
+def _share(value) -> str:
+    return f"{value:.0%} of resamples" if isinstance(value, int | float) else ""
 
 
 def _plan_section(plan: dict) -> list:
