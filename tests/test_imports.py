@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("data",),  # L3
     ("models",),  # L4: loading, chat formatting/encoding, answer-only head, collator, merging an adapter, INT8
     ("metrics",),  # L5: scores and the metrics.json contract
-    ("retrieval",),  # L6: passages, the hybrid (faiss + BM25) index, retrieval scores
+    ("retrieval", "rewrite"),  # L6: passages, the hybrid (faiss + BM25) index, retrieval scores; question rewrites
     ("runs",),  # L7: run folder, registry, lineage, compare, show, finished-run reading
     ("plan",),  # L8
     ("training",),  # L9

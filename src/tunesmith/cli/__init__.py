@@ -32,7 +32,9 @@ AnswerField = Annotated[str | None, typer.Option(help="Field holding the answer 
 CategoryField = Annotated[str, typer.Option(help="Field holding the category (dotted path).")]
 DifficultyField = Annotated[str, typer.Option(help="Field holding the difficulty (dotted path).")]
 Seed = Annotated[int, typer.Option(help="Random seed (same seed, same result).")]
-Operations = Annotated[str, typer.Option(help="Comma-separated: delete, swap, synonym, duplicate.")]
+Operations = Annotated[
+    str | None, typer.Option(help="Comma-separated: delete, swap, synonym, duplicate (default: the first three).")
+]
 SynonymsFile = Annotated[Path | None, typer.Option(help="Word list: JSON {word: [synonyms]} or 'word: a, b' lines.")]
 Processes = Annotated[
     int | None, typer.Option(help="Train in N processes on this machine (accelerate launch); one per GPU.")
@@ -167,8 +169,18 @@ def split(
 def augment(
     path: DataFile,
     copies: Annotated[int, typer.Option(min=1, help="Augmented copies per example.")] = 2,
-    ops: Operations = "delete,swap,synonym",
+    ops: Operations = None,
     synonyms: SynonymsFile = None,
+    rewrite: Annotated[int, typer.Option(min=0, help="Add K filtered rewrites of every fact's questions.")] = 0,
+    generator: Annotated[str, typer.Option(help="Rewrites from: rules, model (local) or endpoint.")] = "rules",
+    rewrite_model: Annotated[
+        str | None, typer.Option(help="generator model: folder or hub id; endpoint: the model name to ask for.")
+    ] = None,
+    base_url: Annotated[str | None, typer.Option(help="generator endpoint: the server's base URL (.../v1).")] = None,
+    api_key_env: Annotated[str | None, typer.Option(help="generator endpoint: variable holding the API key.")] = None,
+    min_similarity: Annotated[
+        float | None, typer.Option(help="Least similarity of a rewrite to its question.")
+    ] = None,
     seed: Seed = 42,
     shape: ShapeOption = "auto",
     prompt_field: PromptField = None,
@@ -177,11 +189,20 @@ def augment(
     difficulty_field: DifficultyField = "difficulty",
     out: OutPath = None,
 ) -> None:
-    """Edited copies of each question (answers untouched), marked so they never reach a valid or test split."""
-    from tunesmith.cli.data_commands import augment_command
+    """Edited copies (--ops) or filtered rewrites (--rewrite K) of each question, answers untouched, marked so they
+    never reach a valid or test split."""
+    from tunesmith.cli.data_commands import augment_command, rewrite_command
 
     fields = _fields(prompt_field, answer_field, category_field, difficulty_field)
-    operations = [op.strip() for op in ops.split(",") if op.strip()]
+    if rewrite:
+        if ops is not None or synonyms is not None:
+            raise TunesmithError("--rewrite and --ops/--synonyms are separate passes: run augment once for each")
+        options = {"model": rewrite_model, "base_url": base_url, "api_key_env": api_key_env}
+        options |= {"min_similarity": min_similarity}
+        given = {name: value for name, value in options.items() if value is not None}
+        rewrite_command(path, {"k": rewrite, "generator": generator, **given}, shape, fields, out, seed)
+        return
+    operations = [op.strip() for op in (ops or "delete,swap,synonym").split(",") if op.strip()]
     augment_command(path, copies, operations, synonyms, seed, shape, fields, out)
 
 

@@ -144,6 +144,28 @@ def augment_command(
     return out
 
 
+def rewrite_command(path: Path, options: dict, shape: str, fields: FieldMap, out: Path | None, seed: int) -> Path:
+    """``augment --rewrite K``: the examples followed by K filtered rewrites of every fact; the counts of kept and
+    dropped rewrites printed and written beside the output (<out>.rewrites.json)."""
+    from tunesmith.atomic import write_json
+    from tunesmith.config import section_from_dict
+    from tunesmith.config.schema import RewriteConfig
+    from tunesmith.models.embedding import resolve_embedding_model
+    from tunesmith.rewrite import add_rewrites, describe, make_generator
+    from tunesmith.tasks.embedding import load_sentence_model
+
+    settings = section_from_dict(RewriteConfig, options, "augment --rewrite")
+    generator = make_generator(settings.generator, settings.model, settings.base_url, settings.api_key_env, seed)
+    examples = load_examples(path, shape, fields)
+    encoder = load_sentence_model(resolve_embedding_model(settings.encoder))
+    examples, stats = add_rewrites(examples, settings.k, generator, encoder, settings.min_similarity)
+    out = Path(out or Path(path).with_name(f"{Path(path).stem}-augmented.jsonl"))
+    write_examples(out, examples)
+    write_json(out.with_suffix(".rewrites.json"), stats)
+    console.print(f"{describe(stats)}; written to [bold]{out}[/bold] (counts in {out.with_suffix('.rewrites.json')})")
+    return out
+
+
 def _split_name(path: Path) -> str:
     stem = path.stem.lower()
     return next((name for key, name in SPLIT_NAMES.items() if key in stem.split("_") + stem.split("-")), path.stem)

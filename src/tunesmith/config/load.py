@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from tunesmith.config.schema import NOT_FOR_TASK, NotForTaskError, RunConfig
 from tunesmith.errors import ConfigError
@@ -40,6 +40,14 @@ def config_from_dict(raw: dict[str, Any], source: str = "<config>", *, saved: bo
         return RunConfig.model_validate(raw)
     except ValidationError as err:
         raise ConfigError(_describe(err, source)) from None
+
+
+def section_from_dict(section: type[BaseModel], raw: dict[str, Any], source: str) -> Any:
+    """One section validated on its own (command-line options that mirror it), with the config's error format."""
+    try:
+        return section.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_describe(err, source).replace("invalid config", "invalid options")) from None
 
 
 def dump_config(config: RunConfig) -> str:

@@ -32,9 +32,11 @@ NOT_FOR_TASK: dict[str, tuple[str, ...]] = {
     "summarization": (
         "embedding",  # sentence-embedding settings: only embedding runs read them
         "retrieval",  # retrieval-augmented answers are for Q&A/chat runs
+        "rewrites",  # new phrasings of Q&A questions
     ),
     "embedding": (
         "retrieval",  # retrieval-augmented answers are for Q&A/chat runs
+        "rewrites",  # new phrasings of Q&A questions
         "model.system_prompt",  # an encoder has no chat template: texts are encoded as they are
         "data.format",  # Q&A/summary record shapes; pair shapes are embedding.data_format
         "data.instruction",  # the instruction put before a text to summarise
@@ -312,6 +314,49 @@ class RetrievalConfig(Section):
     encoder_epochs: int | None = Field(None, ge=1, le=20, description="Epochs of that tuning; the plan picks 3.")
 
 
+class RewriteConfig(Section):
+    """Closed-book facts: ``k`` new phrasings of every fact's questions added to the training split (never to valid
+    or test), from rules, a local causal model or an OpenAI-compatible endpoint, each filtered before use."""
+
+    k: int = Field(0, ge=0, le=32, description="Rewrites per fact (distinct answer); 0 adds none.")
+    generator: Literal["rules", "model", "endpoint"] = Field(
+        "rules",
+        description="rules: built-in rules, no model; model: a local causal model folder or hub id; endpoint: an "
+        "OpenAI-compatible server (Ollama's /v1, llama.cpp, tunesmith serve).",
+    )
+    model: str | None = Field(
+        None,
+        description="generator model: the model folder or hub id (default: the run's base model); endpoint: "
+        "the model name to ask for.",
+    )
+    base_url: str | None = Field(None, description="generator endpoint: the server's base URL, e.g. .../v1.")
+    api_key_env: str | None = Field(
+        None, description="generator endpoint: the environment variable holding the API key (none for local servers)."
+    )
+    encoder: str = Field(
+        "sentence-transformers/all-MiniLM-L6-v2", description="Sentence-transformers model that checks meaning."
+    )
+    min_similarity: float = Field(
+        0.7, ge=-1.0, le=1.0, description="Least cosine similarity of a rewrite to its question to be kept."
+    )
+
+    @model_validator(mode="after")
+    def _settings_of_the_generator(self) -> RewriteConfig:
+        # set to a value, not merely written: a saved config.yaml writes every default (None) out
+        given = {name for name in ("model", "base_url", "api_key_env") if getattr(self, name) is not None}
+        if self.generator != "endpoint":
+            extra = [name for name in ("base_url", "api_key_env") if name in given]
+            if extra:
+                raise ValueError(
+                    f"{', '.join(extra)} only apply to generator: endpoint (this one is {self.generator})"
+                )
+        if self.generator == "rules" and "model" in given:
+            raise ValueError("model does not apply to generator: rules (it needs no model)")
+        if self.generator == "endpoint" and not (self.base_url and self.model):
+            raise ValueError("generator endpoint needs base_url and model (the model name the server serves)")
+        return self
+
+
 class ContinualConfig(Section):
     """Continual learning: a run that continues from an earlier one (``continue_from``) without forgetting it."""
 
@@ -360,6 +405,7 @@ class RunConfig(Section):
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     continual: ContinualConfig = Field(default_factory=ContinualConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    rewrites: RewriteConfig = Field(default_factory=RewriteConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
 

@@ -27,19 +27,23 @@ class GenerativeTask:
 
     # -- data -------------------------------------------------------------------------------------------------
     def load_data(self, config) -> TaskData:
-        """The splits; with ``retrieval.enabled``, each prompt holding its retrieved passages (:mod:`.rag`)."""
+        """The splits; with ``rewrites.k``, the training split gains K new phrasings of every fact
+        (:mod:`tunesmith.rewrite`); with ``retrieval.enabled``, each prompt holds its retrieved passages
+        (:mod:`.rag`)."""
         splits = load_splits(config.data)
+        train, report = splits.train, {}
+        if config.rewrites.k:
+            train, report["rewrites"] = rewrite_training(config, train)
         if not config.retrieval.enabled:
-            return TaskData(splits.train, splits.valid, splits.test)
+            return TaskData(train, splits.valid, splits.test, report)
         from tunesmith.tasks import rag
 
-        knowledge = rag.build_knowledge(config, splits.train)
-        report = {"retrieval": rag.retrieval_scores(knowledge, splits.test or [], config)}
-        train = rag.augment(splits.train, knowledge, config, training=True)
+        knowledge = rag.build_knowledge(config, train)
+        report["retrieval"] = rag.retrieval_scores(knowledge, splits.test or [], config)
         valid, test = (
             rag.augment(split or [], knowledge, config, training=False) for split in (splits.valid, splits.test)
         )
-        return TaskData(train, valid, test, report, knowledge)
+        return TaskData(rag.augment(train, knowledge, config, training=True), valid, test, report, knowledge)
 
     def write_split(self, path: Path, records: list[Example] | None) -> None:
         write_examples(path, records or [])
@@ -191,3 +195,22 @@ def encode_for(bundle, examples, max_length: int, max_target_length: int, with_d
 
 CAUSAL_LM = GenerativeTask("causal_lm", "token_f1")
 SUMMARIZATION = GenerativeTask("summarization", "rouge_l", summaries=True)
+
+
+def rewrite_training(config, train: list[Example]) -> tuple[list[Example], dict]:
+    """The training split with ``rewrites.k`` filtered rewrites of every fact, and what was kept and dropped."""
+    from rich.console import Console
+
+    from tunesmith.models.embedding import resolve_embedding_model
+    from tunesmith.rewrite import add_rewrites, describe, make_generator
+    from tunesmith.tasks.embedding import load_sentence_model
+
+    settings = config.rewrites
+    model = settings.model or (config.model.name if settings.generator == "model" else None)
+    generator = make_generator(
+        settings.generator, model, settings.base_url, settings.api_key_env, config.training.seed
+    )
+    encoder = load_sentence_model(resolve_embedding_model(settings.encoder))
+    rewritten, stats = add_rewrites(train, settings.k, generator, encoder, settings.min_similarity)
+    Console().print(f"rewrites: {describe(stats)}")
+    return rewritten, stats
