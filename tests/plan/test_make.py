@@ -162,3 +162,23 @@ def test_the_estimate_counts_the_decoding_search_within_its_limit():
     one_sequence = summaries.estimate.eval_minutes / (batches_of_16 * summaries["num_beams"] * 2)
     assert summaries.estimate.search_minutes == pytest.approx(min(10, one_sequence * 20 * 10), rel=0.01)
     assert make_plan(profile(300), config(), CPU, SMOL).estimate.search_minutes == 0  # Q&A: greedy, no search
+
+
+def test_the_kept_checkpoint_is_chosen_by_answers_where_they_are_enough_and_cheap():
+    from dataclasses import replace
+
+    plan = make_plan(profile(300), config(), CPU, SMOL)
+    assert plan["select_by"] == "answers" and "20 validation questions" in plan.choices["select_by"].reason
+    assert "token F1 with fact recall" in plan.choices["select_by"].reason
+    assert 0 < plan.estimate.selection_minutes <= 0.25 * plan.estimate.train_minutes
+    few = make_plan(replace(profile(300), n_valid=10), config(), CPU, SMOL)
+    assert few["select_by"] == "loss" and "10 validation questions: too few" in few.choices["select_by"].reason
+    assert few.estimate.selection_minutes == 0
+    costly = make_plan(profile(300), config(evaluation={"max_new_tokens": 1024}), CPU, SMOL)
+    assert costly["select_by"] == "loss" and "over 25% of the training time" in costly.choices["select_by"].reason
+    once = make_plan(profile(300), config(training={"epochs": 1}), CPU, SMOL)
+    assert once["select_by"] == "loss" and "no earlier epoch" in once.choices["select_by"].reason
+    forced = make_plan(replace(profile(300), n_valid=10), config(training={"select_by": "answers"}), CPU, SMOL)
+    assert forced["select_by"] == "answers" and forced.choices["select_by"].source == "config"
+    summaries = make_plan(profile(300), config(), CPU, SMOL, summaries=True)
+    assert "ROUGE-L" in summaries.choices["select_by"].reason

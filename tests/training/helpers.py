@@ -28,8 +28,9 @@ def fact_examples(pairs=FACTS, repeat: int = 1) -> list[Example]:
     ]
 
 
-def train_tiny(model_dir, runs_dir, train_examples, valid_examples, with_difficulty=False, **sections):
-    """Plan and train; returns (bundle, run folder, TrainResult)."""
+def train_tiny(model_dir, runs_dir, train_examples, valid_examples, with_difficulty=False, scorer=None, **sections):
+    """Plan and train (``scorer``: a function of the bundle giving train()'s ValidationScorer); returns (bundle,
+    run folder, TrainResult)."""
     config = config_from_dict({"data": {"train": "unused.jsonl"}, **sections})
     stats = LengthStats(30, 30, 30, 30, 30, 480)
     profile = DataProfile(len(train_examples), len(valid_examples), 0, 0, stats, stats, train_tokens=480)
@@ -39,7 +40,8 @@ def train_tiny(model_dir, runs_dir, train_examples, valid_examples, with_difficu
     run = RunFolder.create(runs_dir, "tiny")
     encode = lambda examples: encode_examples(bundle.tokenizer, examples, plan["max_length"], None)  # noqa: E731
     train_data = encode_examples(bundle.tokenizer, train_examples, plan["max_length"], None, with_difficulty)
-    result = train(bundle, train_data, encode(valid_examples), plan, config, run, use_cpu=True)
+    chosen = scorer(bundle) if scorer else None
+    result = train(bundle, train_data, encode(valid_examples), plan, config, run, use_cpu=True, scorer=chosen)
     return bundle, run, result
 
 

@@ -113,8 +113,8 @@ def _resolve_paths(config: RunConfig, base: Path) -> RunConfig:
         value = getattr(config.data, field)
         if value is not None and not value.is_absolute():
             setattr(config.data, field, (base / value).resolve())
-    config.retrieval.documents = [
-        path if path.is_absolute() else (base / path).resolve() for path in config.retrieval.documents
-    ]
+    for section, field in ((config.retrieval, "documents"), (config.documents, "files")):
+        paths = getattr(section, field)
+        setattr(section, field, [path if path.is_absolute() else (base / path).resolve() for path in paths])
     config.output.runs_dir = config.output.runs_dir.expanduser().resolve()
     return config

@@ -33,10 +33,12 @@ NOT_FOR_TASK: dict[str, tuple[str, ...]] = {
         "embedding",  # sentence-embedding settings: only embedding runs read them
         "retrieval",  # retrieval-augmented answers are for Q&A/chat runs
         "rewrites",  # new phrasings of Q&A questions
+        "documents",  # knowledge trained as plain text beside Q&A
     ),
     "embedding": (
         "retrieval",  # retrieval-augmented answers are for Q&A/chat runs
         "rewrites",  # new phrasings of Q&A questions
+        "documents",  # knowledge trained as plain text beside Q&A
         "model.system_prompt",  # an encoder has no chat template: texts are encoded as they are
         "data.format",  # Q&A/summary record shapes; pair shapes are embedding.data_format
         "data.instruction",  # the instruction put before a text to summarise
@@ -47,6 +49,7 @@ NOT_FOR_TASK: dict[str, tuple[str, ...]] = {
         "training.grad_accum",  # the embedding trainer takes one batch per step (in-batch negatives)
         "training.max_length",  # texts are cut at embedding.max_seq_length
         "training.gradient_checkpointing",  # not passed to the sentence-transformers trainer
+        "training.select_by",  # embeddings are selected by their own primary metric
         "training.curriculum",  # the causal curriculum; pairs have embedding.curriculum
         "training.curriculum_phases",  # phases of training.curriculum
         "training.packing",  # packs a causal model's token sequences into one row
@@ -197,10 +200,16 @@ class TrainingConfig(Section):
         None, description="Recompute activations in the backward pass; the plan turns it on when memory is short."
     )
     early_stopping_patience: int | None = Field(
-        3, ge=1, description="Stop after this many evaluations without a lower validation loss; None: all epochs."
+        3, ge=1, description="Stop after this many evaluations without a better validation score; None: all epochs."
     )
     keep_best: bool = Field(
-        True, description="End with the adapter of the lowest validation loss (its checkpoint is never rotated out)."
+        True, description="End with the adapter of the best validation score (its checkpoint is never rotated out)."
+    )
+    select_by: Literal["loss", "answers"] | None = Field(
+        None,
+        description="What decides early stopping and the kept checkpoint: the validation loss, or the validation "
+        "questions' generated answers (token F1 and fact recall; ROUGE-L for summaries) after each epoch; the "
+        "plan picks answers where there are enough validation questions and the time allows.",
     )
     curriculum: Literal["none", "difficulty", "length", "base_loss"] = Field(
         "none",
@@ -357,6 +366,36 @@ class RewriteConfig(Section):
         return self
 
 
+class DocumentsConfig(Section):
+    """Knowledge also trained as plain text beside the Q&A (Jiang et al. 2024, "Instruction-tuned language models
+    are better knowledge learners"): each distinct training answer, and any files given, as documents with the
+    loss on every token, mixed into the training split."""
+
+    answers: bool = Field(False, description="Train each distinct training answer also as a plain document.")
+    files: list[Path] = Field(
+        default_factory=list,
+        description="Text/Markdown files (split by heading and paragraph) or JSONL passages also trained as "
+        "documents; relative to the config's folder.",
+    )
+    share: float | None = Field(
+        None,
+        gt=0.0,
+        le=4.0,
+        description="Document rows per Q&A training row; the plan: every document once an epoch.",
+    )
+    passage_words: int = Field(150, ge=20, le=2000, description="Most words a document from the files holds.")
+
+    @property
+    def enabled(self) -> bool:
+        return self.answers or bool(self.files)
+
+    @model_validator(mode="after")
+    def _something_to_train(self) -> DocumentsConfig:
+        if self.share is not None and not self.enabled:
+            raise ValueError("share needs documents: set answers: true or give files")
+        return self
+
+
 class ContinualConfig(Section):
     """Continual learning: a run that continues from an earlier one (``continue_from``) without forgetting it."""
 
@@ -406,6 +445,7 @@ class RunConfig(Section):
     continual: ContinualConfig = Field(default_factory=ContinualConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     rewrites: RewriteConfig = Field(default_factory=RewriteConfig)
+    documents: DocumentsConfig = Field(default_factory=DocumentsConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
 
@@ -427,6 +467,15 @@ class RunConfig(Section):
     def _the_tasks_default_model(self) -> RunConfig:
         if "name" not in self.model.model_fields_set:
             self.model.name = DEFAULT_MODEL_BY_TASK[self.task]
+        return self
+
+    @model_validator(mode="after")
+    def _documents_have_no_difficulty(self) -> RunConfig:
+        if self.documents.enabled and self.training.curriculum == "difficulty":
+            raise ValueError(
+                "documents cannot follow training.curriculum 'difficulty': a document has no difficulty label "
+                "(use curriculum 'length' or 'base_loss')"
+            )
         return self
 
     @field_validator("name")

@@ -19,6 +19,7 @@ from typing import Any
 from tunesmith.errors import DataError
 
 ROLES = ("system", "user", "assistant")
+DOCUMENT_ROLE = "document"  # a training document's one message (:func:`document_example`), never a chat turn
 ALPACA_ANSWER_FIELDS = ("output", "response")
 SUMMARY_TEXT_FIELDS = ("dialogue", "text", "document", "article")
 
@@ -34,6 +35,11 @@ class Example:
     augmented_from: str | None = None  # set on copies made by `tunesmith augment`: they never reach a test split
 
     @property
+    def is_document(self) -> bool:
+        """A plain text trained with the loss on every token (``documents``), not a conversation."""
+        return self.messages[0]["role"] == DOCUMENT_ROLE
+
+    @property
     def prompt(self) -> list[dict[str, str]]:
         return list(self.messages[:-1])
 
@@ -43,7 +49,13 @@ class Example:
 
     @property
     def question(self) -> str:
-        return next(m["content"] for m in reversed(self.messages) if m["role"] == "user")
+        """The last user message; a document has none ("")."""
+        return next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")
+
+
+def document_example(text: str, source: str, augmented_from: str | None = None) -> Example:
+    """A training document: ``text`` learned as it is, the loss on every token (no chat template)."""
+    return Example(({"role": DOCUMENT_ROLE, "content": text},), source=source, augmented_from=augmented_from)
 
 
 @dataclass(frozen=True)
@@ -155,6 +167,9 @@ def _chat_messages(record: dict[str, Any], fields: FieldMap, source: str) -> lis
     messages = record.get("messages")
     if not isinstance(messages, list) or not messages:
         raise DataError(f"{source}: field 'messages' must be a non-empty list")
+    if len(messages) == 1 and isinstance(messages[0], dict) and messages[0].get("role") == DOCUMENT_ROLE:
+        # a run folder's training split holds its documents this way (data/train.jsonl)
+        return [{"role": DOCUMENT_ROLE, "content": required_text(messages[0], "content", source)}]
     checked = []
     for index, message in enumerate(messages):
         where = f"{source}: field 'messages[{index}]"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tunesmith.data import Example
+from tunesmith.data.shapes import DOCUMENT_ROLE
 from tunesmith.errors import DataError
 from tunesmith.models.heads import IGNORE_INDEX
 
@@ -22,7 +23,10 @@ def with_system_prompt(messages: Sequence[dict[str, str]], system_prompt: str | 
 
 
 def chat_text(tokenizer, messages: Sequence[dict[str, str]], system_prompt: str | None = None) -> str:
-    """The whole conversation in the model's chat template, as text (encoder-decoders: input, then target)."""
+    """The whole conversation in the model's chat template, as text (encoder-decoders: input, then target); a
+    training document (:func:`document_text`) as it is trained."""
+    if messages[0]["role"] == DOCUMENT_ROLE:
+        return document_text(tokenizer, messages[0]["content"])
     if tokenizer.chat_template is None:
         return plain_prompt(messages) + "\n\n" + messages[-1]["content"]
     return tokenizer.apply_chat_template(with_system_prompt(messages, system_prompt), tokenize=False)
@@ -37,6 +41,12 @@ def prompt_text(tokenizer, messages: Sequence[dict[str, str]], system_prompt: st
     )
 
 
+def document_text(tokenizer, text: str) -> str:
+    """A training document as the model reads it: the text, then the end-of-text token (so the document ends
+    where a new one may start), with no chat markup."""
+    return text + (tokenizer.eos_token or "")
+
+
 def plain_prompt(messages: Sequence[dict[str, str]]) -> str:
     """What the encoder reads: the conversation's text up to the answer, without any chat markup."""
     return "\n\n".join(message["content"] for message in messages[:-1] if message["role"] != "system")
@@ -49,19 +59,25 @@ def token_lengths(examples: Sequence[Example], tokenizer, system_prompt: str | N
         return len(tokenizer(text, add_special_tokens=False).input_ids)
 
     return {
-        "prompt": [count(prompt_text(tokenizer, e.prompt, system_prompt)) for e in examples],
+        "prompt": [0 if e.is_document else count(prompt_text(tokenizer, e.prompt, system_prompt)) for e in examples],
         "answer": [count(e.answer) for e in examples],
         "sequence": [count(chat_text(tokenizer, e.messages, system_prompt)) for e in examples],
     }
 
 
 def encode_example(tokenizer, example: Example, max_length: int, system_prompt: str | None = None) -> dict:
-    """Tokenise one example; labels are -100 everywhere but on assistant turns (answer and end-of-turn token).
+    """Tokenise one example; labels are -100 everywhere but on assistant turns (answer and end-of-turn token), or
+    on every token of a training document.
 
     Raises:
         DataError: the chat template does not render the conversation as a growing prefix, so the answer
             tokens cannot be located (naming the example's file and line).
     """
+    if example.is_document:  # plain text, the loss on every token
+        encoded = tokenizer(
+            document_text(tokenizer, example.answer), add_special_tokens=False, truncation=True, max_length=max_length
+        )
+        return {"input_ids": encoded["input_ids"], "labels": list(encoded["input_ids"])}
     messages = with_system_prompt(example.messages, system_prompt)
     full = tokenizer.apply_chat_template(messages, tokenize=False)
     spans = []

@@ -27,6 +27,7 @@ class Estimate:
     eval_minutes: float
     peak_memory_gb: float
     search_minutes: float = 0.0  # choosing the decoding on the validation split after training (at most its limit)
+    selection_minutes: float = 0.0  # answering validation questions after each epoch (training.select_by answers)
 
 
 @dataclass

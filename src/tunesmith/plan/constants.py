@@ -137,6 +137,22 @@ CONSTANTS: dict[str, Constant] = {
         "bench/summarization_recipe.py, SAMSum, SmolLM2-135M (2026-12-01): beam 4 + guard led greedy by 0.040 "
         "ROUGE-L on 41 validation dialogues and trailed it by 0.007 on 100 test dialogues; a mean alone is noise",
     ),
+    "lm.SELECTION_EXAMPLES": Constant(
+        64,
+        "most validation questions answered after each epoch when the kept checkpoint is chosen by its answers",
+        "estimate (not measured): the decoding search's sample size (lm.DECODING_SEARCH_EXAMPLES), for the same "
+        "kind of comparison",
+    ),
+    "lm.MIN_SELECTION_EXAMPLES": Constant(
+        16,
+        "fewest validation questions for choosing the kept checkpoint by its answers; below it the loss decides",
+        "estimate (not measured): on fewer, one answer moves token F1 by over 0.03 and epochs are not told apart",
+    ),
+    "lm.SELECTION_SHARE": Constant(
+        0.25,
+        "most of the training time that answering the validation questions after every epoch may add",
+        "estimate (not measured): a limit the user pays for, as issue 23 limits scoring to 25% of training",
+    ),
     "lm.ANSWER_LENGTH_MARGIN": Constant(
         1.25, "max_new_tokens is the longest reference answer times this (+ 8 tokens)", "estimate (not measured)"
     ),

@@ -49,7 +49,10 @@ def profile_splits(splits: Splits, tokenizer, system_prompt: str | None = None) 
     every = splits.train + splits.valid + splits.test
     sequence = [len(tokenizer(chat_text(tokenizer, ex.messages, system_prompt)).input_ids) for ex in every]
     train_sequence = sequence[: len(splits.train)]
-    answers = [len(tokenizer(ex.answer, add_special_tokens=False).input_ids) + 1 for ex in splits.train]  # + end
+    # + the end token; a training document is no answer: the generation budget follows the answers alone
+    answers = [
+        len(tokenizer(ex.answer, add_special_tokens=False).input_ids) + 1 for ex in splits.train if not ex.is_document
+    ]
     return DataProfile(
         n_train=len(splits.train),
         n_valid=len(splits.valid),

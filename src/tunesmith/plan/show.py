@@ -32,6 +32,7 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
     console.print(
         f"estimate: {est.total_steps} optimiser steps ({est.steps_per_epoch}/epoch), "
         f"training ~{est.train_minutes:.1f} min, "
+        + (f"validation answers ~{est.selection_minutes:.1f} min, " if est.selection_minutes else "")
         + (f"choosing the decoding ~{est.search_minutes:.1f} min, " if est.search_minutes else "")
         + f"evaluation ~{est.eval_minutes:.1f} min, "
         f"peak memory ~{est.peak_memory_gb:.1f} GiB"

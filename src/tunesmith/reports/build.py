@@ -224,8 +224,14 @@ def _training_section(log_rows: list[dict], figures: Path, metric: str) -> list:
 
 
 def _validation_table(log_rows: list[dict], metric: str, staged: bool) -> doc.Table | None:
-    """One row per evaluation during training: validation loss and ``eval_<metric>``, where logged."""
-    wanted = (("eval_loss", "validation loss"), (f"eval_{metric}", f"validation {metric}"))
+    """One row per evaluation during training: validation loss and ``eval_<metric>``, where logged; with the
+    kept checkpoint chosen by its answers (``training.select_by``), their fact recall and deciding score too."""
+    wanted = (
+        ("eval_loss", "validation loss"),
+        (f"eval_{metric}", f"validation {metric}"),
+        ("eval_fact_recall", "validation fact_recall"),
+        ("eval_answer_score", "validation answer score (decides)"),
+    )
     columns = [(key, label) for key, label in wanted if any(row.get(key) is not None for row in log_rows)]
     if not columns:
         return None

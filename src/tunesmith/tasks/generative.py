@@ -29,21 +29,24 @@ class GenerativeTask:
     def load_data(self, config) -> TaskData:
         """The splits; with ``rewrites.k``, the training split gains K new phrasings of every fact
         (:mod:`tunesmith.rewrite`); with ``retrieval.enabled``, each prompt holds its retrieved passages
-        (:mod:`.rag`)."""
+        (:mod:`.rag`); with ``documents``, the training split gains its answers and files as plain text
+        (:mod:`.documents`)."""
         splits = load_splits(config.data)
-        train, report = splits.train, {}
+        train, valid, test, report, knowledge = splits.train, splits.valid, splits.test, {}, None
         if config.rewrites.k:
             train, report["rewrites"] = rewrite_training(config, train)
-        if not config.retrieval.enabled:
-            return TaskData(train, splits.valid, splits.test, report)
-        from tunesmith.tasks import rag
+        if config.retrieval.enabled:
+            from tunesmith.tasks import rag
 
-        knowledge = rag.build_knowledge(config, train)
-        report["retrieval"] = rag.retrieval_scores(knowledge, splits.test or [], config)
-        valid, test = (
-            rag.augment(split or [], knowledge, config, training=False) for split in (splits.valid, splits.test)
-        )
-        return TaskData(rag.augment(train, knowledge, config, training=True), valid, test, report, knowledge)
+            knowledge = rag.build_knowledge(config, train)
+            report["retrieval"] = rag.retrieval_scores(knowledge, test or [], config)
+            valid, test = (rag.augment(split or [], knowledge, config, training=False) for split in (valid, test))
+            train = rag.augment(train, knowledge, config, training=True)
+        if config.documents.enabled:
+            from tunesmith.tasks.documents import add_documents
+
+            train, report["documents"] = add_documents(config, train)
+        return TaskData(train, valid, test, report, knowledge)
 
     def write_split(self, path: Path, records: list[Example] | None) -> None:
         write_examples(path, records or [])
@@ -99,6 +102,10 @@ class GenerativeTask:
             from tunesmith.tasks.rag import plan_choices
 
             plan.choices |= plan_choices(config, data.knowledge)
+        if data.report.get("documents"):
+            from tunesmith.tasks.documents import plan_choice
+
+            plan.choices["document_rows"] = plan_choice(data.report["documents"])
         return plan, tokenizer
 
     def build(self, config, plan: Plan, model_dir: Path):
@@ -124,7 +131,21 @@ class GenerativeTask:
         valid = encode(data.valid) if data.valid else None
         train_data = encode(data.train, config.training.curriculum == "difficulty")
         use_cpu = plan.hardware["device"] == "cpu"
-        return train(bundle, train_data, valid, plan, config, run, use_cpu, resume_from)
+        scorer = self.validation_scorer(bundle, data, plan, config)
+        return train(bundle, train_data, valid, plan, config, run, use_cpu, resume_from, scorer)
+
+    def validation_scorer(self, bundle, data: TaskData, plan: Plan, config):
+        """With the plan's ``select_by: answers``, the validation questions' answers decide (:mod:`.selection`)."""
+        from tunesmith import distributed
+        from tunesmith.tasks.selection import METRIC, answer_scorer
+        from tunesmith.training.trainer import ValidationScorer
+
+        if not data.valid or _planned(plan, "select_by", "loss") != "answers":
+            return None
+        if distributed.world_size() > 1:
+            raise ConfigError("training.select_by 'answers' runs in one process; set it to 'loss' for several")
+        score = answer_scorer(bundle, data.valid, plan, config.evaluation.batch_size, self.summaries)
+        return ValidationScorer(METRIC, score)
 
     # -- evaluation -------------------------------------------------------------------------------------------
     def after_training(self, bundle, data: TaskData, plan: Plan, config) -> tuple[Plan, dict]:
@@ -214,3 +235,8 @@ def rewrite_training(config, train: list[Example]) -> tuple[list[Example], dict]
     rewritten, stats = add_rewrites(train, settings.k, generator, encoder, settings.min_similarity)
     Console().print(f"rewrites: {describe(stats)}")
     return rewritten, stats
+
+
+def _planned(plan: Plan, name: str, default):
+    """A plan's choice, or ``default`` for plans written before the choice existed (resumed runs)."""
+    return plan.choices[name].value if name in plan.choices else default

@@ -6,6 +6,7 @@ import math
 import resource
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +40,17 @@ class TrainResult:
     stages: list[dict] | None = None  # runs trained in stages: each stage's own result
 
 
+@dataclass(frozen=True)
+class ValidationScorer:
+    """A score computed after each evaluation beside the validation loss (the answers to validation questions,
+    say), which then decides early stopping and the kept checkpoint: ``score()`` returns the trainer metrics to
+    log, ``metric`` among them."""
+
+    metric: str
+    score: Callable[[], dict]
+    greater_is_better: bool = True
+
+
 class _TunesmithTrainer(ScheduledTrainerMixin, Trainer):
     """The stock Trainer with tunesmith's pure-function schedule (plus the plateau layer), the curriculum's
     sampler when there is one, a count of padding tokens, and (where the model allows it) the loss computed with
@@ -51,9 +63,11 @@ class _TunesmithTrainer(ScheduledTrainerMixin, Trainer):
         plateau: PlateauReducer | None = None,
         sampler=None,
         parent_kl_weight: float = 0.0,
+        scorer: ValidationScorer | None = None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        self._scorer = scorer
         self._curriculum_sampler = sampler
         self.tokens_seen = self.real_tokens_seen = 0  # of the training batches, for the padding share
         self._schedule, self._plateau = schedule, plateau  # read by ScheduledTrainerMixin.create_scheduler
@@ -78,6 +92,10 @@ class _TunesmithTrainer(ScheduledTrainerMixin, Trainer):
         return super().training_step(model, inputs, num_items_in_batch)
 
     def log(self, logs: dict, *args, **kwargs) -> None:
+        if self._scorer is not None and "eval_loss" in logs:
+            # in place: Trainer.evaluate logs the very dict it then hands to the callbacks (early stopping) and
+            # to the best-checkpoint check, so the score decides both and is in the log beside the loss
+            logs.update(self._scorer.score())
         if "loss" in logs and self.tokens_seen:
             logs = {**logs, "padding_share": self.padding_share()}
         super().log(logs, *args, **kwargs)
@@ -91,7 +109,15 @@ class _TunesmithTrainer(ScheduledTrainerMixin, Trainer):
         return super()._get_train_sampler(train_dataset)
 
 
-def training_arguments(plan, config, output_dir: Path, has_validation: bool, use_cpu: bool) -> TrainingArguments:
+def training_arguments(
+    plan,
+    config,
+    output_dir: Path,
+    has_validation: bool,
+    use_cpu: bool,
+    metric: str = "eval_loss",
+    greater_is_better: bool = False,
+) -> TrainingArguments:
     training, output = config.training, config.output
     per_epoch = "epoch" if has_validation else "no"
     keep_best = training.keep_best and has_validation and output.save_checkpoints
@@ -114,8 +140,8 @@ def training_arguments(plan, config, output_dir: Path, has_validation: bool, use
         save_strategy="epoch" if output.save_checkpoints else "no",
         save_total_limit=output.keep_checkpoints,
         load_best_model_at_end=keep_best,
-        metric_for_best_model="eval_loss" if has_validation else None,
-        greater_is_better=False,
+        metric_for_best_model=metric if has_validation else None,
+        greater_is_better=greater_is_better,
         save_only_model=False,
         report_to="none",
         disable_tqdm=True,
@@ -158,13 +184,18 @@ def train(
     run: RunFolder,
     use_cpu: bool,
     resume_from: Path | None = None,
+    scorer: ValidationScorer | None = None,
 ) -> TrainResult:
     """Train the bundle's LoRA adapter and save it atomically to ``run/adapter``.
 
     With ``resume_from`` (a complete checkpoint of this run), training continues from it with the optimiser,
-    schedule, random state and data order it had, and ends where an uninterrupted run would.
+    schedule, random state and data order it had, and ends where an uninterrupted run would. With ``scorer``
+    (and a validation split), its metric decides early stopping and the kept checkpoint instead of the loss.
     """
-    args = training_arguments(plan, config, run.checkpoints_dir, valid_dataset is not None, use_cpu)
+    validating = valid_dataset is not None
+    metric = scorer.metric if scorer is not None and validating else "eval_loss"
+    greater = scorer.greater_is_better if scorer is not None and validating else False
+    args = training_arguments(plan, config, run.checkpoints_dir, validating, use_cpu, metric, greater)
     if config.training.packing and bundle.model.config.is_encoder_decoder:
         raise ConfigError("training.packing is for decoder-only models; set it false for encoder-decoder ones")
     collator = training_collator(bundle.tokenizer, config.training.packing)
@@ -175,7 +206,8 @@ def train(
         run.logs_dir,
         schedule,
         use_cpu=use_cpu,
-        validation_metric="eval_loss" if valid_dataset is not None else None,
+        validation_metric=metric if validating else None,
+        greater_is_better=greater,
         plateau=plateau is not None,
         patience=config.training.early_stopping_patience,
     )
@@ -195,6 +227,7 @@ def train(
         plateau=plateau,
         sampler=sampler,
         parent_kl_weight=config.continual.parent_kl_weight if config.continue_from else 0.0,
+        scorer=scorer if validating else None,
     )
     trainer.remove_callback(PrinterCallback)
     base_config = bundle.model.get_base_model().config
@@ -218,9 +251,9 @@ def train(
         steps=output.global_step,
         train_seconds=round(elapsed, 1),
         final_loss=losses[-1] if losses else None,
-        validation=[entry["eval_loss"] for entry in history if "eval_loss" in entry],
+        validation=[entry[metric] for entry in history if metric in entry],
         peak_memory_gb=peak_memory_gb(),
-        validation_metric="eval_loss" if valid_dataset is not None else None,
+        validation_metric=metric if validating else None,
         padding_share=trainer.padding_share(),
         best_checkpoint=Path(best).name if best else None,
         best_validation=trainer.state.best_metric,
