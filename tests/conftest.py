@@ -134,8 +134,9 @@ def qa_records() -> list[dict]:
     return [json.loads(line) for line in (SAMPLES / "train.jsonl").read_text().splitlines()]
 
 
-def train_tiny_run(workdir: Path, model_dir: Path) -> Path:
-    """Train a finished tunesmith run on the tiny Llama in a few seconds (24 examples, 2 epochs); its folder."""
+def train_tiny_run(workdir: Path, model_dir: Path, lora: dict | None = None) -> Path:
+    """Train a finished tunesmith run on the tiny Llama in a few seconds (24 examples, 2 epochs); its folder.
+    ``lora`` adds settings to the config's lora section."""
     import yaml
 
     from tunesmith.config import config_from_dict
@@ -148,7 +149,7 @@ def train_tiny_run(workdir: Path, model_dir: Path) -> Path:
         "name": "tiny",
         "model": {"name": str(model_dir), "system_prompt": "You answer for PressCrafters."},
         "data": {"train": str(workdir / "train.jsonl"), "test": str(workdir / "test.jsonl"), "valid_fraction": 0.0},
-        "lora": {"r": 8, "alpha": 16},
+        "lora": {"r": 8, "alpha": 16, **(lora or {})},
         # batch fixed: the GGUF test's tokens must not depend on the plan's micro-batch rule (close logits)
         "training": {"epochs": 2, "bf16": False, "learning_rate": 3e-2, "batch_size": 8},
         "evaluation": {"max_new_tokens": 8, "compare_base": False},

@@ -84,3 +84,33 @@ def test_augmented_copies_stay_in_train_or_are_dropped_with_their_held_out_origi
         "valid": 6,
         "test": 6,
     }
+
+
+def test_a_carved_valid_split_asks_trained_facts_in_words_training_does_not_use():
+    from types import SimpleNamespace
+
+    from tunesmith.data.load import carve_splits
+
+    things = ["bakery", "museum", "library", "garage", "pharmacy", "stadium", "harbour", "cinema", "clinic", "school"]
+    places = ["north", "south", "east", "west", "river", "hill", "park", "lake", "bridge", "market"]
+
+    def qa(question: str, answer: str, category: str) -> Example:
+        return Example(({"role": "user", "content": question}, {"role": "assistant", "content": answer}), category)
+
+    examples = []
+    for i, (thing, place) in enumerate(zip(things, places)):
+        answer = f"The {thing} opens at {i + 7} am near the {place}."
+        examples.append(qa(f"When does the {thing} open?", answer, "hours"))
+        examples.append(qa(f"What time could I first visit your {thing} by the {place}?", answer, "hours"))
+    for i, thing in enumerate(things):  # facts asked once only
+        examples.append(qa(f"How many staff work at the {thing}?", f"{i + 3} people work at the {thing}.", "staff"))
+    settings = SimpleNamespace(valid_fraction=0.2, test_fraction=0.0, split_seed=5)
+    splits = carve_splits(examples, None, None, settings)
+    assert (len(splits.train), len(splits.valid)) == (24, 6)
+    assert sorted(map(example_key, splits.train + splits.valid)) == sorted(map(example_key, examples))
+    trained_facts = {normalize_answer(example.answer) for example in splits.train}
+    trained_questions = {normalize_answer(example.question) for example in splits.train}
+    for example in splits.valid:
+        assert normalize_answer(example.answer) in trained_facts  # a fact training teaches...
+        assert normalize_answer(example.question) not in trained_questions  # ...asked in other words
+    assert len({normalize_answer(example.answer) for example in splits.valid}) == 6

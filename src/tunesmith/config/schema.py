@@ -182,6 +182,16 @@ class LoraConfig(Section):
     target_modules: list[str] | Literal["all-linear"] | None = Field(
         None, description="Modules to adapt; the plan picks all-linear: it stores facts better than attention only."
     )
+    use_dora: bool = Field(
+        False,
+        description="DoRA (Liu et al. 2024): the weight's direction adapted by LoRA and its magnitude learned apart "
+        "(PEFT); slower per step. Off by default: not yet measured to pay on tunesmith's data.",
+    )
+    use_rslora: bool = Field(
+        False,
+        description="rsLoRA (Kalajdzievski 2023): scale updates by alpha/sqrt(r) instead of alpha/r, so high ranks "
+        "learn as fast as low ones (PEFT). Off by default: not yet measured to pay on tunesmith's data.",
+    )
 
 
 class TrainingConfig(Section):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tunesmith.data.shapes import Example, FieldMap, detect_shape, to_example
-from tunesmith.data.split import linked_groups, split_examples
+from tunesmith.data.split import linked_groups, rephrased_valid, split_examples
 from tunesmith.errors import DataError
 from tunesmith.textfiles import DEFAULT_ENCODING, open_text
 
@@ -115,10 +116,17 @@ def carve_splits(
         "test": data_config.test_fraction if test is None else 0.0,
     }
     if any(fractions.values()):
-        parts = split_examples(train, fractions, seed=data_config.split_seed, groups=linked_groups(train))
+        groups = linked_groups(train)
+        parts = split_examples(train, fractions, seed=data_config.split_seed, groups=groups)
+        if valid is None and parts.get("valid"):
+            size = Counter(groups)
+            movable = {id(example) for example, group in zip(train, groups) if size[group] == 1}
+            parts["train"], parts["valid"] = rephrased_valid(
+                parts["train"], parts["valid"], movable, data_config.split_seed
+            )
         train = parts["train"]
-        valid = valid if valid is not None else parts["valid"]
-        test = test if test is not None else parts["test"]
+        valid = valid if valid is not None else parts.get("valid")
+        test = test if test is not None else parts.get("test")
     return Splits(train=train, valid=valid or [], test=test or [])
 
 

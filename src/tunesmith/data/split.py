@@ -46,6 +46,44 @@ def split_examples(
     return parts
 
 
+def rephrased_valid(train: list[T], valid: list[T], movable: set[int], seed: int = 42) -> tuple[list[T], list[T]]:
+    """Validation examples whose fact (their normalised answer) training never sees, swapped for a phrasing of a
+    fact that training holds in two or more phrasings: the validation questions then ask trained facts in words
+    training did not use, as a re-worded test split does, so choosing epochs by the validation answers measures
+    recall of the facts instead of guesses at facts never taught. A swap keeps the stratum where it can; only
+    examples whose ``id`` is in ``movable`` (no near-duplicate, no augmented copy) move, either way.
+    """
+
+    def fact(example) -> str:
+        return normalize_answer(example.answer)
+
+    phrasings: dict[str, list[T]] = defaultdict(list)
+    for example in train:
+        if not _augmented(example):
+            phrasings[fact(example)].append(example)
+    rng = random.Random(seed)
+    train, valid = list(train), list(valid)
+    for index, example in enumerate(valid):
+        if fact(example) in phrasings or id(example) not in movable:
+            continue
+        spare = [
+            candidate
+            for same in phrasings.values()
+            if len(same) >= 2
+            for candidate in same
+            if id(candidate) in movable and not any(fact(v) == fact(candidate) for v in valid)
+        ]
+        if not spare:
+            break
+        alike = [candidate for candidate in spare if _stratum(candidate) == _stratum(example)]
+        chosen = rng.choice(alike or spare)
+        phrasings[fact(chosen)].remove(chosen)
+        train[next(i for i, item in enumerate(train) if item is chosen)] = example
+        valid[index] = chosen
+        phrasings[fact(example)].append(example)
+    return train, valid
+
+
 def _units(examples: Sequence[T], groups: Sequence[int] | None) -> list[list[T]]:
     """Examples bundled by group id, originals first in each bundle (so a bundle's stratum is its original's)."""
     if groups is None:

@@ -55,11 +55,12 @@ def load_seq2seq_model(folder: Path):
         raise ModelError(f"{folder}: cannot load the encoder-decoder model: {err}") from err
 
 
-def add_lora(model, r: int, alpha: float, dropout: float, target_modules, task_type: str = "CAUSAL_LM"):
+def add_lora(model, r: int, alpha: float, dropout: float, target_modules, task_type: str = "CAUSAL_LM", **options):
+    """A fresh PEFT LoRA adapter; ``options`` are further peft.LoraConfig settings (use_dora, use_rslora)."""
     from peft import LoraConfig, get_peft_model
 
     config = LoraConfig(
-        r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules, task_type=task_type
+        r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules, task_type=task_type, **options
     )
     return get_peft_model(model, config)
 
@@ -87,16 +88,19 @@ def load_trained_model(folder: Path, adapter: Path, system_prompt: str | None) -
     return load_trained(folder, adapter, system_prompt)
 
 
-def build_causal(folder: Path, plan, lora_dropout: float, system_prompt: str | None) -> CausalBundle:
-    """Load the decoder from ``folder`` and wrap it with a fresh LoRA adapter shaped by the plan."""
+def build_causal(folder: Path, plan, lora_dropout: float, system_prompt: str | None, **options) -> CausalBundle:
+    """Load the decoder from ``folder`` and wrap it with a fresh LoRA adapter shaped by the plan (``options``:
+    see :func:`add_lora`)."""
     tokenizer = load_tokenizer(folder)
-    model = add_lora(load_base_model(folder), plan["lora_r"], plan["lora_alpha"], lora_dropout, plan["target_modules"])
+    model = load_base_model(folder)
+    model = add_lora(model, plan["lora_r"], plan["lora_alpha"], lora_dropout, plan["target_modules"], **options)
     return CausalBundle(model=model, tokenizer=tokenizer, system_prompt=system_prompt)
 
 
-def build_seq2seq(folder: Path, plan, lora_dropout: float) -> CausalBundle:
+def build_seq2seq(folder: Path, plan, lora_dropout: float, **options) -> CausalBundle:
     """Load the encoder-decoder from ``folder`` (the prompt's text goes to the encoder, the answer is the decoder's
     target) and wrap it with a fresh LoRA adapter shaped by the plan."""
     model = load_seq2seq_model(folder)
-    model = add_lora(model, plan["lora_r"], plan["lora_alpha"], lora_dropout, plan["target_modules"], "SEQ_2_SEQ_LM")
+    shape = (plan["lora_r"], plan["lora_alpha"], lora_dropout, plan["target_modules"])
+    model = add_lora(model, *shape, "SEQ_2_SEQ_LM", **options)
     return CausalBundle(model=model, tokenizer=load_tokenizer(folder), system_prompt=None)

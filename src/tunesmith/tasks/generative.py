@@ -111,9 +111,10 @@ class GenerativeTask:
     def build(self, config, plan: Plan, model_dir: Path):
         from tunesmith.models.load import build_causal, build_seq2seq, is_encoder_decoder
 
+        options = {"use_dora": config.lora.use_dora, "use_rslora": config.lora.use_rslora}
         if self.summaries and is_encoder_decoder(model_dir):
-            return build_seq2seq(model_dir, plan, config.lora.dropout)
-        return build_causal(model_dir, plan, config.lora.dropout, config.model.system_prompt)
+            return build_seq2seq(model_dir, plan, config.lora.dropout, **options)
+        return build_causal(model_dir, plan, config.lora.dropout, config.model.system_prompt, **options)
 
     def load_trained(self, run_path: Path, config, model_dir: Path):
         """The base (either family) with the run's saved adapter attached."""
