@@ -2,9 +2,12 @@
 
 Serves a fine-tuned tiny run (trained here in seconds, or --run RUN) twice, side by side: a serial queue
 (max_batch=1, the baseline) and the micro-batching worker (max_batch=8); prints p50/p95 latency, requests per
-second and the ratio. Then sends the bad-input cases and prints the status each one got.
+second and the ratio. Then sends the bad-input cases and prints the status each one got. Then a flood: --flood
+requests at once against a server whose queue holds --flood-queue: each is answered (200) or refused with 503 and
+Retry-After; the count of any other outcome (lost) is printed, with the process's peak memory.
 
     flock /tmp/tunesmith-cpu.lock python bench/serve_load.py [--requests 200 --clients 16 --max-tokens 24]
+        [--flood 500 --flood-queue 64]
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -66,6 +70,32 @@ def load(url: str, model: str, prompts: list[str], clients: int, max_tokens: int
     }
 
 
+def flood(url: str, model: str, prompts: list[str], max_tokens: int) -> dict:
+    """Every prompt sent at once (one client each, up to 256 in flight): answered, refused (503 + Retry-After) or
+    anything else (lost)."""
+    import httpx
+
+    def ask(question: str) -> str:
+        body = {"model": model, "messages": [{"role": "user", "content": question}], "max_tokens": max_tokens}
+        try:
+            reply = httpx.post(
+                f"{url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=600
+            )
+        except httpx.HTTPError as err:
+            return f"lost ({type(err).__name__})"
+        if reply.status_code == 200 and reply.json()["choices"][0]["message"]["content"] is not None:
+            return "answered"
+        if reply.status_code == 503 and int(reply.headers.get("Retry-After", "0")) >= 1:
+            return "refused 503 + Retry-After"
+        return f"lost ({reply.status_code})"
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=min(256, len(prompts))) as pool:
+        outcomes = list(pool.map(ask, prompts))
+    counts = {outcome: outcomes.count(outcome) for outcome in sorted(set(outcomes))}
+    return {"wall_s": time.perf_counter() - started, "counts": counts}
+
+
 def bad_inputs(url: str, model: str) -> list[tuple[str, int, str]]:
     ok = [{"role": "user", "content": "When do you open?"}]
     cases = [
@@ -117,6 +147,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=24)
+    parser.add_argument("--flood", type=int, default=500, help="requests sent at once in the flood (0: none)")
+    parser.add_argument("--flood-queue", type=int, default=64, help="the flooded server's queue (--max-queue)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -157,6 +189,16 @@ def main() -> None:
         print("bad input:")
         for name, status, message in rejected:
             print(f"  {status}  {name:32} {message}")
+        if args.flood:
+            app = create_app(served, api_key=API_KEY, max_batch=8, max_queue=args.flood_queue)
+            with background_server(app) as url:
+                result = flood(url, served.name, questions(args.flood), args.max_tokens)
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+            lost = sum(count for outcome, count in result["counts"].items() if outcome.startswith("lost"))
+            print(f"\nflood: {args.flood} requests at once, queue {args.flood_queue}, {result['wall_s']:.1f} s")
+            for outcome, count in result["counts"].items():
+                print(f"  {count:>5}  {outcome}")
+            print(f"  lost: {lost}; peak memory of the process (server and clients) {peak:.2f} GiB")
 
 
 if __name__ == "__main__":

@@ -56,12 +56,56 @@ def test_a_cancelled_job_stops_after_one_token(served_tiny):
     answers = []
     try:
         ids = served_tiny.tokenizer("When do you open?", add_special_tokens=False)["input_ids"]
-        job = Job(ids, Settings(max_new_tokens=50), on_done=answers.append, on_text=lambda _: None)
-        job.cancelled.set()  # as when the client closes its stream
+        job = Job(ids, Settings(max_new_tokens=50), on_done=answers.append)
+        job = Job(ids, Settings(max_new_tokens=50), on_done=answers.append, on_text=lambda _: job.cancelled.set())
+        engine.submit(job)  # the client closes its stream once the first text arrives
+    finally:
+        engine.close()
+    assert answers[0].completion_tokens <= 2  # the token that carried the first text, maybe one more
+
+
+def test_a_job_cancelled_while_queued_is_answered_without_generating(served_tiny):
+    from tunesmith.serve.engine import Cancelled
+
+    engine = GenerationEngine(served_tiny.model, served_tiny.tokenizer)
+    answers = []
+    try:
+        ids = served_tiny.tokenizer("When do you open?", add_special_tokens=False)["input_ids"]
+        job = Job(ids, Settings(max_new_tokens=50), on_done=answers.append)
+        job.cancelled.set()  # as when a request passed its time limit while it waited
         engine.submit(job)
     finally:
         engine.close()
-    assert answers[0].completion_tokens == 1
+    assert isinstance(answers[0], Cancelled) and engine.batches_run == 0
+
+
+def test_a_full_queue_refuses_the_next_job_and_says_when_to_retry(served_tiny):
+    from tunesmith.serve.engine import QueueFull
+
+    engine = GenerationEngine(served_tiny.model, served_tiny.tokenizer, max_batch=2, max_queue=3)
+    answers, lock, gate = [], threading.Lock(), threading.Event()
+
+    def done(outcome):
+        with lock:
+            answers.append(outcome)
+
+    ids = served_tiny.tokenizer("When do you open?", add_special_tokens=False)["input_ids"]
+    blocker = Job(ids, Settings(max_new_tokens=2), on_done=done, on_text=lambda _: gate.wait(10))
+    try:
+        engine.submit(blocker)  # the worker takes it and blocks on its first text: the queue stays as filled
+        while engine.queued:
+            pass
+        for _ in range(3):
+            engine.submit(Job(ids, Settings(max_new_tokens=2), on_done=done))
+        try:
+            engine.submit(Job(ids, Settings(max_new_tokens=2), on_done=done))
+            raise AssertionError("a fourth waiting job was accepted")
+        except QueueFull as full:
+            assert full.queued == 3 and full.retry_after >= 1 and "retry in" in str(full)
+    finally:
+        gate.set()
+        engine.close()
+    assert len(answers) == 4 and all(answer.completion_tokens >= 1 for answer in answers)  # none lost
 
 
 def test_a_runs_beam_decoding_is_served_as_transformers_decodes_it_streamed_or_not(served_tiny):

@@ -335,6 +335,11 @@ def serve(
     ] = None,
     model_name: Annotated[str | None, typer.Option(help="The model id clients send; default: the run's name.")] = None,
     max_batch: Annotated[int, typer.Option(min=1, help="Most queued requests generated together.")] = 8,
+    max_queue: Annotated[int, typer.Option(min=1, help="Most requests waiting; beyond, 503 with Retry-After.")] = 64,
+    request_timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds a request may wait and generate; beyond, 504.")
+    ] = 600.0,
+    max_body_mb: Annotated[float, typer.Option(min=0.01, help="Largest request body in MiB; beyond, 413.")] = 8.0,
     runs_dir: RunsDir = Path("runs"),
 ) -> None:
     """Serve a run over an OpenAI-compatible HTTP API (chat, completions, embeddings, models; docs at /docs)."""
@@ -348,7 +353,8 @@ def serve(
 
     served = load_served(run_dir, model_name)
     typer.echo(f"serving '{served.name}' on http://{host}:{port} (docs at /docs)")
-    serve_forever(create_app(served, api_key, max_batch), host, port)
+    limits = {"max_queue": max_queue, "request_timeout": request_timeout, "max_body_bytes": int(max_body_mb * 2**20)}
+    serve_forever(create_app(served, api_key, max_batch, **limits), host, port)
 
 
 @app.command()

@@ -15,34 +15,62 @@ import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from tunesmith.serve import schemas
-from tunesmith.serve.engine import GenerationEngine, Job, Result, Settings
+from tunesmith.serve.engine import GenerationEngine, Job, QueueFull, Result, Settings
 from tunesmith.serve.load import ChatModel, EmbeddingModel
 
 API_KEY_ENV = "TUNESMITH_API_KEY"
 OPEN_PATHS = {"/health"}
 
 
+MAX_QUEUE = 64  # requests waiting for generation before new ones are answered 503 with Retry-After
+REQUEST_TIMEOUT = 600.0  # seconds a request may wait and generate before it is answered 504 (and stopped)
+MAX_BODY_BYTES = 8 * 2**20  # a larger declared body is refused (413) before it is read or parsed
+
+
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, param: str | None = None, kind: str = "invalid_request_error"):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        param: str | None = None,
+        kind: str = "invalid_request_error",
+        headers: dict | None = None,
+    ):
         super().__init__(message)
-        self.status, self.message, self.param, self.kind = status, message, param, kind
+        self.status, self.message, self.param, self.kind, self.headers = status, message, param, kind, headers
 
 
-def error_response(status: int, message: str, param: str | None = None, kind: str = "invalid_request_error"):
+def error_response(
+    status: int, message: str, param: str | None = None, kind: str = "invalid_request_error", headers=None
+):
     body = {"error": {"message": message, "type": kind, "param": param, "code": None}}
-    return JSONResponse(status_code=status, content=body)
+    return JSONResponse(status_code=status, content=body, headers=headers)
 
 
-def create_app(served: ChatModel | EmbeddingModel, api_key: str | None = None, max_batch: int = 8) -> FastAPI:
-    """The API for one loaded model; with ``api_key`` every endpoint but /health needs ``Authorization: Bearer``."""
+def create_app(
+    served: ChatModel | EmbeddingModel,
+    api_key: str | None = None,
+    max_batch: int = 8,
+    max_queue: int = MAX_QUEUE,
+    request_timeout: float | None = REQUEST_TIMEOUT,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
+    """The API for one loaded model; with ``api_key`` every endpoint but /health needs ``Authorization: Bearer``.
+
+    Under load: at most ``max_queue`` generation requests wait (beyond, 503 with Retry-After); a request that has
+    not finished after ``request_timeout`` seconds is stopped and answered 504; a body declared larger than
+    ``max_body_bytes`` is refused with 413 before it is read."""
     created = int(time.time())
-    engine = GenerationEngine(served.model, served.tokenizer, max_batch) if isinstance(served, ChatModel) else None
+    chat = isinstance(served, ChatModel)
+    engine = GenerationEngine(served.model, served.tokenizer, max_batch, max_queue) if chat else None
+    limits = Limits(request_timeout)
     embedder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tunesmith-embedding")
 
     @asynccontextmanager
@@ -57,6 +85,9 @@ def create_app(served: ChatModel | EmbeddingModel, api_key: str | None = None, m
 
     @app.middleware("http")
     async def require_api_key(request: Request, call_next):
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_body_bytes:
+            return error_response(413, f"the request body is over {max_body_bytes} bytes", None, "too_large")
         if api_key and request.url.path not in OPEN_PATHS:
             given = request.headers.get("authorization", "")
             if not secrets.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
@@ -65,7 +96,7 @@ def create_app(served: ChatModel | EmbeddingModel, api_key: str | None = None, m
 
     @app.exception_handler(ApiError)
     async def _api_error(_request, err: ApiError):
-        return error_response(err.status, err.message, err.param, err.kind)
+        return error_response(err.status, err.message, err.param, err.kind, err.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request, err: RequestValidationError):
@@ -101,8 +132,8 @@ def create_app(served: ChatModel | EmbeddingModel, api_key: str | None = None, m
         job_ids, settings = _prepare(chat, prompt, body, max_tokens, "messages")
         reply_id, model = f"chatcmpl-{uuid.uuid4().hex}", chat.name
         if body.stream:
-            return _sse(_chat_chunks(engine, job_ids, settings, reply_id, model))
-        result = await _generate(engine, job_ids, settings)
+            return _sse(_chat_chunks(_stream(engine, job_ids, settings, limits), reply_id, model))
+        result = await _generate(engine, job_ids, settings, limits)
         return schemas.ChatCompletion(
             id=reply_id,
             created=int(time.time()),
@@ -127,8 +158,10 @@ def create_app(served: ChatModel | EmbeddingModel, api_key: str | None = None, m
         jobs = [_prepare(chat, prompt, body, body.max_tokens, "prompt") for prompt in prompts]
         reply_id, model = f"cmpl-{uuid.uuid4().hex}", chat.name
         if body.stream:
-            return _sse(_completion_chunks(engine, *jobs[0], reply_id, model))
-        results = await asyncio.gather(*(_generate(engine, ids, settings) for ids, settings in jobs))
+            return _sse(_completion_chunks(_stream(engine, *jobs[0], limits), reply_id, model))
+        if len(jobs) > 1 and engine.queued + len(jobs) > engine.max_queue:  # all of the prompts or none
+            _submit_refused(engine, len(jobs))
+        results = await asyncio.gather(*(_generate(engine, ids, settings, limits) for ids, settings in jobs))
         return schemas.Completion(
             id=reply_id,
             created=int(time.time()),
@@ -226,15 +259,50 @@ def _prepare(chat: ChatModel, prompt: str, body: schemas.Sampling, max_tokens: i
     return ids, settings
 
 
-async def _generate(engine: GenerationEngine, ids: list[int], settings: Settings) -> Result:
+@dataclass(frozen=True)
+class Limits:
+    timeout: float | None  # seconds a request may take, queued and generating; None: no limit
+
+
+def _submit(engine: GenerationEngine, job: Job) -> None:
+    """Queue ``job``, or answer 503 with Retry-After when the queue is full (the client retries later)."""
+    try:
+        engine.submit(job)
+    except QueueFull as full:
+        headers = {"Retry-After": str(full.retry_after)}
+        raise ApiError(503, str(full), None, "server_busy", headers) from None
+
+
+def _submit_refused(engine: GenerationEngine, wanted: int) -> None:
+    retry = {"Retry-After": str(engine.retry_after())}
+    message = f"the server is busy: {engine.queued} requests are waiting and {wanted} prompts do not fit"
+    raise ApiError(503, message, "prompt", "server_busy", retry)
+
+
+def _timed_out(limits: Limits) -> ApiError:
+    return ApiError(
+        504,
+        f"the request took over {limits.timeout:g} s and was stopped; ask for fewer tokens or retry later",
+        None,
+        "timeout",
+    )
+
+
+async def _generate(engine: GenerationEngine, ids: list[int], settings: Settings, limits: Limits) -> Result:
     loop = asyncio.get_running_loop()
     future: asyncio.Future = loop.create_future()
 
     def done(outcome):
         loop.call_soon_threadsafe(_settle, future, outcome)
 
-    engine.submit(Job(ids, settings, done))
-    return await future
+    job = Job(ids, settings, done)
+    _submit(engine, job)
+    try:
+        return await asyncio.wait_for(future, limits.timeout)
+    except TimeoutError:
+        raise _timed_out(limits) from None
+    finally:
+        job.cancelled.set()  # a no-op when it finished; else it leaves the queue or stops generating
 
 
 def _settle(future: asyncio.Future, outcome) -> None:
@@ -246,8 +314,9 @@ def _settle(future: asyncio.Future, outcome) -> None:
         future.set_result(outcome)
 
 
-async def _stream(engine: GenerationEngine, ids: list[int], settings: Settings) -> AsyncIterator[str | Result]:
-    """Text pieces as the worker produces them, then the final :class:`Result`."""
+def _stream(engine: GenerationEngine, ids: list[int], settings: Settings, limits: Limits) -> AsyncIterator:
+    """Queue the job now (a full queue is a 503 before any of the stream is sent); then text pieces as the worker
+    produces them, and the final :class:`Result`."""
     loop = asyncio.get_running_loop()
     pieces: asyncio.Queue = asyncio.Queue()
     job = Job(
@@ -256,20 +325,29 @@ async def _stream(engine: GenerationEngine, ids: list[int], settings: Settings) 
         on_done=lambda outcome: loop.call_soon_threadsafe(pieces.put_nowait, outcome),
         on_text=lambda text: loop.call_soon_threadsafe(pieces.put_nowait, text),
     )
-    engine.submit(job)
-    try:
-        while True:
-            piece = await pieces.get()
-            if isinstance(piece, BaseException):
-                raise piece
-            yield piece
-            if isinstance(piece, Result):
-                return
-    finally:
-        job.cancelled.set()  # a no-op when it finished; stops generation when the client closed the stream
+    _submit(engine, job)
+    deadline = None if limits.timeout is None else loop.time() + limits.timeout
+
+    async def read() -> AsyncIterator[str | Result]:
+        try:
+            while True:
+                left = None if deadline is None else max(0.0, deadline - loop.time())
+                try:
+                    piece = await asyncio.wait_for(pieces.get(), left)
+                except TimeoutError:
+                    raise _timed_out(limits) from None
+                if isinstance(piece, BaseException):
+                    raise piece
+                yield piece
+                if isinstance(piece, Result):
+                    return
+        finally:
+            job.cancelled.set()  # a no-op when it finished; stops generation when the client closed the stream
+
+    return read()
 
 
-async def _chat_chunks(engine, ids, settings, reply_id: str, model: str) -> AsyncIterator[dict]:
+async def _chat_chunks(pieces: AsyncIterator, reply_id: str, model: str) -> AsyncIterator[dict]:
     created = int(time.time())
 
     def chunk(delta: dict, finish_reason=None) -> dict:
@@ -283,21 +361,21 @@ async def _chat_chunks(engine, ids, settings, reply_id: str, model: str) -> Asyn
         }
 
     yield chunk({"role": "assistant", "content": ""})
-    async for piece in _stream(engine, ids, settings):
+    async for piece in pieces:
         if isinstance(piece, Result):
             yield chunk({}, piece.finish_reason) | {"usage": _usage(piece).model_dump()}
         else:
             yield chunk({"content": piece})
 
 
-async def _completion_chunks(engine, ids, settings, reply_id: str, model: str) -> AsyncIterator[dict]:
+async def _completion_chunks(pieces: AsyncIterator, reply_id: str, model: str) -> AsyncIterator[dict]:
     created = int(time.time())
 
     def chunk(text: str, finish_reason=None) -> dict:
         choice = {"index": 0, "text": text, "finish_reason": finish_reason, "logprobs": None}
         return {"id": reply_id, "object": "text_completion", "created": created, "model": model, "choices": [choice]}
 
-    async for piece in _stream(engine, ids, settings):
+    async for piece in pieces:
         yield chunk("", piece.finish_reason) if isinstance(piece, Result) else chunk(piece)
 
 
@@ -307,7 +385,8 @@ def _sse(chunks: AsyncIterator[dict]) -> StreamingResponse:
             async for chunk in chunks:
                 yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
         except Exception as err:  # noqa: BLE001 - headers are sent already: report the failure in the stream
-            yield f"data: {json.dumps({'error': {'message': str(err), 'type': 'server_error'}})}\n\n"
+            kind = err.kind if isinstance(err, ApiError) else "server_error"
+            yield f"data: {json.dumps({'error': {'message': str(err), 'type': kind}})}\n\n"
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

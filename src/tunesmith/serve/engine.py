@@ -2,12 +2,17 @@
 
 Jobs that wait in the queue with the same generation settings run together as one left-padded batch (up to
 ``max_batch``); a streaming job runs alone, sending text to its caller as tokens arrive. Jobs are never
-dropped: each one ends with its result or with the exception that stopped it.
+dropped: each one ends with its result or with the exception that stopped it. The queue is bounded
+(``max_queue``): a job beyond it is refused at once with :class:`QueueFull`, which says when to retry, instead of
+waiting without bound; a job whose caller has gone (a closed stream, a request past its time limit) is answered
+with :class:`Cancelled` without being generated.
 """
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,11 +54,25 @@ class Job:
     cancelled: threading.Event = field(default_factory=threading.Event)  # the client went away: stop early
 
 
+class QueueFull(Exception):
+    """The queue holds ``max_queue`` jobs already; ``retry_after``: seconds until it has likely drained a batch."""
+
+    def __init__(self, queued: int, retry_after: int):
+        super().__init__(f"the server is busy: {queued} requests are waiting; retry in {retry_after} s")
+        self.queued, self.retry_after = queued, retry_after
+
+
+class Cancelled(Exception):
+    """The job's caller went away before it was generated."""
+
+
 class GenerationEngine:
-    def __init__(self, model, tokenizer, max_batch: int = 8):
+    def __init__(self, model, tokenizer, max_batch: int = 8, max_queue: int = 64):
         self.model = model
         self.tokenizer = tokenizer
         self.max_batch = max_batch
+        self.max_queue = max_queue
+        self.batch_seconds = 1.0  # a running mean of the time one batch takes (Retry-After), until measured
         self.eos_ids = _eos_ids(model, tokenizer)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos_ids)
         self.batches_run = 0
@@ -68,11 +87,18 @@ class GenerationEngine:
         return len(self._jobs)
 
     def submit(self, job: Job) -> None:
+        """Queue ``job``; raises :class:`QueueFull` when ``max_queue`` jobs wait already."""
         with self._ready:
             if self._stopping:
                 raise RuntimeError("the generation engine is shutting down")
+            if len(self._jobs) >= self.max_queue:
+                raise QueueFull(len(self._jobs), self.retry_after())
             self._jobs.append(job)
             self._ready.notify()
+
+    def retry_after(self) -> int:
+        """Whole seconds until the jobs waiting now have likely been generated, by the measured batch time."""
+        return max(1, math.ceil(self.batch_seconds * math.ceil(max(1, len(self._jobs)) / self.max_batch)))
 
     def close(self) -> None:
         with self._ready:
@@ -88,16 +114,27 @@ class GenerationEngine:
                 if not self._jobs:
                     return  # stopping, and every queued job has been answered
                 batch = self._take_batch()
+            if not batch:
+                continue
+            started = time.perf_counter()
             try:
                 results = self._run(batch)
             except BaseException as err:  # noqa: BLE001 - every job gets an answer, even a failure
                 for job in batch:
                     job.on_done(err)
                 continue
+            self.batch_seconds = 0.8 * self.batch_seconds + 0.2 * (time.perf_counter() - started)
             for job, result in zip(batch, results):
                 job.on_done(result)
 
     def _take_batch(self) -> list[Job]:
+        """The next batch; jobs whose callers have gone are answered with :class:`Cancelled` instead (possibly
+        leaving an empty batch)."""
+        for job in [job for job in self._jobs if job.cancelled.is_set()]:
+            self._jobs.remove(job)
+            job.on_done(Cancelled("the request was cancelled before it was generated"))
+        if not self._jobs:
+            return []
         first = self._jobs.popleft()
         batch = [first]
         if first.on_text is not None or not first.settings.batchable:
