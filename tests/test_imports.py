@@ -40,7 +40,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("continual", "reports"),  # L11
     ("pipeline",),  # L12: the one chain
     ("export", "serve"),  # L13: read finished run folders
-    ("cli",),  # L14
+    ("cli", "api"),  # L14: the command line, and the same chain as Python functions
 ]
 LAYER_OF = {unit: index for index, units in enumerate(LAYERS) for unit in units}
 

@@ -56,7 +56,6 @@ def test_a_cancelled_job_stops_after_one_token(served_tiny):
     answers = []
     try:
         ids = served_tiny.tokenizer("When do you open?", add_special_tokens=False)["input_ids"]
-        job = Job(ids, Settings(max_new_tokens=50), on_done=answers.append)
         job = Job(ids, Settings(max_new_tokens=50), on_done=answers.append, on_text=lambda _: job.cancelled.set())
         engine.submit(job)  # the client closes its stream once the first text arrives
     finally:

@@ -28,7 +28,7 @@ def load_config(path: str | Path) -> RunConfig:
     path = Path(path)
     raw = _read_mapping(path)
     config = config_from_dict(raw, source=str(path))
-    return _resolve_paths(config, path.parent)
+    return resolve_paths(config, path.parent)
 
 
 def config_from_dict(raw: dict[str, Any], source: str = "<config>", *, saved: bool = False) -> RunConfig:
@@ -108,7 +108,9 @@ def _describe(err: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def _resolve_paths(config: RunConfig, base: Path) -> RunConfig:
+def resolve_paths(config: RunConfig, base: Path) -> RunConfig:
+    """The config's relative file paths (data, documents) taken relative to ``base``, the runs folder to the
+    current directory."""
     for field in DATA_PATHS:
         value = getattr(config.data, field)
         if value is not None and not value.is_absolute():
