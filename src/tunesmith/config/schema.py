@@ -331,6 +331,35 @@ class RetrievalConfig(Section):
         "(valid and test questions never used).",
     )
     encoder_epochs: int | None = Field(None, ge=1, le=20, description="Epochs of that tuning; the plan picks 3.")
+    store: Literal["faiss", "qdrant"] = Field(
+        "faiss",
+        description="Where the dense vectors are kept: faiss (in the run folder) or qdrant (a Qdrant collection, "
+        "for knowledge bases that outgrow one machine; needs the qdrant extra).",
+    )
+    qdrant_url: str | None = Field(
+        None,
+        description="store qdrant: the Qdrant server's URL, e.g. http://localhost:6333; none: Qdrant's local mode "
+        "in the run folder.",
+    )
+    qdrant_api_key_env: str | None = Field(
+        None, description="store qdrant: the environment variable holding the server's API key (never the key)."
+    )
+    qdrant_collection: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="store qdrant: the collection's name (a new one; an existing one is never overwritten); "
+        "default tunesmith-<run name>-<8 random hex digits>.",
+    )
+
+    @model_validator(mode="after")
+    def _settings_of_the_store(self) -> RetrievalConfig:
+        # set to a value, not merely written: a saved config.yaml writes every default (None) out
+        given = [name for name in ("qdrant_url", "qdrant_api_key_env", "qdrant_collection") if getattr(self, name)]
+        if self.store != "qdrant" and given:
+            raise ValueError(f"{', '.join(given)}: only for store: qdrant (this one is {self.store})")
+        if self.qdrant_api_key_env and not self.qdrant_url:
+            raise ValueError("qdrant_api_key_env needs qdrant_url (Qdrant's local mode takes no key)")
+        return self
 
 
 class RewriteConfig(Section):

@@ -5,6 +5,9 @@ Why both: a sentence encoder matches meaning but blurs exact strings; course cod
 paraphrases. Reciprocal rank fusion (Cormack, Clarke and Buettcher, SIGIR 2009) adds ``1 / (k + rank)`` from each
 list: it needs no score calibration between cosine and BM25, and k=60 is the paper's value.
 
+The dense vectors live in faiss, in the index folder, unless a :class:`~tunesmith.retrieval.qdrant.QdrantStore` is
+given to :meth:`HybridIndex.build` (a Qdrant collection, for knowledge bases that outgrow one machine).
+
 faiss, bm25s and numpy are imported inside the functions that use them, so importing this module stays cheap.
 """
 
@@ -36,6 +39,7 @@ STOPWORDS = "en"
 PROBE = "Retrieval probe: CSC 450 Operating Systems, 3 credit hours, taught every spring."
 SAME_ENCODER_COSINE = 0.99999
 FORMAT = 1
+FAISS = {"store": "faiss"}  # the record's "dense" for the default: dense.faiss in the index folder
 
 
 @dataclass(frozen=True)
@@ -82,23 +86,25 @@ def encoder_name(encoder: Any) -> str:
 
 
 class HybridIndex:
-    """Passages with a dense (faiss) and a lexical (bm25s) index over them; see :meth:`build` and :meth:`load`."""
+    """Passages with a dense (faiss, or a Qdrant collection) and a lexical (bm25s) index over them; see
+    :meth:`build` and :meth:`load`."""
 
     def __init__(self, passages: list[Passage], encoder: Any, dense: Any, lexical: Any, record: dict) -> None:
         self.passages = passages
         self.encoder = encoder
         self._dense = dense
         self._lexical = lexical
-        self.record = record  # what save writes to index.json: the encoder's name, dimension and probe vector
+        self.record = record  # what save writes to index.json: the encoder (name, dimension, probe), where dense is
 
     def __len__(self) -> int:
         return len(self.passages)
 
     @classmethod
-    def build(cls, passages: Sequence[Passage], encoder: Any, batch_size: int = 64) -> HybridIndex:
+    def build(cls, passages: Sequence[Passage], encoder: Any, batch_size: int = 64, store: Any = None) -> HybridIndex:
         """Encode and index ``passages`` with a loaded SentenceTransformer (any object with ``encode_document``
         and ``encode_query`` returning arrays does). A text given twice is kept once (the first); one id
-        given to two different texts is an error."""
+        given to two different texts is an error. ``store``: an empty
+        :class:`~tunesmith.retrieval.qdrant.QdrantStore` to hold the dense vectors; None: faiss."""
         import bm25s
         import faiss
 
@@ -114,7 +120,7 @@ class HybridIndex:
         # Exact search: at up to ~100k passages (147 MB of 384-dim float32) a brute-force inner-product scan takes
         # milliseconds per query, so an approximate index (IVF, HNSW) would cost recall and a training step for
         # no gain worth having.
-        dense = faiss.IndexFlatIP(vectors.shape[1])
+        dense = faiss.IndexFlatIP(vectors.shape[1]) if store is None else store
         dense.add(vectors)
         lexical = bm25s.BM25()
         lexical.index(
@@ -131,6 +137,7 @@ class HybridIndex:
             "rrf_k": RRF_K,
             "token_pattern": TOKEN_PATTERN,
             "stopwords": STOPWORDS,
+            "dense": FAISS if store is None else store.describe(),
         }
         return cls(unique, encoder, dense, lexical, record)
 
@@ -187,7 +194,8 @@ class HybridIndex:
 
     def save(self, folder: str | Path) -> Path:
         """Write the index to a new ``folder`` (passages.jsonl, dense.faiss, bm25/, index.json), all at once:
-        it is written beside the target and renamed into place, so a failure leaves no half-written folder."""
+        it is written beside the target and renamed into place, so a failure leaves no half-written folder.
+        With a Qdrant store, ``qdrant/`` (local mode) or the server's collection stands for dense.faiss."""
         import faiss
 
         folder = Path(folder)
@@ -198,8 +206,11 @@ class HybridIndex:
             with (staging / "passages.jsonl").open("w", encoding="utf-8") as handle:
                 for passage in self.passages:
                     handle.write(json.dumps(asdict(passage), ensure_ascii=False) + "\n")
-            faiss.write_index(self._dense, str(staging / "dense.faiss"))
+            if _store(self.record) == "faiss":
+                faiss.write_index(self._dense, str(staging / "dense.faiss"))
             self._lexical.save(str(staging / "bm25"), show_progress=False)
+            if _store(self.record) == "qdrant":  # last but the manifest: a failure before leaves no collection
+                self._dense.save(staging)
             (staging / "index.json").write_text(json.dumps(self.record, indent=2) + "\n")
 
         save_folder(folder, write)
@@ -223,13 +234,23 @@ class HybridIndex:
         record = json.loads(manifest.read_text())
         if record.get("format") != FORMAT:
             raise DataError(f"{folder}: index format {record.get('format')!r}, this tunesmith reads format {FORMAT}")
-        missing = [name for name in ("passages.jsonl", "dense.faiss", "bm25") if not (folder / name).exists()]
+        if _store(record) not in ("faiss", "qdrant"):
+            raise DataError(f"{folder}: dense vectors in '{_store(record)}'; this tunesmith reads faiss and qdrant")
+        # the dense part: dense.faiss, Qdrant's local-mode folder, or nothing here (a collection on a server)
+        dense_part = "dense.faiss" if _store(record) == "faiss" else record["dense"].get("path")
+        parts = ("passages.jsonl", dense_part, "bm25")
+        missing = [name for name in parts if name and not (folder / name).exists()]
         if missing:
             raise DataError(f"{folder}: incomplete index, missing {', '.join(missing)}")
         _check_encoder(folder, record["encoder"], encoder)
         with (folder / "passages.jsonl").open(encoding="utf-8") as handle:
             passages = [Passage(**json.loads(line)) for line in handle if line.strip()]
-        dense = faiss.read_index(str(folder / "dense.faiss"))
+        if _store(record) == "faiss":
+            dense = faiss.read_index(str(folder / "dense.faiss"))
+        else:
+            from tunesmith.retrieval.qdrant import QdrantStore
+
+            dense = QdrantStore.open(folder, record["dense"], record["encoder"]["dimension"])
         lexical = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
         sizes = {len(passages), dense.ntotal, int(lexical.scores["num_docs"]), record["passages"]}
         if len(sizes) != 1:
@@ -237,6 +258,11 @@ class HybridIndex:
                 f"{folder}: passages, dense and lexical index disagree on the passage count {sorted(sizes)}"
             )
         return cls(passages, encoder, dense, lexical, record)
+
+
+def _store(record: dict) -> str:
+    """Where a record's dense vectors are: faiss (also every index saved before Qdrant was an option) or qdrant."""
+    return record.get("dense", FAISS)["store"]
 
 
 def _check_encoder(folder: Path, built: dict, encoder: Any) -> None:

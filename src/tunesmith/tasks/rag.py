@@ -19,6 +19,7 @@ measures the prompts as they will be trained, and saved with the tuned encoder i
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -69,6 +70,7 @@ def build_knowledge(config, train: list[Example]) -> Knowledge:
             "retrieval with continue_from is not supported yet: a continued run would need the parent's knowledge "
             "base and its own; train a retrieval run from the base model"
         )
+    store = dense_store(config)  # first: a Qdrant server that cannot take the index fails before any work
     by_answer = answer_passages(train, "train")
     passages: list[Passage] = list(by_answer.values())
     passages += passages_from_documents(config.retrieval.documents, config.retrieval.passage_words)
@@ -76,10 +78,23 @@ def build_knowledge(config, train: list[Example]) -> Knowledge:
     gold = {key: passage.id for key, passage in by_answer.items()}
     epochs = encoder_epochs(config, train)
     if not epochs:
-        return Knowledge(HybridIndex.build(passages, encoder), gold)
-    shipped = HybridIndex.build(passages, encoder)
+        return Knowledge(HybridIndex.build(passages, encoder, store=store), gold)
+    shipped = HybridIndex.build(passages, encoder)  # faiss whatever the store: it is only scored, never saved
     tune_encoder(encoder, tuning_pairs(train), epochs, config.training.seed)
-    return Knowledge(HybridIndex.build(passages, encoder), gold, epochs, shipped)
+    return Knowledge(HybridIndex.build(passages, encoder, store=store), gold, epochs, shipped)
+
+
+def dense_store(config):
+    """``retrieval.store``'s home for the dense vectors: None for faiss, else an empty Qdrant store (in memory
+    until the index is saved into the run folder, which publishes it to ``qdrant_url`` or Qdrant's local mode)."""
+    retrieval = config.retrieval
+    if retrieval.store == "faiss":
+        return None
+    from tunesmith.retrieval.qdrant import QdrantStore
+
+    # a new name for every run: a server's collection may be read by an earlier run that is still served
+    collection = retrieval.qdrant_collection or f"tunesmith-{config.name}-{uuid.uuid4().hex[:8]}"
+    return QdrantStore.for_build(collection, retrieval.qdrant_url, retrieval.qdrant_api_key_env)
 
 
 def encoder_epochs(config, train: list[Example]) -> int:
@@ -218,7 +233,8 @@ def plan_choices(config, knowledge: Knowledge) -> dict[str, Choice]:
         "retrieval_passages": Choice(
             len(knowledge.index),
             f"{len(knowledge.gold)} distinct training answers + {documents} document passages, hybrid index "
-            f"(dense {retrieval.encoder} + BM25, fused by reciprocal rank)",
+            f"(dense {retrieval.encoder}{' in Qdrant' if retrieval.store == 'qdrant' else ''} + BM25, fused by "
+            "reciprocal rank)",
             "plan",
         ),
         "retrieval_encoder_epochs": choice(
