@@ -86,11 +86,11 @@ def _go(text: str) -> str:
 
 
 def stop_strings(tokenizer, model) -> list[str]:
-    """Text of the tokens that end a turn (eos ids from the generation config and the tokenizer)."""
-    configured = model.generation_config.eos_token_id
-    ids = configured if isinstance(configured, list) else [configured] if configured is not None else []
-    ids = [*ids, tokenizer.eos_token_id]
-    return list(dict.fromkeys(tokenizer.convert_ids_to_tokens(i) for i in ids if i is not None))
+    """Text of the tokens that end a turn: the generation config's and tokenizer's end-of-text tokens and the chat
+    template's end of turn (:func:`tunesmith.models.decoding.stop_token_ids`), as scoring and serve stop."""
+    from tunesmith.models.decoding import stop_token_ids
+
+    return list(dict.fromkeys(tokenizer.convert_ids_to_tokens(i) for i in stop_token_ids(model, tokenizer)))
 
 
 def modelfile(

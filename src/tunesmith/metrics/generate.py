@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from transformers import StoppingCriteriaList
 
-from tunesmith.models.decoding import StopLoops, generate_kwargs, loop_period, loop_repeats
+from tunesmith.models.decoding import StopLoops, generate_kwargs, loop_period, loop_repeats, stop_token_ids
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ def _generate_batch(model, tokenizer, prompts, max_new_tokens: int, bf16: bool, 
     prompt_length = 1 if model.config.is_encoder_decoder else batch["input_ids"].shape[1]  # the decoder's start
     options = generate_kwargs(model, settings, prompt_length=prompt_length)
     greedy = options.get("num_beams", 1) == 1  # greedy rows end on their own; a beam's row is not one answer
+    ends = stop_token_ids(model, tokenizer)  # end of text and end of turn (Gemma's <end_of_turn> is not the former)
     if greedy:
         options["stopping_criteria"] = StoppingCriteriaList([StopLoops(prompt_length)])
     with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -74,12 +75,12 @@ def _generate_batch(model, tokenizer, prompts, max_new_tokens: int, bf16: bool, 
             do_sample=False,
             use_cache=True,
             pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
+            eos_token_id=ends,
             **options,
         )
     # A decoder returns prompt + answer; an encoder-decoder's output is the answer after its start token.
     new_tokens = output[:, 1:] if model.config.is_encoder_decoder else output[:, batch["input_ids"].shape[1] :]
-    stops = {tokenizer.eos_token_id, tokenizer.pad_token_id}
+    stops = {*ends, tokenizer.pad_token_id}
     return [_answer(tokenizer, row.tolist(), stops, max_new_tokens, greedy) for row in new_tokens]
 
 

@@ -1,18 +1,67 @@
 """Chat formatting and encoding: a conversation as the model's chat template renders it, as training rows, and
 the batches those rows make (:func:`training_collator`, for training and scoring alike).
 
-Decoder models: the conversation in the tokenizer's chat template, labels on the assistant's tokens only.
-Encoder-decoders (no chat template): the prompt's plain text goes to the encoder, the answer is the target.
+Decoder models: the conversation in the tokenizer's chat template, labels on the assistant's tokens only. A
+decoder whose tokenizer has no chat template (a base model) gets :data:`DEFAULT_CHAT_TEMPLATE` when it is loaded
+(:func:`tunesmith.models.load.load_tokenizer`; the plan says so). Encoder-decoders (no chat template): the prompt's
+plain text goes to the encoder, the answer is the target.
+
+Family differences handled here (tested on each family in tests/models/test_families.py): templates without a
+system role get the system prompt at the start of the first user turn (:func:`conversation`); Qwen3 is rendered in
+its non-thinking mode (:data:`TEMPLATE_OPTIONS`); templates that close a whole conversation differently from a
+turn (Phi-3's end-of-text token) or re-render earlier answers (Qwen3) still get their labels right
+(:func:`encode_example`); :func:`end_of_turn_id` finds the token that ends an answer (Gemma's <end_of_turn>).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from tunesmith.data import Example
 from tunesmith.data.shapes import DOCUMENT_ROLE
 from tunesmith.errors import DataError
 from tunesmith.models.heads import IGNORE_INDEX
+
+# For a decoder-only model whose tokenizer has no chat template (a base model): ChatML's markup, each turn closed
+# by the model's own end-of-text token rather than <|im_end|>, which a base vocabulary lacks: the token already
+# exists (no new embedding to learn) and generation stops on it. With a ChatML vocabulary (<|im_end|> as the
+# end-of-text token, as Qwen's) this is ChatML exactly.
+DEFAULT_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + eos_token + '\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+# Passed to every chat template (templates ignore what they do not use). Qwen3 answers in its non-thinking mode:
+# the prompt ends with an empty <think></think> block, so the answer is learned and generated without one (a
+# tuned Q&A answer has no reasoning to show, and thinking tags are not special tokens: they would stay in the
+# answer text).
+TEMPLATE_OPTIONS = {"enable_thinking": False}
+_PROBE = "tunesmith probe"
+_SYSTEM_ROLE: dict[str, bool] = {}  # chat template -> whether it renders a system message
+
+
+def render(tokenizer, messages: Sequence[dict[str, str]], generation: bool = False) -> str:
+    """``messages`` in the tokenizer's chat template; ``generation`` adds the assistant's opening."""
+    return tokenizer.apply_chat_template(
+        list(messages), tokenize=False, add_generation_prompt=generation, **TEMPLATE_OPTIONS
+    )
+
+
+def accepts_system_role(tokenizer) -> bool:
+    """Whether the chat template renders a system message: Mistral v0.1 and Gemma 2 raise on one, Phi-3's first
+    template drops it silently; Gemma 3's folds it into the first user turn itself (that counts as rendering)."""
+    from jinja2 import TemplateError
+
+    key = repr(tokenizer.chat_template)
+    if key not in _SYSTEM_ROLE:
+        probe = [{"role": "system", "content": _PROBE}, {"role": "user", "content": "?"}]
+        try:
+            _SYSTEM_ROLE[key] = _PROBE in render(tokenizer, probe, generation=True)
+        except TemplateError:
+            _SYSTEM_ROLE[key] = False
+    return _SYSTEM_ROLE[key]
 
 
 def with_system_prompt(messages: Sequence[dict[str, str]], system_prompt: str | None) -> list[dict[str, str]]:
@@ -22,6 +71,19 @@ def with_system_prompt(messages: Sequence[dict[str, str]], system_prompt: str | 
     return messages
 
 
+def conversation(tokenizer, messages: Sequence[dict[str, str]], system_prompt: str | None = None) -> list[dict]:
+    """The messages as the template gets them: the system prompt first, or, for a template without a system
+    role, at the start of the first user turn (a blank line between), as Gemma 3's and later Mistral templates
+    place it themselves."""
+    messages = with_system_prompt(messages, system_prompt)
+    if messages[0]["role"] != "system" or accepts_system_role(tokenizer):
+        return messages
+    system, rest = messages[0]["content"], messages[1:]
+    if rest and rest[0]["role"] == "user":
+        return [{**rest[0], "content": f"{system}\n\n{rest[0]['content']}"}, *rest[1:]]
+    return [{"role": "user", "content": system}, *rest]
+
+
 def chat_text(tokenizer, messages: Sequence[dict[str, str]], system_prompt: str | None = None) -> str:
     """The whole conversation in the model's chat template, as text (encoder-decoders: input, then target); a
     training document (:func:`document_text`) as it is trained."""
@@ -29,16 +91,36 @@ def chat_text(tokenizer, messages: Sequence[dict[str, str]], system_prompt: str 
         return document_text(tokenizer, messages[0]["content"])
     if tokenizer.chat_template is None:
         return plain_prompt(messages) + "\n\n" + messages[-1]["content"]
-    return tokenizer.apply_chat_template(with_system_prompt(messages, system_prompt), tokenize=False)
+    return render(tokenizer, conversation(tokenizer, messages, system_prompt))
 
 
 def prompt_text(tokenizer, messages: Sequence[dict[str, str]], system_prompt: str | None = None) -> str:
     """The conversation up to the point where the assistant starts answering (encoder-decoders: the input)."""
     if tokenizer.chat_template is None:
         return plain_prompt([*messages, {"role": "assistant", "content": ""}])
-    return tokenizer.apply_chat_template(
-        with_system_prompt(messages, system_prompt), tokenize=False, add_generation_prompt=True
-    )
+    return render(tokenizer, conversation(tokenizer, messages, system_prompt), generation=True)
+
+
+def end_of_turn_id(tokenizer) -> int | None:
+    """The token that closes an answer in the chat template (<|im_end|>, Llama 3's <|eot_id|>, Gemma's
+    <end_of_turn>, Phi-3's <|end|>) when it is a token of its own; None without a template or such a token.
+
+    Generation must stop on it: for Gemma and Phi-3 it is not the tokenizer's end-of-text token.
+    """
+    from jinja2 import TemplateError
+
+    if tokenizer.chat_template is None:
+        return None
+    messages = conversation(tokenizer, [{"role": "user", "content": "?"}, {"role": "assistant", "content": _PROBE}])
+    try:
+        text = render(tokenizer, messages)
+    except TemplateError:
+        return None
+    if _PROBE not in text:
+        return None
+    ids = tokenizer(text[text.rindex(_PROBE) + len(_PROBE) :], add_special_tokens=False).input_ids
+    own = set(tokenizer.get_added_vocab().values()) | set(tokenizer.all_special_ids)
+    return ids[0] if ids and ids[0] in own else None
 
 
 def document_text(tokenizer, text: str) -> str:
@@ -78,25 +160,46 @@ def encode_example(tokenizer, example: Example, max_length: int, system_prompt: 
             document_text(tokenizer, example.answer), add_special_tokens=False, truncation=True, max_length=max_length
         )
         return {"input_ids": encoded["input_ids"], "labels": list(encoded["input_ids"])}
-    messages = with_system_prompt(example.messages, system_prompt)
-    full = tokenizer.apply_chat_template(messages, tokenize=False)
-    spans = []
-    for index, message in enumerate(messages):
-        if message["role"] != "assistant":
-            continue
-        start = len(tokenizer.apply_chat_template(messages[:index], tokenize=False, add_generation_prompt=True))
-        through = tokenizer.apply_chat_template(messages[: index + 1], tokenize=False)
-        if not full.startswith(through):
-            raise DataError(f"{example.source}: the chat template does not render turns as a prefix of the whole")
-        spans.append((start, len(through)))
+    messages = conversation(tokenizer, example.messages, system_prompt)
+    full = render(tokenizer, messages)
+    spans = answer_spans(tokenizer, messages, full, example.source)
     encoded = tokenizer(
         full, add_special_tokens=False, return_offsets_mapping=True, truncation=True, max_length=max_length
     )
-    labels = [
-        token if any(start <= offset[0] < end for start, end in spans) else IGNORE_INDEX
-        for token, offset in zip(encoded["input_ids"], encoded["offset_mapping"])
+    labels = [  # a token is learned when it lies wholly within an answer span
+        token if any(start <= begin and finish <= end for start, end in spans) else IGNORE_INDEX
+        for token, (begin, finish) in zip(encoded["input_ids"], encoded["offset_mapping"])
     ]
     return {"input_ids": encoded["input_ids"], "labels": labels}
+
+
+def answer_spans(tokenizer, messages: list[dict], full: str, source: str = "") -> list[tuple[int, int]]:
+    """Character spans of ``full`` (the rendered conversation) to learn: each assistant turn's answer and what
+    closes it (end-of-turn token, newline), from where the generation prompt ends.
+
+    The last answer must render as a prefix of the whole (it is what generation reproduces). An earlier answer
+    is learned up to where the conversation rendered up to it and the whole part: Phi-3 closes a conversation with
+    its end-of-text token, a turn followed by others without it. An earlier answer the template renders otherwise
+    once later turns follow (Qwen3 drops the thinking block of earlier answers, so its generation prompt is not a
+    prefix of the whole) stays as context, without loss.
+
+    Raises:
+        DataError: the last answer is not rendered as a prefix of the whole conversation.
+    """
+    assistant = [index for index, message in enumerate(messages) if message["role"] == "assistant"]
+    spans = []
+    for index in assistant:
+        prompt = render(tokenizer, messages[:index], generation=True)
+        through = render(tokenizer, messages[: index + 1])
+        if index == assistant[-1]:
+            if not (full.startswith(prompt) and full.startswith(through)):
+                raise DataError(f"{source}: the chat template does not render turns as a prefix of the whole")
+            spans.append((len(prompt), len(through)))
+        elif full.startswith(prompt):
+            shared = len(os.path.commonprefix([through, full]))
+            if messages[index]["content"].strip() in full[len(prompt) : shared]:
+                spans.append((len(prompt), shared))
+    return spans
 
 
 def encode_examples(

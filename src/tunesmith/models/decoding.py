@@ -60,6 +60,19 @@ def generate_kwargs(model, settings: dict | None, prompt_length: int) -> dict:
     return options
 
 
+def stop_token_ids(model, tokenizer) -> list[int]:
+    """The tokens that end an answer: the tokenizer's end-of-text token, those the model's generation config
+    lists, and the one closing an assistant turn in the chat template. Gemma's turns end with <end_of_turn>, Phi-3's
+    with <|end|>, a Qwen base model's with <|im_end|>: none is the tokenizer's end-of-text token, and an answer
+    stopped only by that one runs on into a next turn until the token budget is spent."""
+    from tunesmith.models.chat import end_of_turn_id
+
+    configured = getattr(model.generation_config, "eos_token_id", None)
+    configured = configured if isinstance(configured, list) else [configured]
+    ids = [tokenizer.eos_token_id, *configured, end_of_turn_id(tokenizer)]
+    return sorted({token for token in ids if token is not None})
+
+
 LOOP_MAX_PERIOD = 32  # the longest repeated block looked for, in tokens
 LOOP_MIN_TOKENS = 12  # a loop spans at least this many tokens: "ha ha ha" or a repeated dash is not one
 LOOP_MIN_REPEATS = 3

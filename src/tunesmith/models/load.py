@@ -27,11 +27,25 @@ def is_encoder_decoder(folder: Path) -> bool:
 
 
 def load_tokenizer(folder: Path):
+    """The model's tokenizer, padded with its end-of-text token where it has no pad token.
+
+    A decoder-only model without a chat template (a base model) gets tunesmith's default one
+    (:data:`tunesmith.models.chat.DEFAULT_CHAT_TEMPLATE`; the plan says so, see
+    :func:`tunesmith.plan.model_info.has_chat_template`); it is saved with the adapter and exports, so the tuned
+    model is prompted as it was trained. Encoder-decoders keep none: they read plain text.
+    """
     from transformers import AutoTokenizer
+
+    from tunesmith.models.chat import DEFAULT_CHAT_TEMPLATE
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
     if tokenizer.chat_template is None and not is_encoder_decoder(folder):
-        raise ModelError(f"{folder}: the tokenizer has no chat template; use an instruct/chat model")
+        if tokenizer.eos_token is None:
+            raise ModelError(
+                f"{folder}: the tokenizer has no chat template and no end-of-text token to close turns with; "
+                "use an instruct/chat model"
+            )
+        tokenizer.chat_template = DEFAULT_CHAT_TEMPLATE
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer

@@ -51,6 +51,10 @@ BF16_WEIGHT_COPIES = value("lm.BF16_WEIGHT_COPIES")
 ACTIVATION_BYTES = values("lm.ACTIVATION_BYTES")
 LOGIT_BYTES = value("lm.LOGIT_BYTES")
 BF16_GAIN = f"~{BF16_SPEEDUP:.1f}x faster than fp32 (bench/train_step_speed.py)"
+DEFAULT_TEMPLATE_REASON = (
+    "the tokenizer has no chat template (a base model): tunesmith's default, ChatML markup with each turn closed by "
+    "the model's own end-of-text token (tunesmith.models.chat.DEFAULT_CHAT_TEMPLATE), saved with the adapter"
+)
 
 
 def make_plan(profile: DataProfile, config, hardware: Hardware, model: ModelInfo, summaries: bool = False) -> Plan:
@@ -63,6 +67,8 @@ def make_plan(profile: DataProfile, config, hardware: Hardware, model: ModelInfo
     chooser = Chooser()
     training, lora, schedule = config.training, config.lora, config.schedule
 
+    if not model.has_chat_template and not model.encoder_decoder:
+        chooser.pick("chat_template", None, "default (ChatML)", DEFAULT_TEMPLATE_REASON)
     chooser.pick("max_length", training.max_length, *_max_length(profile, model, hardware))
     rank = by_size(RANK_BY_SIZE, n)
     chooser.pick("lora_r", lora.r, rank, f"{n} training examples: room for their facts, still a small adapter")

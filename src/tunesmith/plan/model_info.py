@@ -14,6 +14,8 @@ class ModelInfo:
     n_layers: int
     vocab_size: int
     max_positions: int
+    has_chat_template: bool = True  # False: a base decoder gets tunesmith's default template (the plan says so)
+    encoder_decoder: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -27,7 +29,21 @@ def read_model_info(folder: Path) -> ModelInfo:
         n_layers=config.get("num_hidden_layers", 0),
         vocab_size=config.get("vocab_size", 0),
         max_positions=config.get("max_position_embeddings", 2048),
+        has_chat_template=has_chat_template(Path(folder)),
+        encoder_decoder=bool(config.get("is_encoder_decoder")),
     )
+
+
+def has_chat_template(folder: Path) -> bool:
+    """Whether the model folder's tokenizer ships a chat template, where transformers reads one from:
+    tokenizer_config.json's ``chat_template``, chat_template.jinja / chat_template.json, additional_chat_templates/.
+    (Read from the files: the plan is made without loading the tokenizer twice.)"""
+    settings = folder / "tokenizer_config.json"
+    if settings.is_file() and json.loads(settings.read_text(encoding="utf-8")).get("chat_template"):
+        return True
+    extra = folder / "additional_chat_templates"
+    files = ("chat_template.jinja", "chat_template.json")
+    return any((folder / name).is_file() for name in files) or (extra.is_dir() and any(extra.iterdir()))
 
 
 def _count_parameters(folder: Path) -> int:

@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from tunesmith.models.chat import prompt_text
 from tunesmith.serve import schemas
 from tunesmith.serve.engine import GenerationEngine, Job, QueueFull, Result, Settings
 from tunesmith.serve.load import ChatModel, EmbeddingModel
@@ -122,10 +123,9 @@ def create_app(
         chat = _chat_model(served, body.model)
         messages = [message.model_dump() for message in body.messages]
         passages = await _retrieve(chat, messages)
-        if chat.system_prompt and messages[0]["role"] != "system":
-            messages.insert(0, {"role": "system", "content": chat.system_prompt})
-        try:
-            prompt = chat.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        try:  # as training rendered it: the run's system prompt (in the first user turn where the template has no
+            # system role), Qwen3's non-thinking mode
+            prompt = prompt_text(chat.tokenizer, messages, chat.system_prompt)
         except Exception as err:  # noqa: BLE001 - a template that rejects the conversation is the caller's 400
             raise ApiError(400, f"the model's chat template rejects these messages: {err}", "messages") from None
         max_tokens = body.max_completion_tokens or body.max_tokens

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from transformers import StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
-from tunesmith.models.decoding import generate_kwargs
+from tunesmith.models.decoding import generate_kwargs, stop_token_ids
 
 
 @dataclass(frozen=True)
@@ -249,8 +249,5 @@ class _DeltaStreamer(BaseStreamer):
 
 
 def _eos_ids(model, tokenizer) -> set[int]:
-    configured = model.generation_config.eos_token_id
-    ids = set(configured if isinstance(configured, list) else [configured] if configured is not None else [])
-    if tokenizer.eos_token_id is not None:
-        ids.add(tokenizer.eos_token_id)
-    return ids
+    """End of text and end of turn (Gemma's <end_of_turn>, Phi-3's <|end|>): as scoring stops answers."""
+    return set(stop_token_ids(model, tokenizer))
