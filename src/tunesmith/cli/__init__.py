@@ -358,6 +358,28 @@ def serve(
 
 
 @app.command()
+def tune(
+    config_path: ConfigPath,
+    trials: Annotated[int, typer.Option(min=1, help="Trials to run (the plan's choice is the first).")] = 10,
+    time_budget: Annotated[
+        float | None, typer.Option(min=0.1, help="Minutes; no trial starts after them (a started one finishes).")
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(help="Optuna storage URL shared by several machines; default SQLite in the tune folder."),
+    ] = None,
+) -> None:
+    """Bayesian search (Optuna TPE, median pruning per epoch) over rate, rank, epochs and the task's knobs, each
+    trial a run folder, scored on the validation split; writes tune.json, tune.md and curves.png."""
+    from tunesmith.config import load_config
+    from tunesmith.tune import tune as run_study
+
+    result = run_study(load_config(config_path), trials, time_budget, storage)
+    best = "no trial finished" if result.best_run is None else f"best {result.best_value:.4f}: {result.best_run}"
+    typer.echo(f"{len(result.trials)} trials; {best}; report {result.folder / 'tune.md'}")
+
+
+@app.command()
 def version() -> None:
     """Print tunesmith's version."""
     typer.echo(__version__)

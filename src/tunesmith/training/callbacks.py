@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from transformers import TrainerCallback
@@ -68,6 +69,21 @@ class ProgressCallback(TrainerCallback):
             self.bar = None
 
 
+_EXTRA: list = []  # callbacks a caller adds to every training in its ``with extra_callbacks(...)`` block
+
+
+@contextmanager
+def extra_callbacks(*callbacks) -> Iterator[None]:
+    """Add ``callbacks`` to every trainer built inside the block (``tunesmith tune`` reports each epoch's
+    validation score to its study this way, without the pipeline knowing about studies)."""
+    _EXTRA.extend(callbacks)
+    try:
+        yield
+    finally:
+        for callback in callbacks:
+            _EXTRA.remove(callback)
+
+
 def standard_callbacks(
     output,
     logs_dir: Path,
@@ -105,7 +121,7 @@ def standard_callbacks(
             callbacks.append(PlateauCallback(validation_metric, greater_is_better))
         if patience is not None:
             callbacks.append(EarlyStoppingCallback(early_stopping_patience=patience))
-    return callbacks
+    return callbacks + list(_EXTRA)
 
 
 def logging_callbacks(output, logs_dir: Path, stage: str | None = None) -> list:
