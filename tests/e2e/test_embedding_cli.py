@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from tests.data.test_pairs import scored_pair_rows, write_stsb
 from tunesmith.cli import app
-from tunesmith.models.int8 import load_int8
+from tunesmith.models.int8 import INT8_FILE, load_int8
 
 pytestmark = pytest.mark.slow  # whole runs, each 5-25 s on 2 cores
 
@@ -71,6 +71,7 @@ def test_train_scores_base_and_tuned_at_every_dimension_and_saves_a_loadable_mod
     model = SentenceTransformer(str(run / "model"), local_files_only=True)
     assert model.encode(["a cat sits on the mat"]).shape == (1, 32)
     assert set(metrics["int8_export"]) == {
+        "file",
         "fp32_texts_per_s",
         "int8_texts_per_s",
         "speedup",
@@ -81,10 +82,12 @@ def test_train_scores_base_and_tuned_at_every_dimension_and_saves_a_loadable_mod
     assert metrics["int8_export"]["change"] == round(
         metrics["int8"]["overall"]["spearman"] - metrics["tuned"]["overall"]["spearman"], 4
     )
-    int8 = load_int8(run / "model-int8")
+    assert metrics["int8_export"]["file"] == INT8_FILE and (run / "model-int8" / INT8_FILE).is_file()
+    assert not list((run / "model-int8").glob("*.safetensors"))  # ONNX only: the torch weights are in model/
+    int8 = load_int8(run / "model-int8")  # SentenceTransformer(..., backend="onnx"), the file run in onnxruntime
     texts = ["a cat sits on the mat", "a dog runs"]
     assert np.allclose(int8.encode(texts), model.encode(texts), atol=0.1)  # int8 weights: close, not equal
-    assert type(int8[0].model.encoder.layer[0].output.dense).__module__.startswith("torch.ao.nn.quantized")
+    assert int8.get_backend() == "onnx" and int8[0].auto_model.path.name == INT8_FILE.split("/")[-1]
     assert len((run / "data" / "test.jsonl").read_text().splitlines()) == 24
 
     output = run_cli("eval", run)

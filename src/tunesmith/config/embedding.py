@@ -61,7 +61,9 @@ class EmbeddingConfig(BaseModel):
     retrieval_k: list[int] = Field([1, 5, 10], description="Recall@k reported at these k.")
     eval_batch_size: int = Field(64, ge=1, description="Texts per batch when encoding for evaluation.")
     export_int8: bool = Field(
-        True, description="Also write model-int8/ (dynamic INT8 for CPUs) and measure its speed and score change."
+        True,
+        description="Also write model-int8/ (ONNX, dynamically quantised to INT8 for CPUs) and measure its speed and "
+        "score change.",
     )
 
     @model_validator(mode="after")

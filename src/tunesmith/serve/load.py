@@ -2,7 +2,8 @@
 
 A run's ``task`` decides: ``causal_lm`` serves chat and text completions; ``embedding`` serves embeddings from
 the sentence-transformers folder the run saved. A plain folder is an embedding model when it has
-``modules.json`` (sentence-transformers), else a causal LM (``config.json``).
+``modules.json`` (sentence-transformers; an embedding run's ``model-int8/`` runs its ONNX INT8 file in
+onnxruntime), else a causal LM (``config.json``).
 """
 
 from __future__ import annotations
@@ -107,6 +108,12 @@ def _retriever(run) -> Retriever | None:
 
 
 def _load_embedding(folder: Path, name: str) -> EmbeddingModel:
+    """A sentence-transformers folder; an embedding run's ``model-int8/`` (ONNX INT8, no torch weights) through
+    onnxruntime."""
+    from tunesmith.models.int8 import INFO_FILE, load_int8
+
+    if (Path(folder) / INFO_FILE).is_file():
+        return EmbeddingModel(name, load_int8(folder))
     from sentence_transformers import SentenceTransformer
 
     return EmbeddingModel(name, SentenceTransformer(str(folder), device="cpu"))
