@@ -41,6 +41,10 @@ class Plan:
     def __getitem__(self, name: str) -> Any:
         return self.choices[name].value
 
+    def get(self, name: str, default: Any = None) -> Any:
+        """A choice's value, or ``default`` for plans written before the choice existed (resumed runs)."""
+        return self.choices[name].value if name in self.choices else default
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -141,7 +141,7 @@ class GenerativeTask:
         from tunesmith.tasks.selection import METRIC, answer_scorer
         from tunesmith.training.trainer import ValidationScorer
 
-        if not data.valid or _planned(plan, "select_by", "loss") != "answers":
+        if not data.valid or plan.get("select_by", "loss") != "answers":
             return None
         if distributed.world_size() > 1:
             raise ConfigError("training.select_by 'answers' runs in one process; set it to 'loss' for several")
@@ -236,8 +236,3 @@ def rewrite_training(config, train: list[Example]) -> tuple[list[Example], dict]
     rewritten, stats = add_rewrites(train, settings.k, generator, encoder, settings.min_similarity)
     Console().print(f"rewrites: {describe(stats)}")
     return rewritten, stats
-
-
-def _planned(plan: Plan, name: str, default):
-    """A plan's choice, or ``default`` for plans written before the choice existed (resumed runs)."""
-    return plan.choices[name].value if name in plan.choices else default

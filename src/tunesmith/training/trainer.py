@@ -133,7 +133,7 @@ def training_arguments(
         max_grad_norm=training.max_grad_norm,
         bf16=bool(plan["bf16"]),
         use_cpu=use_cpu,
-        activation_checkpointing=bool(_planned(plan, "gradient_checkpointing", training.gradient_checkpointing)),
+        activation_checkpointing=bool(plan.get("gradient_checkpointing", training.gradient_checkpointing)),
         train_sampling_strategy="group_by_length",
         logging_steps=output.logging_steps,
         eval_strategy=per_epoch,
@@ -149,14 +149,6 @@ def training_arguments(
         dataloader_num_workers=0,
         ddp_find_unused_parameters=False,  # every LoRA weight gets a gradient at every step: skip the search
     )
-
-
-def _planned(plan, name: str, default):
-    """A plan's choice, or ``default`` for plans written before the choice existed (resumed runs)."""
-    try:
-        return plan[name]
-    except KeyError:
-        return default
 
 
 def curriculum_sampler(training, bundle, train_dataset, epochs: float) -> CurriculumSampler | None:
