@@ -1,8 +1,10 @@
 """Do a run's GGUF exports generate what the merged transformers model generates? Greedy tokens side by side.
 
-Exports RUN to a merged folder and to GGUF f16 and q8_0 (in a temp folder), then for the first N test questions
-of the run (chat template + the run's system prompt) compares the first K greedy tokens of the merged model with
-those of each GGUF read back by transformers' GGUF loader and, where llama-cpp-python is installed, by llama.cpp.
+Exports RUN to a merged folder and to GGUF f16 and q8_0 (in a temp folder) twice: through llama.cpp's own
+converter (tunesmith's export) and, as the baseline, through the home-made Llama-only writer tunesmith had before
+(read from git history at BASELINE_COMMIT, so it is the code that shipped). Then for the first N test questions of
+the run (chat template + the run's system prompt) compares the first K greedy tokens of the merged model with those
+of each GGUF read back by transformers' GGUF loader and, where llama-cpp-python is installed, by llama.cpp.
 
     python bench/gguf_agreement.py RUN [--questions 10 --tokens 16]
 """
@@ -13,13 +15,29 @@ import argparse
 import importlib.util
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+BASELINE_COMMIT = "7394088"  # the last commit whose src/tunesmith/export/gguf.py wrote GGUF itself
+
+
+def baseline_writer():
+    """write_gguf(model, tokenizer, tokenizer_dir, path, weights, name) of the home-made writer at BASELINE_COMMIT."""
+    source = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{BASELINE_COMMIT}:src/tunesmith/export/gguf.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    module = types.ModuleType("baseline_gguf")
+    exec(compile(source, f"{BASELINE_COMMIT}:gguf.py", "exec"), module.__dict__)
+    return module.write_gguf
 
 
 def prompts(run: Path, count: int, tokenizer, system_prompt: str | None) -> list[list[int]]:
@@ -82,24 +100,33 @@ def main() -> None:
         files = {}
         for weights in ("f16", "q8_0"):
             started = time.perf_counter()
-            files[weights] = export_run(args.run, "gguf", out / f"model-{weights}.gguf", weights)
-            timings[weights] = time.perf_counter() - started
+            path = out / f"model-{weights}.gguf"
+            files[f"llama.cpp converter {weights}"] = export_run(args.run, "gguf", path, weights)
+            timings[f"converter {weights}"] = time.perf_counter() - started
         merged = AutoModelForCausalLM.from_pretrained(merged_dir).eval()
+        write_baseline = baseline_writer()
+        for weights in ("f16", "q8_0"):
+            started = time.perf_counter()
+            path = out / f"baseline-{weights}.gguf"
+            files[f"home-made writer {weights}"] = write_baseline(
+                merged, AutoTokenizer.from_pretrained(merged_dir), merged_dir, path, weights, run.name
+            )
+            timings[f"home-made {weights}"] = time.perf_counter() - started
         tokenizer = AutoTokenizer.from_pretrained(merged_dir)
         asked = prompts(args.run, args.questions, tokenizer, run.system_prompt)
         expected = [transformers_greedy(merged, ids, args.tokens) for ids in asked]
         print(f"\n{args.run}: {len(asked)} test questions, first {args.tokens} greedy tokens vs the merged model")
         walls = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items())
         print(f"export wall times: {walls}")
-        print(f"{'reader':34} {'file MB':>8} {'all K tokens equal':>19} {'mean equal prefix':>18}")
+        print(f"{'file, reader':52} {'file MB':>8} {'all K tokens equal':>19} {'mean equal prefix':>18}")
         has_llama_cpp = importlib.util.find_spec("llama_cpp") is not None
-        for weights, path in files.items():
+        for name, path in files.items():
             size = path.stat().st_size / 2**20
             model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name).eval()
             got = [transformers_greedy(model, ids, args.tokens) for ids in asked]
             full, prefix = agreement(expected, got)
-            label = f"transformers GGUF reader, {weights}"
-            print(f"{label:34} {size:>8.1f} {f'{full}/{len(asked)}':>19} {prefix:>18.1f}")
+            label = f"{name}, transformers' reader"
+            print(f"{label:52} {size:>8.1f} {f'{full}/{len(asked)}':>19} {prefix:>18.1f}")
             if has_llama_cpp:
                 from llama_cpp import Llama
 
@@ -109,8 +136,8 @@ def main() -> None:
                 )
                 got = [llama_cpp_greedy(llm, ids, args.tokens) for ids in asked]
                 full, prefix = agreement(expected, got)
-                label = f"llama.cpp (llama-cpp-python), {weights}"
-                row = f"{label:34} {size:>8.1f} {f'{full}/{len(asked)}':>19} {prefix:>18.1f}"
+                label = f"{name}, llama.cpp"
+                row = f"{label:52} {size:>8.1f} {f'{full}/{len(asked)}':>19} {prefix:>18.1f}"
                 print(f"{row}  same prompt ids: {same_ids}")
                 print(f"  first answer: {llm.detokenize(got[0]).decode(errors='replace')!r}")
         print(f"  merged model's first answer: {tokenizer.decode(expected[0])!r}")

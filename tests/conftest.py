@@ -208,3 +208,18 @@ def build_tiny_bert(folder: Path, seed: int = 0) -> Path:
 def tiny_bert_dir(tmp_path_factory) -> Path:
     """A tiny BERT sentence-transformers folder (~60k parameters), 32-dimensional embeddings."""
     return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
+
+
+def require_llama_cpp():
+    """llama-cpp-python (llama.cpp itself, which `make test` compiles): skipped where it is not installed, a
+    failure where TUNESMITH_REQUIRE_LLAMA_CPP is set (CI), so that no GGUF check is silently skipped there."""
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        if os.environ.get("TUNESMITH_REQUIRE_LLAMA_CPP"):
+            pytest.fail("llama-cpp-python is missing: `make test` compiles it from its source archive")
+        pytest.skip("llama-cpp-python is not installed (make test compiles it)")
+    import llama_cpp
+
+    return llama_cpp

@@ -8,7 +8,8 @@ answer in its template (what the labels must hold after the answer).
 
 from __future__ import annotations
 
-import string
+import functools
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -421,7 +422,7 @@ FAMILIES: dict[str, Family] = {
             eos="</s>",
             pad=None,
             unk="<unk>",
-            end_of_answer="</s>\n",
+            end_of_answer="</s> \n",  # a legacy SentencePiece tokenizer puts a "▁" before text after </s>
             end_of_turn="</s>",
             pieces="metaspace",
         ),
@@ -462,7 +463,7 @@ FAMILIES: dict[str, Family] = {
             eos="<|endoftext|>",
             pad="<|endoftext|>",
             unk="<unk>",
-            end_of_answer="<|end|>\n<|endoftext|>",
+            end_of_answer="<|end|><|endoftext|>",  # <|end|> eats the newline after it (rstrip)
             end_of_turn="<|end|>",
             pieces="metaspace",
             config={"original_max_position_embeddings": 256},
@@ -520,23 +521,19 @@ FAMILIES: dict[str, Family] = {
 
 
 def build_tokenizer(family: Family, vocab_size: int = 600):
-    """A BPE tokenizer trained in-process on the sample corpus, with the family's special tokens and template."""
+    """A tokenizer trained in-process on the sample corpus, with the family's special tokens and template: byte-level
+    BPE (tokenizers), or for the SentencePiece families a real SentencePiece model converted by transformers, as
+    those families ship it (tokenizer.model beside tokenizer.json; llama.cpp's converter reads the former)."""
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    if family.pieces == "bytelevel":
-        core = Tokenizer(models.BPE(unk_token=None))
-        core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        core.decoder = decoders.ByteLevel()
-        alphabet = pre_tokenizers.ByteLevel.alphabet()
-    else:  # as transformers converts SentencePiece models (Llama 2, Mistral, Phi-3, Gemma): "▁" marks a space
-        core = Tokenizer(models.BPE(unk_token=family.unk))
-        core.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")
-        core.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="first")
-        alphabet = sorted({char for text in _corpus() for char in text} | set(string.printable) | {"▁"})
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=list(family.specials), initial_alphabet=alphabet
-    )
+    if family.pieces == "metaspace":
+        return _sentencepiece_tokenizer(family, vocab_size)
+    core = Tokenizer(models.BPE(unk_token=None))
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[*family.specials], initial_alphabet=alphabet)
     core.train_from_iterator(_corpus(), trainer=trainer)
     if family.plain_tokens:
         core.add_tokens([AddedToken(token, special=False, normalized=False) for token in family.plain_tokens])
@@ -549,6 +546,77 @@ def build_tokenizer(family: Family, vocab_size: int = 600):
         unk_token=family.unk,
         extra_special_tokens=[token for token in family.specials if token not in named],
     )
+    tokenizer.chat_template = family.template
+    return tokenizer
+
+
+# The SentencePiece model's own pieces, in id order as the family has them (its other specials are added after).
+SENTENCEPIECE_PIECES = {
+    "gemma": {"pad": "<pad>", "eos": "<eos>", "bos": "<bos>", "unk": "<unk>"},
+    "llama": {"unk": "<unk>", "bos": "<s>", "eos": "</s>"},
+}
+
+
+@functools.cache
+def sentencepiece_model(name: str, vocab_size: int = 600) -> bytes:
+    """tokenizer.model: a BPE SentencePiece model with byte fallback (as Llama 2, Mistral, Phi-3 and Gemma's)."""
+    import io
+
+    import sentencepiece
+
+    gemma = name.startswith("gemma")
+    own = SENTENCEPIECE_PIECES["gemma" if gemma else "llama"]
+    ids = {f"{role}_id": -1 for role in ("unk", "bos", "eos", "pad")}
+    for index, (role, piece) in enumerate(own.items()):
+        ids[f"{role}_id"], ids[f"{role}_piece"] = index, piece
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(_corpus()),
+        model_writer=model,
+        vocab_size=vocab_size,
+        model_type="bpe",
+        byte_fallback=True,
+        character_coverage=1.0,
+        split_digits=True,
+        add_dummy_prefix=not gemma,  # Gemma's model does not prepend a space
+        remove_extra_whitespaces=False,
+        normalization_rule_name="identity",
+        minloglevel=2,
+        **ids,
+    )
+    return model.getvalue()
+
+
+# Phi-3's chat markers eat the whitespace after them (rstrip), as its tokenizer.json says and llama.cpp mirrors.
+RSTRIP = {"phi3": ("<|assistant|>", "<|end|>", "<|system|>", "<|user|>")}
+
+
+def _sentencepiece_tokenizer(family: Family, vocab_size: int):
+    import tempfile
+
+    from tokenizers import AddedToken
+    from transformers import AutoTokenizer
+
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "tokenizer.model").write_bytes(sentencepiece_model(family.name, vocab_size))
+        tokenizer_class = "GemmaTokenizer" if family.name.startswith("gemma") else "LlamaTokenizer"
+        # legacy: a space is prepended after every special token, as these families' tokenizer.json files (and
+        # llama.cpp's SentencePiece tokenizer) do; Gemma's model prepends none at all.
+        legacy = not family.name.startswith("gemma")
+        config = {"tokenizer_class": tokenizer_class, "legacy": legacy}
+        (Path(folder) / "tokenizer_config.json").write_text(json.dumps(config))
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    tokenizer.init_kwargs["legacy"] = legacy  # saved, so that the model folder reloads it the same way
+    rstrip = RSTRIP.get(family.name, ())
+    added = [
+        AddedToken(token, rstrip=token in rstrip, special=True, normalized=False)
+        for token in family.specials
+        if token not in tokenizer.get_vocab()
+    ]
+    named = {"bos_token": family.bos, "eos_token": family.eos, "pad_token": family.pad, "unk_token": family.unk}
+    named = {key: token for key, token in named.items() if token}
+    tokenizer.add_special_tokens(named | {"extra_special_tokens": added})
+    tokenizer.pad_token = family.pad  # None where the family ships none (not the converter's default)
     tokenizer.chat_template = family.template
     return tokenizer
 
@@ -573,4 +641,6 @@ def build_family(folder: Path, family: Family, seed: int = 0, template: bool = T
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+    if family.pieces == "metaspace":  # as the family ships it; transformers does not write it back
+        (folder / "tokenizer.model").write_bytes(sentencepiece_model(family.name))
     return folder

@@ -26,10 +26,11 @@ QUESTIONS = ["When do you open?", "Where are you?", "Do you print banners for a 
 # otherwise than when it generates them (Qwen3 drops their thinking block), so they are context, not learned.
 HISTORY_END = {
     "llama3": "<|eot_id|>",
-    "tinyllama": "</s>\n",
+    "tinyllama": "</s> \n",  # "▁" before the text after a special token (legacy SentencePiece, as llama.cpp)
     "qwen2": "<|im_end|>\n",
     "qwen3": None,
-    "phi3": "<|end|>\n",  # the end-of-text token closes only the whole conversation
+    # <|end|> eats the newline after it, and the next answer starts with "▁"; end-of-text closes the conversation
+    "phi3": "<|end|> ",
     "mistral": "</s>",
     "gemma2": "<end_of_turn>\n",
     "gemma3": "<end_of_turn>\n",
@@ -306,7 +307,7 @@ def test_a_base_model_gets_the_default_template(base_folder):
         "<|im_start|>assistant\nWe open at 8 am.</s>\n"
     )
     encoded = encode_example(tokenizer, example, max_length=256, system_prompt=SYSTEM)
-    assert labelled_text(tokenizer, encoded) == "We open at 8 am.</s>\n"  # turns end with the model's own token
+    assert labelled_text(tokenizer, encoded) == "We open at 8 am.</s> \n"  # turns end with the model's own token
 
 
 def test_the_plan_says_when_the_default_template_is_used(base_folder, tiny_model_dir, tiny_t5_dir):

@@ -303,7 +303,14 @@ def export(
     out: Annotated[
         Path | None, typer.Option(help="New folder (or .gguf file) to write; default beside the run.")
     ] = None,
-    gguf_type: Annotated[str, typer.Option("--gguf-type", help="GGUF weights: f16 or q8_0.")] = "f16",
+    gguf_type: Annotated[
+        str,
+        typer.Option(
+            "--gguf-type",
+            help="GGUF weights: f16, bf16 or q8_0 (llama.cpp's converter); q4_K_M, q5_K_M or q6_K (its quantizer, "
+            "with llama-cpp-python installed).",
+        ),
+    ] = "f16",
     runs_dir: RunsDir = Path("runs"),
 ) -> None:
     """Export a finished run: a merged model folder, the adapter alone, a GGUF file, or an Ollama folder."""

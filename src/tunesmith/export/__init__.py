@@ -10,15 +10,14 @@ from tunesmith.runs.finished import FinishedRun, open_finished_run
 FORMATS = ("merged", "adapter", "gguf", "ollama")
 
 
-def export_run(run_path: Path, format: str, out: Path, gguf_type: str = "f16") -> Path:
+def export_run(run_path: Path, format: str, out: Path, weights: str = "f16") -> Path:
     """Write a new ``out`` (a folder, or a .gguf file for ``gguf``) from the run; the run folder is only read."""
     from tunesmith.export import merge
-    from tunesmith.export.gguf import GGUF_TYPES
+    from tunesmith.export.gguf import gguf_type
 
     if format not in FORMATS:
         raise ExportError(f"unknown export format '{format}'; choose one of {', '.join(FORMATS)}")
-    if gguf_type not in GGUF_TYPES:
-        raise ExportError(f"--gguf-type must be one of {', '.join(GGUF_TYPES)}, not '{gguf_type}'")
+    weights = gguf_type(weights)
     if Path(out).exists():
         raise ExportError(f"{out} already exists; exports never overwrite")
     run = open_finished_run(run_path)
@@ -27,8 +26,8 @@ def export_run(run_path: Path, format: str, out: Path, gguf_type: str = "f16") -
     if format == "adapter":
         return merge.export_adapter(run, Path(out))
     if format == "gguf":
-        return merge.export_gguf(run, Path(out), gguf_type)
-    return merge.export_ollama(run, Path(out), gguf_type)
+        return merge.export_gguf(run, Path(out), weights)
+    return merge.export_ollama(run, Path(out), weights)
 
 
 __all__ = ["FORMATS", "FinishedRun", "export_run", "open_finished_run"]

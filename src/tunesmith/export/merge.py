@@ -59,7 +59,7 @@ def export_gguf(run: FinishedRun, out: Path, weights: str) -> Path:
     from tunesmith.export.gguf import write_gguf
 
     model, tokenizer = merged_model(run)
-    return write_gguf(model, tokenizer, run.base_dir, out, weights, run.name)
+    return write_gguf(model, tokenizer, out, weights, run.name, run.base_dir)
 
 
 def export_ollama(run: FinishedRun, out: Path, weights: str) -> Path:
@@ -88,7 +88,7 @@ def export_ollama(run: FinishedRun, out: Path, weights: str) -> Path:
         ) + text
 
     def save(folder: Path) -> None:
-        write_gguf(model, tokenizer, run.base_dir, folder / "model.gguf", weights, run.name)
+        write_gguf(model, tokenizer, folder / "model.gguf", weights, run.name, run.base_dir)
         (folder / "Modelfile").write_text(text, encoding="utf-8")
         if retrieval.is_dir():
             shutil.copytree(retrieval, folder / INDEX_FOLDER)

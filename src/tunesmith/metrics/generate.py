@@ -61,8 +61,11 @@ def generate(
 
 @torch.inference_mode()
 def _generate_batch(model, tokenizer, prompts, max_new_tokens: int, bf16: bool, settings=None) -> list[Generation]:
-    batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-    prompt_length = 1 if model.config.is_encoder_decoder else batch["input_ids"].shape[1]  # the decoder's start
+    # A decoder's prompt is templated text that holds its special tokens; an encoder reads the prompt as training
+    # encoded it, wrapped by the tokenizer (T5's closing </s>, BART's <s> ... </s>).
+    encoder_decoder = model.config.is_encoder_decoder
+    batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=encoder_decoder).to(model.device)
+    prompt_length = 1 if encoder_decoder else batch["input_ids"].shape[1]  # the decoder's start
     options = generate_kwargs(model, settings, prompt_length=prompt_length)
     greedy = options.get("num_beams", 1) == 1  # greedy rows end on their own; a beam's row is not one answer
     ends = stop_token_ids(model, tokenizer)  # end of text and end of turn (Gemma's <end_of_turn> is not the former)

@@ -48,12 +48,16 @@ class ContinuationNoRepeatNGram(LogitsProcessor):
 
 def generate_kwargs(model, settings: dict | None, prompt_length: int) -> dict:
     """``model.generate`` options for ``settings`` (num_beams, length_penalty, no_repeat_ngram_size, ...): on a
-    decoder-only model the n-gram ban becomes :class:`ContinuationNoRepeatNGram` over the generated tokens."""
-    options = dict(settings or {})
+    decoder-only model the n-gram ban becomes :class:`ContinuationNoRepeatNGram` over the generated tokens.
+
+    The beams and the built-in ban are always given, greedy and none by default: BART checkpoints ship
+    ``num_beams: 4`` and ``no_repeat_ngram_size: 3`` in their generation config, which would otherwise replace
+    a greedy, unguarded decoding that was asked for."""
+    options = {"num_beams": 1, **(settings or {})}
     size = options.pop("no_repeat_ngram_size", 0) or 0
-    if size and model.config.is_encoder_decoder:  # the decoder's sequence is the answer alone already
-        options["no_repeat_ngram_size"] = size
-    elif size:
+    encoder_decoder = model.config.is_encoder_decoder
+    options["no_repeat_ngram_size"] = size if encoder_decoder else 0  # an encoder-decoder's sequence is the answer
+    if size and not encoder_decoder:
         processors = LogitsProcessorList(options.pop("logits_processor", None) or [])
         processors.append(ContinuationNoRepeatNGram(size, prompt_length))
         options["logits_processor"] = processors
