@@ -165,9 +165,9 @@ def tiny_run_dir(tmp_path_factory, tiny_model_dir) -> Path:
     return train_tiny_run(tmp_path_factory.mktemp("tiny_run"), tiny_model_dir)
 
 
-def build_tiny_bert(folder: Path, seed: int = 0) -> Path:
+def build_tiny_bert(folder: Path, seed: int = 0, pooling: str = "mean", normalize: bool = False) -> Path:
     """A 2-layer BERT (hidden 32) with a locally trained WordPiece tokenizer, saved as a sentence-transformers
-    folder with mean pooling."""
+    folder with mean pooling (or ``pooling``), then a Normalize module where ``normalize``."""
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.base.modules import Transformer
@@ -199,8 +199,12 @@ def build_tiny_bert(folder: Path, seed: int = 0) -> Path:
     transformer_dir = folder / "transformer"
     BertModel(config).save_pretrained(transformer_dir)
     tokenizer.save_pretrained(transformer_dir)
-    model = SentenceTransformer(modules=[Transformer(str(transformer_dir), max_seq_length=64), Pooling(32, "mean")])
-    model.save(str(folder / "st"))
+    modules = [Transformer(str(transformer_dir), max_seq_length=64), Pooling(32, pooling)]
+    if normalize:  # as BAAI/bge-* models ship: unit-length embeddings
+        from sentence_transformers.base.modules import Normalize
+
+        modules.append(Normalize())
+    SentenceTransformer(modules=modules).save(str(folder / "st"))
     return folder / "st"
 
 

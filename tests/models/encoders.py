@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import _corpus
+from tests.conftest import _corpus, build_tiny_bert
 
 BART_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]  # BART's ids: <s> 0, <pad> 1, </s> 2, <unk> 3
 MPNET_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]  # all-mpnet-base-v2's first ids, in its order
@@ -122,27 +122,5 @@ def build_tiny_mpnet(folder: Path, seed: int = 0) -> Path:
 
 
 def build_tiny_bge(folder: Path, seed: int = 0) -> Path:
-    """A 2-layer BERT (hidden 32) as BAAI/bge-* models ship: CLS pooling, then a Normalize module (unit-length
-    embeddings)."""
-    import torch
-    from tokenizers import processors
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    core = _wordpiece(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], "[UNK]")
-    core.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", core.token_to_id("[CLS]")), ("[SEP]", core.token_to_id("[SEP]"))],
-    )
-    tokenizer = BertTokenizerFast(tokenizer_object=core, do_lower_case=True)
-    config = BertConfig(
-        vocab_size=core.get_vocab_size(),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-        pad_token_id=core.token_to_id("[PAD]"),
-    )
-    torch.manual_seed(seed)
-    return _sentence_folder(folder, BertModel(config), tokenizer, "cls", normalize=True)
+    """The tiny BERT as BAAI/bge-* models ship: CLS pooling, then a Normalize module (unit-length embeddings)."""
+    return build_tiny_bert(folder, seed, pooling="cls", normalize=True)
