@@ -15,6 +15,7 @@ from tunesmith.export.gguf import gguf_type
 
 
 def fake_sdist(path, with_converter: bool = True):
+    path.parent.mkdir(parents=True, exist_ok=True)
     root = "llama_cpp_python-0.3.36/vendor/llama.cpp/"
     files = {
         root + "conversion/__init__.py": "",
@@ -44,11 +45,17 @@ def test_the_converter_is_unpacked_from_the_source_archive_alone(tmp_path, monke
     assert again == target and (target / "convert_hf_to_gguf.py").is_file()  # reinstalling replaces it whole
 
 
-def test_an_archive_without_the_converter_is_refused_and_nothing_is_kept(tmp_path):
+def test_an_archive_without_the_converter_is_refused_and_the_installed_one_kept(tmp_path):
     sdist = fake_sdist(tmp_path / "llama_cpp_python-0.3.36.tar.gz", with_converter=False)
     with pytest.raises(ExportError, match="no vendor/llama.cpp/convert_hf_to_gguf.py"):
         llama_cpp.install_converter(sdist, tmp_path / "kept")
     assert not (tmp_path / "kept").exists()
+    archive = fake_sdist(tmp_path / "good" / "llama_cpp_python-0.3.36.tar.gz")
+    good = llama_cpp.install_converter(archive, tmp_path / "kept")
+    with pytest.raises(ExportError, match="no vendor/llama.cpp/convert_hf_to_gguf.py"):
+        llama_cpp.install_converter(sdist, good)
+    assert (good / "convert_hf_to_gguf.py").read_text() == "print('converter')"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["good", "kept", "llama_cpp_python-0.3.36.tar.gz"]
 
 
 def test_a_missing_converter_names_the_command_that_installs_it(tmp_path, monkeypatch):

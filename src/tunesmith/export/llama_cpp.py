@@ -69,10 +69,15 @@ def install_converter(sdist: Path | None = None, target: Path | None = None) -> 
             if not any(m.name == prefix + "convert_hf_to_gguf.py" for m in members):
                 raise ExportError(f"{sdist}: no vendor/llama.cpp/convert_hf_to_gguf.py in this archive")
             archive.extractall(scratch, members=members, filter="data")
+        # A complete new copy first; an installed one is swapped out only then (a failed install keeps it).
+        fresh, old = target.with_name(target.name + ".new"), target.with_name(target.name + ".old")
+        for leftover in (fresh, old):
+            shutil.rmtree(leftover, ignore_errors=True)
+        save_folder(fresh, lambda folder: shutil.copytree(Path(scratch) / prefix, folder, dirs_exist_ok=True))
         if target.exists():
-            shutil.rmtree(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        save_folder(target, lambda folder: shutil.copytree(Path(scratch) / prefix, folder, dirs_exist_ok=True))
+            target.rename(old)
+        fresh.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
     return target
 
 
