@@ -181,3 +181,22 @@ def test_a_sentencepiece_family_without_its_tokenizer_model_is_a_clear_error(tmp
         write_gguf(model, tokenizer, tmp_path / "phi3.gguf", "f16", "phi3", tokenizer_dir=None)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["phi3"]  # no file, no scratch folder left behind
     assert json.loads((folder / "config.json").read_text())["architectures"] == ["Phi3ForCausalLM"]
+
+
+@pytest.mark.parametrize("legacy", [True, False])
+def test_an_export_says_when_llama_cpp_tokenizes_prompts_unlike_training(tmp_path, capsys, legacy):
+    """A TinyLlama tokenizer saved with legacy false puts no "▁" after a special token; llama.cpp always does."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    require_llama_cpp()
+    folder = build_family(tmp_path / "tinyllama", FAMILIES["tinyllama"])
+    config_path = folder / "tokenizer_config.json"
+    config_path.write_text(json.dumps({**json.loads(config_path.read_text()), "legacy": legacy}))
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
+    capsys.readouterr()
+    write_gguf(model, tokenizer, tmp_path / "tiny.gguf", "f16", "tinyllama", folder)
+    said = capsys.readouterr().err
+    if legacy:
+        assert "tokenizes a chat prompt unlike transformers" not in said
+    else:
+        assert "note: tiny.gguf: llama.cpp tokenizes a chat prompt unlike transformers" in " ".join(said.split())

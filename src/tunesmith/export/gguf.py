@@ -55,7 +55,42 @@ def write_gguf(
                 f16 = Path(scratch) / "f16.gguf"
                 convert(source, f16, "f16", pre, name)
                 quantize(f16, temp, weights)
+            differs = tokenization_difference(temp, tokenizer)
+    if differs:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"note: {path.name}: {differs}")
     return path
+
+
+PROBE = [{"role": "user", "content": "When do you open? Call (541) 555-0187 or see https://example.com/hours"}]
+
+
+def tokenization_difference(path: Path, tokenizer) -> str | None:
+    """Where llama.cpp (llama-cpp-python, when installed) tokenizes a chat prompt unlike transformers, what differs;
+    None when they agree or llama.cpp is not installed. A legacy-free SentencePiece tokenizer, for one, puts no
+    space after a special token where llama.cpp does: the served model then reads prompts unlike training."""
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        return None
+    from tunesmith.models.chat import prompt_text
+
+    text = prompt_text(tokenizer, PROBE, "You answer briefly.")
+    expected = tokenizer(text, add_special_tokens=False)["input_ids"]
+    vocab = Llama(model_path=str(path), vocab_only=True, verbose=False)
+    try:
+        got = vocab.tokenize(text.encode(), add_bos=False, special=True)
+    finally:
+        vocab.close()
+    if got == expected:
+        return None
+    at = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
+    return (
+        f"llama.cpp tokenizes a chat prompt unlike transformers ({len(got)} tokens against {len(expected)}, first "
+        f"difference at token {at}: {tokenizer.convert_ids_to_tokens(expected[at : at + 3])} in training); answers "
+        "served from this file may differ from the ones tunesmith scored"
+    )
 
 
 # The splits of Llama 3 and Qwen2 (and their descendants), as their tokenizer.json write them.
