@@ -74,3 +74,18 @@ def save_folder(target: Path, save: Callable[[Path], None]) -> None:
     """Run ``save(folder)`` into a staged folder and publish it atomically as ``target``."""
     with staged_folder(target) as staging:
         save(staging)
+
+
+def replace_folder(target: Path, save: Callable[[Path], None]) -> None:
+    """As :func:`save_folder`, where ``target`` may exist already: the new folder is complete before the old one is
+    moved aside (then removed), so a failed ``save`` leaves the old one in place."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    spare = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        save_folder(spare / "new", save)
+        if target.exists():
+            target.rename(spare / "old")
+        (spare / "new").rename(target)
+    finally:
+        shutil.rmtree(spare, ignore_errors=True)

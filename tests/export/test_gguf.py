@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from tests.conftest import CHATML, require_llama_cpp
+from tests.export.greedy import llama_cpp_greedy, transformers_greedy
 from tunesmith.errors import ExportError
 from tunesmith.export import export_run
 from tunesmith.export.ollama import chat_format, go_template
@@ -31,12 +32,6 @@ def merged(exports):
     )
 
 
-def greedy_ids(model, ids: list[int], steps: int) -> list[int]:
-    with torch.no_grad():
-        out = model.generate(torch.tensor([ids]), max_new_tokens=steps, min_new_tokens=steps, do_sample=False)
-    return out[0, len(ids) :].tolist()
-
-
 @pytest.mark.parametrize(("weights", "tolerance"), [("f16", 0.05), ("q8_0", 0.1)])
 def test_gguf_reads_back_as_the_merged_model_with_its_tokenizer(exports, merged, weights, tolerance):
     """transformers' own GGUF reader (which undoes llama.cpp's q/k row order) gives back the merged model."""
@@ -50,7 +45,7 @@ def test_gguf_reads_back_as_the_merged_model_with_its_tokenizer(exports, merged,
     with torch.no_grad():
         expected, got = merged[0](torch.tensor([ids])).logits, model(torch.tensor([ids])).logits
     assert (expected - got).abs().max() < tolerance * expected.abs().max()
-    assert greedy_ids(model, ids, 8) == greedy_ids(merged[0], ids, 8)
+    assert transformers_greedy(model, ids, 8) == transformers_greedy(merged[0], ids, 8)
 
 
 def test_gguf_metadata_carries_the_tokenizer_and_chat_template(exports, merged):
@@ -141,15 +136,11 @@ def test_llama_cpp_loads_the_gguf_and_generates_the_same_first_tokens(exports, m
 
     model, tokenizer = merged
     ids = tokenizer(PROMPT, add_special_tokens=False)["input_ids"]
-    expected = greedy_ids(model, ids, 8)
+    expected = transformers_greedy(model, ids, 8)
     # f16 must follow the merged model exactly; q8_0 (llama.cpp also rounds the activations to 8 bits in its dot
     # products) only at the start: this tiny model's top logits are close enough for rounding to swap them later.
     for weights, must_match in (("f16", len(expected)), ("q8_0", 2)):
         llm = Llama(model_path=str(exports[weights]), n_ctx=256, n_threads=2, verbose=False, seed=0)
         assert llm.tokenize(PROMPT.encode(), add_bos=False, special=True) == ids
-        generated = []
-        for token in llm.generate(ids, top_k=1, temp=0.0, reset=True):
-            generated.append(token)
-            if len(generated) == len(expected):
-                break
+        generated = llama_cpp_greedy(llm, ids, len(expected))
         assert generated[:must_match] == expected[:must_match], weights

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from tests.conftest import require_llama_cpp
+from tests.export.greedy import llama_cpp_greedy, transformers_greedy
 from tests.models.families import FAMILIES, build_family
 from tunesmith.export.gguf import write_gguf
 from tunesmith.models.chat import prompt_text
@@ -60,12 +61,6 @@ def prompt(tokenizer) -> tuple[str, list[int]]:
     return text, tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
-def greedy(model, ids: list[int]) -> list[int]:
-    with torch.no_grad():
-        out = model.generate(torch.tensor([ids]), max_new_tokens=STEPS, min_new_tokens=STEPS, do_sample=False)
-    return out[0, len(ids) :].tolist()
-
-
 def test_the_file_names_the_family_and_carries_its_chat_template_and_end_of_turn(converted):
     from gguf import GGUFReader
 
@@ -90,12 +85,7 @@ def test_llama_cpp_tokenizes_the_prompt_and_answers_as_transformers(converted, w
     text, ids = prompt(tokenizer)
     llm = Llama(model_path=str(files[weights]), n_ctx=256, n_threads=1, verbose=False, seed=0)
     assert llm.tokenize(text.encode(), add_bos=False, special=True) == ids
-    expected = greedy(model, ids)
-    got = []
-    for token in llm.generate(ids, top_k=1, temp=0.0, reset=True):
-        got.append(token)
-        if len(got) == STEPS:
-            break
+    expected, got = transformers_greedy(model, ids, STEPS), llama_cpp_greedy(llm, ids, STEPS)
     must_match = STEPS if weights == "f16" else 2
     assert got[:must_match] == expected[:must_match]
 

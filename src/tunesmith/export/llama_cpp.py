@@ -20,7 +20,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from tunesmith.atomic import save_folder
+from tunesmith.atomic import replace_folder
 from tunesmith.errors import ExportError
 
 LLAMA_CPP_PYTHON = "0.3.36"
@@ -69,15 +69,7 @@ def install_converter(sdist: Path | None = None, target: Path | None = None) -> 
             if not any(m.name == prefix + "convert_hf_to_gguf.py" for m in members):
                 raise ExportError(f"{sdist}: no vendor/llama.cpp/convert_hf_to_gguf.py in this archive")
             archive.extractall(scratch, members=members, filter="data")
-        # A complete new copy first; an installed one is swapped out only then (a failed install keeps it).
-        fresh, old = target.with_name(target.name + ".new"), target.with_name(target.name + ".old")
-        for leftover in (fresh, old):
-            shutil.rmtree(leftover, ignore_errors=True)
-        save_folder(fresh, lambda folder: shutil.copytree(Path(scratch) / prefix, folder, dirs_exist_ok=True))
-        if target.exists():
-            target.rename(old)
-        fresh.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(target, lambda folder: shutil.copytree(Path(scratch) / prefix, folder, dirs_exist_ok=True))
     return target
 
 

@@ -97,7 +97,7 @@ def _by_prompts(tokenizer) -> ChatFormat:
     never inside a special token."""
     from tunesmith.models.chat import chat_text, prompt_text
 
-    def split(messages, generation=True) -> str:
+    def render(messages, generation=True) -> str:
         system = [m["content"] for m in messages if m["role"] == "system"]
         rest = [m for m in messages if m["role"] != "system"]
         return (prompt_text if generation else chat_text)(tokenizer, rest, system[0] if system else None)
@@ -106,17 +106,17 @@ def _by_prompts(tokenizer) -> ChatFormat:
     mark = {role: MARK.format(role) for role in ROLES}
     second = "\x00TUNESMITH-user2\x00"
     turns = [{"role": "user", "content": mark["user"]}, {"role": "assistant", "content": mark["assistant"]}]
-    before, rest = _split(split([*turns, {"role": "user", "content": second}]), mark["user"])
+    before, rest = _split(render([*turns, {"role": "user", "content": second}]), mark["user"])
     user_to_answer, rest = _split(rest, mark["assistant"])
     answer_to_user, tail = _split(rest, second)
-    closed = _split(split(turns[:1], generation=False), mark["user"])[1]  # the question's turn without an answer
+    closed = _split(render(turns[:1], generation=False), mark["user"])[1]  # the question's turn without an answer
     user_prefix = _common(before, answer_to_user, specials, from_end=True)
     user_suffix = _common(_common(user_to_answer, tail, specials), closed, specials)
     start = before[: len(before) - len(user_prefix)]
     prefix = {"user": user_prefix, "assistant": user_to_answer[len(user_suffix) :]}
     suffix = {"user": user_suffix, "assistant": answer_to_user[: len(answer_to_user) - len(user_prefix)]}
     generation = tail[len(user_suffix) :]
-    system_before, rest = _split(split([{"role": "system", "content": mark["system"]}, turns[0]]), mark["system"])
+    system_before, rest = _split(render([{"role": "system", "content": mark["system"]}, turns[0]]), mark["system"])
     between = _split(rest, mark["user"])[0]
     if system_before == start + user_prefix:  # folded into the first user turn
         found = ChatFormat(prefix, suffix, generation, None, start, system_join=between)
@@ -126,7 +126,7 @@ def _by_prompts(tokenizer) -> ChatFormat:
         found = ChatFormat(prefix, suffix, generation, None, start)
     else:
         raise ExportError("the chat template does not render a system prompt as a turn or in the first user turn")
-    _check(found, split)
+    _check(found, render)
     return found
 
 

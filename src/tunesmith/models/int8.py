@@ -38,7 +38,7 @@ from pathlib import Path
 
 import torch
 
-from tunesmith.atomic import save_folder, write_json
+from tunesmith.atomic import replace_folder, save_folder, write_json
 from tunesmith.errors import ModelError
 
 ONNX_FILE = "onnx/model.onnx"
@@ -59,22 +59,26 @@ def export_int8(model, target: Path) -> None:
     Raises:
         ModelError: the model's first module is not a transformers model (nothing to export to ONNX).
     """
+    _require_transformer(model)
+    save_folder(Path(target), lambda folder: _write_int8(model, folder))
+
+
+def _require_transformer(model) -> None:
     from sentence_transformers.base.modules import Transformer
 
     if not isinstance(model[0], Transformer):
         raise ModelError(f"the INT8 copy needs a Transformer first module, not {type(model[0]).__name__}")
 
-    def save(folder: Path) -> None:
-        model.save(str(folder))
-        for pattern in WEIGHT_PATTERNS:  # the ONNX files hold the weights; the torch ones would double the folder
-            for path in folder.glob(pattern):
-                path.unlink()
-        (folder / "onnx").mkdir()
-        inputs = export_onnx(model, folder / ONNX_FILE)
-        quantize_onnx(folder / ONNX_FILE, folder / INT8_FILE)
-        write_json(folder / INFO_FILE, int8_info(inputs))
 
-    save_folder(Path(target), save)
+def _write_int8(model, folder: Path) -> None:
+    model.save(str(folder))
+    for pattern in WEIGHT_PATTERNS:  # the ONNX files hold the weights; the torch ones would double the folder
+        for path in folder.glob(pattern):
+            path.unlink()
+    (folder / "onnx").mkdir()
+    inputs = export_onnx(model, folder / ONNX_FILE)
+    quantize_onnx(folder / ONNX_FILE, folder / INT8_FILE)
+    write_json(folder / INFO_FILE, int8_info(inputs))
 
 
 def int8_info(inputs: list[str]) -> dict:
@@ -201,23 +205,15 @@ def rebuild_int8(run_folder: Path) -> Path:
     """Write ``model-int8/`` of a finished embedding run afresh, as ONNX, from its fp32 ``model/`` folder (for runs
     whose INT8 copy is in the old torch-pickle format, which is never unpickled here). The new folder is complete
     before it takes the old one's place; the scores in metrics.json are left as they were."""
-    import shutil
-    import tempfile
-
     from sentence_transformers import SentenceTransformer
 
     run_folder = Path(run_folder)
     source, target = run_folder / "model", run_folder / "model-int8"
     if not (source / "modules.json").is_file():
         raise ModelError(f"{run_folder}: no sentence-transformers model/ folder to build the INT8 copy from")
-    spare = Path(tempfile.mkdtemp(prefix=".model-int8-", dir=run_folder))
-    try:
-        export_int8(SentenceTransformer(str(source), device="cpu", local_files_only=True), spare / "new")
-        if target.exists():
-            target.rename(spare / "old")
-        (spare / "new").rename(target)
-    finally:
-        shutil.rmtree(spare, ignore_errors=True)
+    model = SentenceTransformer(str(source), device="cpu", local_files_only=True)
+    _require_transformer(model)
+    replace_folder(target, lambda folder: _write_int8(model, folder))
     return target
 
 
