@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+
+# What a full, read-only or over-quota disk raises: the run or export names the file and keeps what it had.
+DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
+
 
 class TunesmithError(Exception):
-    """Base class: the CLI prints the message and exits with status 2."""
+    """Base class: the CLI prints the message after ``label`` and exits with ``exit_code``."""
+
+    label = "error"
+    exit_code = 2
 
 
 class ConfigError(TunesmithError):
@@ -25,3 +33,17 @@ class RunError(TunesmithError):
 
 class ExportError(TunesmithError):
     """A run cannot be exported or served in the asked format."""
+
+
+class RunInterrupted(TunesmithError):
+    """A run stopped by the user (Ctrl-C); the message says where and how to resume it."""
+
+    label = "stopped"
+    exit_code = 130  # what shells report for a SIGINT
+
+
+def disk_error(err: OSError, doing: str) -> TunesmithError | None:
+    """A full or read-only disk's OSError as one clear error (None for other OSErrors)."""
+    if err.errno not in DISK_ERRORS:
+        return None
+    return TunesmithError(f"{err.strerror} while {doing} ({err.filename or 'a file'}); what was there before is kept")

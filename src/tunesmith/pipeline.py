@@ -9,6 +9,7 @@ nothing here knows which task it runs.
 from __future__ import annotations
 
 import hashlib
+import pickle
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,16 +19,19 @@ from rich.console import Console
 
 from tunesmith import continual, distributed
 from tunesmith.config import RunConfig, config_from_dict, dump_config
-from tunesmith.errors import ConfigError, RunError
+from tunesmith.errors import DISK_ERRORS, ConfigError, RunError, RunInterrupted
 from tunesmith.plan import Plan, detect_hardware
 from tunesmith.plan.show import print_plan
 from tunesmith.reports import write_report
 from tunesmith.runs import RunFolder
 from tunesmith.runs.registry import set_current
+from tunesmith.runs.show import resume_command
+from tunesmith.runs.status import PREPARING, effective_status
 from tunesmith.tasks import Task, TaskData, get_task
 
 console = Console()
 SPLITS = ("train", "valid", "test")
+TRAINING, SCORING = "training", "scoring"  # run.json's ``stage`` (with PREPARING and "choosing decoding")
 
 
 @dataclass
@@ -83,25 +87,31 @@ def train_run(config: RunConfig) -> RunFolder:
 
 
 def _new_run_folder(prepared: Prepared) -> Path:
-    run = RunFolder.create(prepared.config.output.runs_dir, prepared.config.name)
-    console.print(f"run folder: [bold]{run.path}[/bold]")
+    """The run's folder with its config, plan and splits; run.json comes first (stage ``preparing``), so that a
+    process killed while writing the rest leaves a run that ``runs`` shows as failed, not an unexplained folder."""
     config, task = prepared.config, prepared.task
+    run = RunFolder.create(config.output.runs_dir, config.name)
+    console.print(f"run folder: [bold]{run.path}[/bold]")
+    run.start(parent=continual.parent_record(config, prepared.model_dir), data_files=_data_files(config))
     run.write_text("config.yaml", dump_config(config))
     run.write_json("plan.json", prepared.plan.to_dict())
     for name in SPLITS:
         task.write_split(run.data_dir / f"{name}.jsonl", getattr(prepared.data, name))
     task.write_resources(run.path, prepared.data)
-    run.start(parent=continual.parent_record(config, prepared.model_dir), data_files=_data_files(config))
-    if prepared.data.report:
-        run.update(data=prepared.data.report)
+    run.update(stage=TRAINING, **({"data": prepared.data.report} if prepared.data.report else {}))
     return run.path
 
 
 def resume_run(run_path: Path) -> RunFolder:
     """Finish a run that was stopped: same config, plan and splits, from its newest complete checkpoint."""
     run = RunFolder.open(run_path)
-    if run.read_json("run.json")["status"] == "done":
-        raise RunError(f"{run.path}: the run already finished; start a new one instead")
+    record = run.read_json("run.json")
+    _check_resumable(run, record)
+    if record["status"] == "done":  # stopped while writing its report, the one thing left to do
+        run.clear_leftovers()
+        write_report(run.path)
+        console.print(f"the run had finished; its report was missing and is written now: {run.path / 'report.html'}")
+        return run
     config = saved_config(run)
     task = get_task(config.task)
     plan = Plan.from_dict(run.read_json("plan.json"))
@@ -111,6 +121,22 @@ def resume_run(run_path: Path) -> RunFolder:
     checkpoint = distributed.share_from_main(lambda: _start_resuming(run, plan, planned_processes))
     prepared = Prepared(config, task, data, _model_dir(config), plan)
     return _train_and_score(run, prepared, resume_from=checkpoint)
+
+
+def _check_resumable(run: RunFolder, record: dict) -> None:
+    status = effective_status(record)
+    if status.startswith("running") and distributed.is_main():  # the others may read run.json after the main one
+        raise RunError(
+            f"{run.path}: the run is still {status} (process {record.get('process', {}).get('pid')}); "
+            "stop it before resuming it"
+        )
+    if status == "done" and ((run.path / "report.html").is_file() or not (run.path / "metrics.json").is_file()):
+        raise RunError(f"{run.path}: the run already finished; start a new one instead")
+    if record.get("stage") == PREPARING:
+        raise RunError(
+            f"{run.path}: the run stopped while {PREPARING}, before its plan and data splits were all written; "
+            "start it again from its config (tunesmith train CONFIG)"
+        )
 
 
 def _check_same_world_size(run: RunFolder, planned: int) -> None:
@@ -139,7 +165,9 @@ def _train_and_score(run: RunFolder, prepared: Prepared, resume_from: Path | Non
 
     config, task, plan, data = prepared.config, prepared.task, prepared.plan, prepared.data
     set_seed(config.training.seed)  # the adapter's random init too: same config, same run
+    stage = _Stages(run)
     try:
+        stage.enter(TRAINING)
         bundle = task.build(config, plan, prepared.model_dir)
         result = task.train(bundle, data, plan, config, run, resume_from)
         if not distributed.is_main():
@@ -149,12 +177,14 @@ def _train_and_score(run: RunFolder, prepared: Prepared, resume_from: Path | Non
         if result.sharded:  # this process holds only its shard of the trained weights
             bundle = task.load_trained(run.path, config, prepared.model_dir)
         run.update(training=_without_none(result.__dict__))
+        stage.enter("choosing decoding")
         plan, chosen = task.after_training(bundle, data, plan, config)
         if chosen:  # the plan eval, serve and export read from now on
             run.write_json("plan.json", plan.to_dict())
             run.update(decoding_search=chosen)
             console.print(f"decoding: {chosen['summary']}")
         if data.test:
+            stage.enter(SCORING)
             started = time.perf_counter()
             scores = task.evaluate(bundle, data.test, plan, config, config.evaluation.compare_base)
             run.update(scoring_seconds=round(time.perf_counter() - started, 1))  # against the plan's estimate
@@ -164,11 +194,12 @@ def _train_and_score(run: RunFolder, prepared: Prepared, resume_from: Path | Non
                 earlier = continual.score_earlier_stages(run, task, bundle, plan, config)
                 extra |= {"earlier_stages": earlier} if earlier else {}
             task.write_scores(run.path, scores, extra)
+        run.finish(status="done")
     except BaseException as err:
-        if distributed.is_main():
-            run.finish(status="failed", error=f"{type(err).__name__}: {err}")
-        raise
-    run.finish(status="done")
+        raised = stage.stopped(err)
+        if raised is err:
+            raise
+        raise raised from None
     set_current(run.path.parent, run.path)  # the newest finished run serves until a rollback says otherwise
     if data.test:
         write_report(run.path)  # derived from the finished folder; `tunesmith report` rebuilds it
@@ -179,6 +210,54 @@ def _train_and_score(run: RunFolder, prepared: Prepared, resume_from: Path | Non
         + (f"\nreport: {run.path / 'report.html'}" if (run.path / "report.html").is_file() else "")
     )
     return run
+
+
+@dataclass
+class _Stages:
+    """Where a run is (run.json's ``stage``), and what a stop there becomes: Ctrl-C a RunInterrupted saying how
+    to resume (run.json ``interrupted``), a disk error a RunError naming the file (``failed``), any other error
+    itself (``failed``, with the error). Only the main process writes run.json."""
+
+    run: RunFolder
+    name: str = PREPARING
+
+    def enter(self, name: str) -> None:
+        self.name = name
+        if distributed.is_main():
+            self.run.update(stage=name)
+
+    def stopped(self, err: BaseException) -> BaseException:
+        if isinstance(err, KeyboardInterrupt):
+            status, reason = "interrupted", "stopped with Ctrl-C"
+            raised: BaseException = RunInterrupted(
+                f"{self.run.path}: stopped while {self.name}{_checkpoint_note(self.run)}; "
+                f"finish it with: {resume_command(self.run.path)}"
+            )
+        elif isinstance(err, OSError) and err.errno in DISK_ERRORS:
+            status, reason = "failed", f"{err.strerror}: {err.filename or 'a file of the run'}"
+            raised = RunError(
+                f"{self.run.path}: {reason} while {self.name}; what was written before is kept. "
+                f"Free some space, then finish it with: {resume_command(self.run.path)}"
+            )
+        elif isinstance(err, pickle.UnpicklingError):  # torch.load(weights_only=True) met a pickled object
+            status, reason = "failed", "a checkpoint file holds Python objects, not only tensors: not loaded"
+            raised = RunError(
+                f"{self.run.path}: {reason} (transformers loads checkpoints with weights_only). Remove that "
+                f"checkpoint folder to resume from an earlier one. {str(err).splitlines()[0]}"
+            )
+        else:
+            status, reason, raised = "failed", f"{type(err).__name__}: {err}", err
+        if distributed.is_main():
+            try:
+                self.run.finish(status=status, stage=self.name, error=reason)
+            except OSError:  # the disk is full: run.json keeps "running", which `runs` shows as interrupted
+                pass
+        return raised
+
+
+def _checkpoint_note(run: RunFolder) -> str:
+    found = sorted(run.checkpoints_dir.glob("**/checkpoint-*/trainer_state.json"), key=lambda p: p.stat().st_mtime)
+    return f" (newest checkpoint: {found[-1].parent.name})" if found else " (no checkpoint yet)"
 
 
 def saved_config(run: RunFolder) -> RunConfig:

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from tunesmith import __version__
-from tunesmith.errors import TunesmithError
+from tunesmith.errors import RunInterrupted, TunesmithError, disk_error
 
 app = typer.Typer(help="Fine-tune small models on small data: plan, train, evaluate.", no_args_is_help=True)
 
@@ -394,7 +394,14 @@ def version() -> None:
 
 def main() -> None:
     try:
-        app()
+        try:
+            app()
+        except OSError as err:  # a full disk while exporting or writing a report: said plainly, not a traceback
+            plain = disk_error(err, "writing")
+            if plain is None:
+                raise
+            raise plain from None
     except TunesmithError as err:
-        typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
-        raise SystemExit(2) from None
+        color = typer.colors.YELLOW if isinstance(err, RunInterrupted) else typer.colors.RED
+        typer.secho(f"{err.label}: {err}", fg=color, err=True)
+        raise SystemExit(err.exit_code) from None

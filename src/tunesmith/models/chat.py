@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from tunesmith.data import Example
 from tunesmith.data.shapes import DOCUMENT_ROLE
-from tunesmith.errors import DataError
+from tunesmith.errors import DataError, ModelError
 from tunesmith.models.heads import IGNORE_INDEX
 
 # For a decoder-only model whose tokenizer has no chat template (a base model): ChatML's markup, each turn closed
@@ -43,10 +43,18 @@ _SYSTEM_ROLE: dict[str, bool] = {}  # chat template -> whether it renders a syst
 
 
 def render(tokenizer, messages: Sequence[dict[str, str]], generation: bool = False) -> str:
-    """``messages`` in the tokenizer's chat template; ``generation`` adds the assistant's opening."""
-    return tokenizer.apply_chat_template(
-        list(messages), tokenize=False, add_generation_prompt=generation, **TEMPLATE_OPTIONS
-    )
+    """``messages`` in the tokenizer's chat template; ``generation`` adds the assistant's opening.
+
+    transformers renders templates (the model's, a user's, one read from a GGUF file) in jinja2's immutable sandbox;
+    a template that reaches for Python internals there is stopped, and said so as a ModelError."""
+    from jinja2.exceptions import SecurityError
+
+    try:
+        return tokenizer.apply_chat_template(
+            list(messages), tokenize=False, add_generation_prompt=generation, **TEMPLATE_OPTIONS
+        )
+    except SecurityError as err:
+        raise ModelError(f"the chat template was stopped by the sandbox it is rendered in: {err}") from None
 
 
 def accepts_system_role(tokenizer) -> bool:

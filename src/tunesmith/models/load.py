@@ -1,5 +1,9 @@
 """Loading models for training and scoring: tokenizer, base model (decoder or encoder-decoder), a fresh LoRA
-adapter, and a finished run's base with its saved adapter attached."""
+adapter, and a finished run's base with its saved adapter attached.
+
+Code shipped in a model folder (``auto_map``) is never run: every load passes ``trust_remote_code=False``, so
+transformers refuses such a model (a ModelError) instead of asking, or running it.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +42,10 @@ def load_tokenizer(folder: Path):
 
     from tunesmith.models.chat import DEFAULT_CHAT_TEMPLATE
 
-    tokenizer = AutoTokenizer.from_pretrained(folder)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+    except Exception as err:  # noqa: BLE001 - one clear message instead of a deep traceback
+        raise ModelError(f"{folder}: cannot load the tokenizer: {err}") from err
     if tokenizer.chat_template is None and not is_encoder_decoder(folder):
         if tokenizer.eos_token is None:
             raise ModelError(
@@ -55,7 +62,7 @@ def load_base_model(folder: Path):
     from transformers import AutoModelForCausalLM
 
     try:
-        return AutoModelForCausalLM.from_pretrained(folder, dtype="float32")
+        return AutoModelForCausalLM.from_pretrained(folder, dtype="float32", trust_remote_code=False)
     except Exception as err:  # noqa: BLE001 - one clear message instead of a deep traceback
         raise ModelError(f"{folder}: cannot load the model: {err}") from err
 
@@ -64,7 +71,7 @@ def load_seq2seq_model(folder: Path):
     from transformers import AutoModelForSeq2SeqLM
 
     try:
-        return AutoModelForSeq2SeqLM.from_pretrained(folder, dtype="float32")
+        return AutoModelForSeq2SeqLM.from_pretrained(folder, dtype="float32", trust_remote_code=False)
     except Exception as err:  # noqa: BLE001 - one clear message instead of a deep traceback
         raise ModelError(f"{folder}: cannot load the encoder-decoder model: {err}") from err
 

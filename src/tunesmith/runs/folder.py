@@ -27,7 +27,7 @@ from typing import Any
 
 from tunesmith.atomic import write_json, write_text
 from tunesmith.errors import RunError
-from tunesmith.runs.status import process_record
+from tunesmith.runs.status import PREPARING, process_record
 
 # What the end of a run writes (after training): an interrupted attempt's copies are cleared before a resume.
 OUTPUTS = ("adapter", "model", "model-int8", "metrics.json", "metrics.csv", "predictions.jsonl")
@@ -96,6 +96,7 @@ class RunFolder:
         """Remove what an interrupted attempt wrote after training (the trained weights, scores), so that a resumed
         run writes them anew; each is renamed first, so a crash here leaves a hidden leftover, never half a folder.
         Returns the names removed."""
+        self.clear_leftovers()
         removed = []
         for name in OUTPUTS:
             target = self.path / name
@@ -109,6 +110,12 @@ class RunFolder:
                     trash.unlink()
                 removed.append(name)
         return removed
+
+    def clear_leftovers(self) -> None:
+        """Remove the staged copies (hidden temp files and folders) of outputs a killed process was writing."""
+        for leftover in self.path.glob(".*-*"):
+            if leftover.name.startswith(tuple(f".{name}-" for name in OUTPUTS)):
+                shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
 
     def read_json(self, name: str) -> Any:
         return json.loads((self.path / name).read_text())
@@ -125,6 +132,7 @@ class RunFolder:
             "run.json",
             {
                 "status": "running",
+                "stage": PREPARING,  # the pipeline moves it on (training, scoring...): where a stop happened
                 "parent": parent,
                 "data_files": data_files or {},
                 "started_at": datetime.now().isoformat(timespec="seconds"),
@@ -155,7 +163,9 @@ class RunFolder:
 
 
 def _is_complete(checkpoint: Path, world_size: int) -> bool:
-    if not (checkpoint / "trainer_state.json").is_file():
+    try:  # written last, and not atomically: a process killed while writing it leaves it cut short
+        json.loads((checkpoint / "trainer_state.json").read_text())
+    except (OSError, ValueError):
         return False
     return world_size == 1 or all((checkpoint / f"rng_state_{rank}.pth").is_file() for rank in range(world_size))
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from tunesmith.atomic import write_json
 from tunesmith.errors import RunError
 from tunesmith.metrics.results import primary, read_metrics, reference_label
-from tunesmith.runs.status import effective_status
+from tunesmith.runs.status import effective_status, stop_reason
 
 CURRENT_FILE = "current.json"
 KEY_METRICS = ("token_f1", "exact_match", "fact_recall")  # also listed for the tasks that generate answers
@@ -28,6 +28,7 @@ class RunInfo:
     metrics: dict = field(default_factory=dict)  # the primary metric first, then KEY_METRICS for answers
     started_at: str = ""
     primary: str = ""  # the primary metric's name ("" for an unscored run)
+    reason: str = ""  # why and where a failed or interrupted run stopped
 
     @property
     def parent_path(self) -> Path | None:
@@ -40,11 +41,13 @@ def scan(runs_dir: Path) -> list[RunInfo]:
     for folder in sorted(Path(runs_dir).glob("*/run.json")):
         record = json.loads(folder.read_text())
         metric, scores = _key_metrics(folder.parent)
+        status = effective_status(record)
         runs.append(
             RunInfo(
                 name=folder.parent.name,
                 path=folder.parent.resolve(),
-                status=effective_status(record),
+                status=status,
+                reason=stop_reason(record, status),
                 parent=record.get("parent", {}),
                 metrics=scores,
                 started_at=record.get("started_at", ""),

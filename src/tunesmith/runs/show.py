@@ -15,7 +15,7 @@ from rich.tree import Tree
 
 from tunesmith.metrics.results import models, primary, read_metrics
 from tunesmith.runs.registry import RunInfo, children, current_run, scan
-from tunesmith.runs.status import INTERRUPTED, UNKNOWN_PROCESS, effective_status
+from tunesmith.runs.status import INTERRUPTED, UNKNOWN_PROCESS, effective_status, stop_reason
 
 
 def print_runs(runs_dir: Path, console: Console | None = None) -> None:
@@ -45,7 +45,11 @@ def print_run(run_path: Path, runs_dir: Path, console: Console | None = None) ->
     metrics = read_metrics(run_path) if (run_path / "metrics.json").is_file() else {}
     is_current = current_run(runs_dir) == run_path.resolve()
     status = effective_status(record)
-    console.print(f"[bold]{run_path.name}[/bold]{'  (current)' if is_current else ''}  status {escape(status)}")
+    reason = stop_reason(record, status)
+    console.print(
+        f"[bold]{run_path.name}[/bold]{'  (current)' if is_current else ''}  status {escape(status)}"
+        + (f" ({escape(reason)})" if reason else "")
+    )
     hint = resume_hint(status, run_path)
     if hint:
         console.print(hint)
@@ -116,11 +120,19 @@ def _add(branch, run: RunInfo, tree, current, runs_dir: Path) -> None:
     scores = "  ".join(f"{name} {value:.3f}" for name, value in run.metrics.items() if value is not None)
     marker = " [green](current)[/green]" if run.path == current else ""
     status, action = f"[dim]{escape(run.status)}[/dim]", ""
+    if run.reason:
+        status += f" [dim]({escape(_shortened(run.reason))})[/dim]"
     if run.status == INTERRUPTED:
-        status = f"[yellow]{INTERRUPTED}[/yellow]"
+        status = f"[yellow]{INTERRUPTED}[/yellow]" + (
+            f" [dim]({escape(_shortened(run.reason))})[/dim]" if run.reason else ""
+        )
         action = f"  resume: {escape(resume_command(runs_dir / run.name))}"
     elif run.status == UNKNOWN_PROCESS:
         action = f"  [dim]if stopped:[/dim] {escape(resume_command(runs_dir / run.name))}"
     node = branch.add("  ".join(part for part in (run.name, status, scores) if part) + marker + action)
     for child in tree.get(run.path, []):
         _add(node, child, tree, current, runs_dir)
+
+
+def _shortened(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

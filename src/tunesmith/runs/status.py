@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 
 INTERRUPTED = "interrupted"
+PREPARING = "preparing"  # run.json's first stage: its config, plan and splits are being written
 UNKNOWN_PROCESS = "running (unknown process)"
 
 
@@ -26,7 +27,8 @@ def effective_status(record: dict) -> str:
     * is ``running`` while the process that runs it is alive on this host (same pid, and the same start time
       where it was recorded: Linux);
     * is ``interrupted`` when it ran on this host and that process is gone (or its pid is now another process's);
-      ``tunesmith train --resume RUN`` finishes it;
+      ``tunesmith train --resume RUN`` finishes it; ``failed`` when it was gone while still ``preparing`` (its
+      plan or splits may be missing: such a run is started again, not resumed);
     * is ``running (on HOST)`` when it runs on another host: whether that process lives cannot be told from here;
     * is ``running (unknown process)`` when run.json names no process (written before tunesmith recorded one):
       it may be running or may have been stopped, so it is neither called running nor interrupted.
@@ -43,7 +45,20 @@ def effective_status(record: dict) -> str:
     host = process.get("host")
     if host != socket.gethostname():
         return f"running (on {host})"
-    return "running" if _is_alive(process["pid"], process.get("started")) else INTERRUPTED
+    if _is_alive(process["pid"], process.get("started")):
+        return "running"
+    return "failed" if record.get("stage") == PREPARING else INTERRUPTED
+
+
+def stop_reason(record: dict, status: str) -> str:
+    """Why a run in ``status`` stopped, and where (run.json's ``error`` and ``stage``); "" for a finished or
+    running one."""
+    if status not in ("failed", INTERRUPTED):
+        return ""
+    stage = record.get("stage")
+    reason = record.get("error") or ("the process was killed" if record.get("status") == "running" else "")
+    where = f"while {stage}" if stage else ""
+    return ", ".join(part for part in (where, reason) if part)
 
 
 def _is_alive(pid: int, started: int | None) -> bool:

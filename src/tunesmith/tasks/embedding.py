@@ -34,7 +34,7 @@ def load_sentence_model(model_dir: Path, max_seq_length: int | None = None, devi
     """A SentenceTransformer from a local folder (a plain transformers folder gets mean pooling)."""
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(str(model_dir), device=device, local_files_only=True)
+    model = SentenceTransformer(str(model_dir), device=device, local_files_only=True, trust_remote_code=False)
     if max_seq_length:
         model.max_seq_length = max_seq_length
     return model

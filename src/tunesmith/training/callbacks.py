@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -67,6 +70,49 @@ class ProgressCallback(TrainerCallback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+class StopOnInterrupt(TrainerCallback):
+    """Ctrl-C while training, made a clean stop: the step under way finishes, a checkpoint is saved at it and
+    training ends there (a resumed run carries on from that step as if never stopped)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.stopped_at: int | None = None
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.requested and self.stopped_at is None:
+            control.should_save = True
+            control.should_training_stop = True
+            self.stopped_at = state.global_step
+
+
+def train_interruptibly(trainer, resume_from: Path | None = None):
+    """``trainer.train()``, where a first Ctrl-C stops at the end of the step with a checkpoint and a second one
+    at once; either way KeyboardInterrupt is raised when training has stopped (the run records where and says how
+    to resume). With several processes, or off the main thread, Ctrl-C keeps Python's own meaning: processes that
+    each stop at their own step would wait on each other forever."""
+    stop = StopOnInterrupt()
+    trainer.add_callback(stop)
+    previous = None
+    if trainer.args.world_size == 1 and threading.current_thread() is threading.main_thread():
+
+        def request(signum, frame):
+            if stop.requested:
+                raise KeyboardInterrupt
+            stop.requested = True
+            print("\nstopping after this step, with a checkpoint (Ctrl-C again to stop at once)", file=sys.stderr)
+
+        previous = signal.signal(signal.SIGINT, request)
+    try:
+        output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        trainer.remove_callback(stop)
+    if stop.requested:
+        raise KeyboardInterrupt(f"stopped at step {stop.stopped_at or trainer.state.global_step}")
+    return output
 
 
 _EXTRA: list = []  # callbacks a caller adds to every training in its ``with extra_callbacks(...)`` block

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sentence_transformers.base.sampler import DefaultBatchSampler
 
-from tunesmith.training.callbacks import ProgressCallback
+from tunesmith.training.callbacks import ProgressCallback, train_interruptibly
 from tunesmith.training.trainer import TrainResult, peak_memory_gb
 
 WINDOW_BATCHES = 50
@@ -153,7 +153,7 @@ def train_embedding(
     )
     trainer.remove_callback(PrinterCallback)
     started = time.time()
-    output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    output = train_interruptibly(trainer, resume_from)
     elapsed = time.time() - started
     # accelerate wrapped forward in bf16 autocast for training; scoring and export want the plain forward back
     extract_model_from_parallel(trainer.model, keep_fp32_wrapper=False)

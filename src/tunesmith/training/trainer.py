@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+from torch.utils.data import Sampler
 from transformers import PrinterCallback, Trainer, TrainingArguments
 
 from tunesmith.atomic import save_folder
@@ -19,7 +21,7 @@ from tunesmith.models.heads import answer_only_loss, supports_answer_only_head
 from tunesmith.runs import RunFolder
 from tunesmith.schedules import PlateauReducer, plateau_reducer, schedule_settings
 from tunesmith.training.adaptive import ScheduledTrainerMixin
-from tunesmith.training.callbacks import standard_callbacks
+from tunesmith.training.callbacks import standard_callbacks, train_interruptibly
 from tunesmith.training.curriculum import CurriculumSampler, base_loss_scores, label_scores, length_scores
 from tunesmith.training.memory import frozen_linears_in_bf16
 
@@ -106,7 +108,29 @@ class _TunesmithTrainer(ScheduledTrainerMixin, Trainer):
     def _get_train_sampler(self, train_dataset=None):
         if self._curriculum_sampler is not None:  # eval data has its own sampler method
             return self._curriculum_sampler
-        return super()._get_train_sampler(train_dataset)
+        sampler = super()._get_train_sampler(train_dataset)
+        return EpochSeeded(sampler, self.args.seed) if hasattr(sampler, "generator") else sampler
+
+
+class EpochSeeded(Sampler[int]):
+    """transformers' shuffling sampler (length-grouped or random) drawing each epoch's order from (seed, epoch).
+
+    Theirs draws it from the global random state when the epoch starts; a run resumed from a checkpoint inside an
+    epoch restores the state of that step, not of the epoch's start, and so would see another order (and end with
+    other weights). The trainer sets the epoch before each epoch, on resumed ones too (accelerate forwards it)."""
+
+    def __init__(self, sampler, seed: int) -> None:
+        self.sampler, self.seed, self.epoch = sampler, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self):
+        self.sampler.generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return iter(self.sampler)
 
 
 def training_arguments(
@@ -227,7 +251,7 @@ def train(
     started = time.time()
     try:
         with frozen_linears_in_bf16(bundle.model, enabled=args.bf16):
-            output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+            output = train_interruptibly(trainer, resume_from)
     finally:
         base_config.use_cache = use_cache
     elapsed = time.time() - started
