@@ -461,6 +461,20 @@ class OutputConfig(Section):
     keep_checkpoints: int | None = Field(3, ge=1, description="Keep only the newest N checkpoints; None keeps all.")
     tensorboard: bool = Field(True, description="TensorBoard event files in the run's logs/tensorboard/.")
     wandb: bool = Field(False, description="Also log to Weights & Biases (needs the wandb package).")
+    mlflow: bool = Field(
+        False, description="Also log to MLflow: parameters, metrics per step, the trained adapter as an artifact."
+    )
+    mlflow_tracking_uri: str | None = Field(
+        None,
+        description="MLflow tracking URI (a server, a database, a folder); default: file store runs_dir/mlruns, "
+        "or MLFLOW_TRACKING_URI when set.",
+    )
+
+    @model_validator(mode="after")
+    def _tracking_uri_needs_mlflow(self) -> OutputConfig:
+        if self.mlflow_tracking_uri is not None and not self.mlflow:
+            raise ValueError("output.mlflow_tracking_uri is set but output.mlflow is false: set mlflow: true")
+        return self
 
 
 class RunConfig(Section):

@@ -147,9 +147,10 @@ class EmbeddingTask:
         from tunesmith.atomic import save_folder
         from tunesmith.tasks.embedding import merge_lora, save_adapter
         from tunesmith.training import TrainResult
+        from tunesmith.training.callbacks import log_saved_model
 
         stages = training_stages(data.train, plan, config)
-        results, finished = [], None
+        results, finished, callbacks = [], None, []
         for number, stage in enumerate(stages):
             folder = run.checkpoints_dir / stage.name
             done = folder / FINAL / STAGE_FILE
@@ -161,7 +162,7 @@ class EmbeddingTask:
                 _load_weights(bundle.model, finished)
                 finished = None
             resume = resume_from if resume_from is not None and resume_from.parent == folder else None
-            rows, result = self._train_stage(bundle, stage, data.valid, plan, config, run, resume)
+            rows, result, callbacks = self._train_stage(bundle, stage, data.valid, plan, config, run, resume)
             results.append({"stage": stage.name, "rows": rows, **_without_none(asdict(result))})
             if number < len(stages) - 1:
                 save_folder(folder / FINAL, lambda target, r=results[-1]: _save_stage(bundle.model, target, r))
@@ -169,6 +170,7 @@ class EmbeddingTask:
             save_folder(run.adapter_dir, lambda folder: save_adapter(bundle.model, folder))
             bundle.model = merge_lora(bundle.model, bundle.model_dir, run.adapter_dir)
         save_folder(run.path / "model", lambda folder: bundle.model.save(str(folder)))
+        log_saved_model(callbacks, run.path / "model", "model")  # to the last stage's MLflow run, when tracked
         last = results[-1]
         return TrainResult(
             steps=sum(result["steps"] for result in results),
@@ -243,7 +245,7 @@ class EmbeddingTask:
             keep_best=training.keep_best,
             resume_from=resume_from,
         )
-        return {loss: len(rows) for loss, rows in sets.items()}, result
+        return {loss: len(rows) for loss, rows in sets.items()}, result, callbacks
 
     # -- evaluation -------------------------------------------------------------------------------------------
     def evaluate(self, bundle, records: PairSet, plan: Plan, config, compare_base: bool) -> Scores:

@@ -187,4 +187,51 @@ def logging_callbacks(output, logs_dir: Path, stage: str | None = None) -> list:
         if importlib.util.find_spec("wandb") is None:
             raise ConfigError("output.wandb is true but wandb is not installed: pip install wandb (or set it false)")
         callbacks.append(WandbCallback())
+    if output.mlflow:
+        if importlib.util.find_spec("mlflow") is None:
+            raise ConfigError(
+                "output.mlflow is true but mlflow is not installed: pip install 'tunesmith[mlflow]' (or set it false)"
+            )
+        callbacks.append(mlflow_tracker(output, logs_dir, stage))
     return callbacks
+
+
+def mlflow_tracker(output, logs_dir: Path, stage: str | None = None):
+    """transformers' MLflow callback (the training arguments and model config as parameters, every logged value as
+    a metric per step) pointed at ``output.mlflow_tracking_uri`` (else MLFLOW_TRACKING_URI, else a file store in
+    the runs folder), in an experiment named after the run's config name, as an MLflow run named after the run
+    folder (and stage). :func:`log_saved_model` adds the trained weights to it as an artifact."""
+    import os
+    import re
+
+    from transformers.integrations import MLflowCallback
+
+    run_folder = Path(logs_dir).parent
+    default = (run_folder.parent / "mlruns").as_uri()
+    uri = output.mlflow_tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default
+    experiment = re.sub(r"-\d{8}-\d{6}(-\d+)?$", "", run_folder.name)  # the config's name
+
+    class MLflowTracker(MLflowCallback):
+        def setup(self, args, state, model):
+            if uri.startswith("file:"):  # MLflow 3 keeps its file store only for those who ask: this user did
+                os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+            self._ml_flow.set_tracking_uri(uri)
+            self._ml_flow.set_experiment(experiment)
+            args.run_name = run_folder.name + (f"/{stage}" if stage else "")
+            super().setup(args, state, model)
+            active = self._ml_flow.active_run()
+            self.run_id = active.info.run_id if active else None
+            self.tracking_uri = uri
+
+    return MLflowTracker()
+
+
+def log_saved_model(callbacks, folder: Path, name: str) -> None:
+    """Log ``folder`` (the trained adapter or model) as the artifact ``name`` of the MLflow run of ``callbacks``,
+    when one of them tracks to MLflow (its run has ended with training: artifacts can still be added)."""
+    for callback in callbacks:
+        run_id = getattr(callback, "run_id", None)
+        if run_id is not None:
+            from mlflow import MlflowClient
+
+            MlflowClient(callback.tracking_uri).log_artifacts(run_id, str(folder), name)

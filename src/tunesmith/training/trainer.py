@@ -21,7 +21,7 @@ from tunesmith.models.heads import answer_only_loss, supports_answer_only_head
 from tunesmith.runs import RunFolder
 from tunesmith.schedules import PlateauReducer, plateau_reducer, schedule_settings
 from tunesmith.training.adaptive import ScheduledTrainerMixin
-from tunesmith.training.callbacks import standard_callbacks, train_interruptibly
+from tunesmith.training.callbacks import log_saved_model, standard_callbacks, train_interruptibly
 from tunesmith.training.curriculum import CurriculumSampler, base_loss_scores, label_scores, length_scores
 from tunesmith.training.memory import frozen_linears_in_bf16
 
@@ -260,6 +260,7 @@ def train(
     state_dict = trainer.accelerator.get_state_dict(trainer.model) if sharded else None
     if trainer.is_world_process_zero():
         save_folder(run.adapter_dir, lambda folder: _save_adapter(bundle, folder, state_dict))
+        log_saved_model(callbacks, run.adapter_dir, "adapter")
     history = trainer.state.log_history
     losses = [entry["loss"] for entry in history if "loss" in entry]
     best = trainer.state.best_model_checkpoint if args.load_best_model_at_end else None
