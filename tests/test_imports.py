@@ -39,7 +39,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("tasks",),  # L10: the task contract, registry and one module per task
     ("continual", "reports"),  # L11
     ("pipeline",),  # L12: the one chain
-    ("export", "serve", "tune"),  # L13: read finished run folders; studies of runs
+    ("export", "serve", "tune", "ui"),  # L13: read finished run folders; studies of runs; the web UI over them
     ("cli", "api"),  # L14: the command line, and the same chain as Python functions
 ]
 LAYER_OF = {unit: index for index, units in enumerate(LAYERS) for unit in units}

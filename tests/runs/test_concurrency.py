@@ -68,3 +68,23 @@ def test_a_run_whose_process_still_runs_is_not_resumed_under_it(tmp_path):
     with pytest.raises(RunError, match="still running"):
         resume_run(run.path)
     assert json.loads((run.path / "run.json").read_text())["status"] == "running"
+
+
+def test_two_processes_building_the_same_merged_lineage_both_get_the_one_complete_folder(tmp_path, tiny_run_dir):
+    import tunesmith.models.merge as merge
+    import tunesmith.runs.lineage as lineage
+
+    real_merge = merge.merge_adapter
+
+    def another_process_wins_the_race(base, adapter, target):
+        real_merge(base, adapter, target)  # the other process (a child run starting, an export) finishes first
+        return real_merge(base, adapter, target)  # ours then finds the folder taken
+
+    parent = RunFolder.open(tiny_run_dir)
+    merge.merge_adapter = another_process_wins_the_race
+    try:
+        target = lineage.merged_model_dir(parent, tmp_path / "merged")
+    finally:
+        merge.merge_adapter = real_merge
+    assert (target / "config.json").is_file() and lineage.merged_model_dir(parent, tmp_path / "merged") == target
+    assert [path.name for path in (tmp_path / "merged").iterdir()] == [target.name]  # no staging folder left

@@ -387,6 +387,26 @@ def tune(
 
 
 @app.command()
+def ui(
+    runs_dir: RunsDir = Path("runs"),
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 7860,
+    api_key: Annotated[
+        str | None,
+        typer.Option(envvar="TUNESMITH_API_KEY", help="Key the browser gives once at /login?key=KEY."),
+    ] = None,
+) -> None:
+    """A local web app over the runs folder: runs, scores, live loss, compare, plan, start and stop runs."""
+    if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
+        raise typer.BadParameter("beyond loopback the UI starts and stops runs: give --api-key (or TUNESMITH_API_KEY)")
+    from tunesmith.serve.server import serve_forever
+    from tunesmith.ui import create_app
+
+    typer.echo(f"tunesmith ui over {runs_dir.resolve()} on http://{host}:{port}")
+    serve_forever(create_app(runs_dir, api_key), host, port)
+
+
+@app.command()
 def version() -> None:
     """Print tunesmith's version."""
     typer.echo(__version__)

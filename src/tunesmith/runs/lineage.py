@@ -59,7 +59,11 @@ def merged_model_dir(run: RunFolder, cache_dir: Path) -> Path:
     )
     target = Path(cache_dir) / f"{run.path.name}-{_fingerprint(base, run.adapter_dir)}"
     if not (target / "config.json").is_file():
-        merge_adapter(base, run.adapter_dir, target)
+        try:
+            merge_adapter(base, run.adapter_dir, target)
+        except OSError:  # FileExistsError, or a rename onto it: another process (a child run, export) built it
+            if not (target / "config.json").is_file():
+                raise
     return target
 
 

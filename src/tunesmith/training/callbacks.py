@@ -44,7 +44,12 @@ class ProgressCallback(TrainerCallback):
         if not state.is_world_process_zero:
             return
         logs = dict(logs or {})
-        record = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 3), **logs}
+        record = {
+            "step": state.global_step,
+            "max_steps": state.max_steps,
+            "epoch": round(state.epoch or 0.0, 3),
+            **logs,
+        }
         if self.stage is not None:
             record["stage"] = self.stage
         if self.phase is not None:
