@@ -227,3 +227,17 @@ def require_llama_cpp():
     import llama_cpp
 
     return llama_cpp
+
+
+def launch_chromium(playwright):
+    """Debian's Chromium (which `make test` installs) launched headless through playwright: skipped where it is
+    missing, a failure where TUNESMITH_REQUIRE_BROWSER is set (CI)."""
+    import os
+    import shutil
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        if os.environ.get("TUNESMITH_REQUIRE_BROWSER"):
+            pytest.fail("Chromium is missing: `make test` installs Debian's chromium package when it can")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    return playwright.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from tests.conftest import SAMPLES, write_jsonl
+from tests.conftest import SAMPLES, launch_chromium, write_jsonl
 from tunesmith.cli import app
 from tunesmith.config import load_config
 from tunesmith.pipeline import resume_run, train_run
@@ -30,7 +29,6 @@ from tunesmith.training.callbacks import ProgressCallback
 pytestmark = pytest.mark.slow  # whole runs on tiny models, about a minute per task on 2 cores
 
 TASKS = ("causal_lm", "summarization", "embedding")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 class Killed(RuntimeError):
@@ -188,15 +186,11 @@ def test_a_stopped_run_resumes_to_the_weights_of_a_straight_run(case):
 
 
 def test_the_report_renders_in_chromium(case):
-    if CHROMIUM is None:
-        if os.environ.get("TUNESMITH_REQUIRE_BROWSER"):
-            pytest.fail("Chromium is missing: `make test` installs Debian's chromium package when it can")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
     run_cli("report", case["straight"])
     page_path = case["straight"] / "report.html"
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page()
             page.goto(page_path.as_uri())

@@ -4,7 +4,6 @@ grow, compare two runs). Screenshots of each page go to $TUNESMITH_UI_SHOTS when
 
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -12,13 +11,13 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
+from tests.conftest import launch_chromium
 from tests.e2e.test_cli import make_config
 from tunesmith.config import load_config
 from tunesmith.pipeline import train_run
 from tunesmith.runs.registry import current_run
 from tunesmith.ui import create_app
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 POINTS = "Number(document.getElementById('loss-chart').dataset.points)"  # the loss chart's points so far
 
 
@@ -88,17 +87,13 @@ def shot(page, name: str) -> None:
 
 @pytest.mark.slow  # Chromium, and a run trained in a child process
 def test_in_chromium_open_runs_start_a_run_see_its_loss_grow_and_compare(runs):
-    if CHROMIUM is None:
-        if os.environ.get("TUNESMITH_REQUIRE_BROWSER"):
-            pytest.fail("Chromium is missing: `make test` installs Debian's chromium package when it can")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
     from tunesmith.serve.server import background_server
 
     runs_dir, (first, second), longer = runs
     app = create_app(runs_dir)
     with background_server(app) as url, sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(url)
