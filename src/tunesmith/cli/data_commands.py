@@ -49,7 +49,8 @@ def analyze_command(paths: Sequence[Path], model: str | None, shape: str, fields
     analysis["invalid"] = problems
     print_analysis(analysis, console)
     train_split = "train" if "train" in analysis["counts"] else next(iter(analysis["counts"]))
-    advice = recommend(analysis, plan.data["n_train"], plan.hardware["device"], train_split)
+    hardware = plan.hardware
+    advice = recommend(analysis, plan.data["n_train"], hardware["device"], train_split, hardware.get("memory_gb"))
     _print_recommendation(advice, plan)
     out = Path(out or f"{Path(paths[0]).stem}-analysis")
     record = {key: value for key, value in analysis.items() if key != "token_lengths"}

@@ -1,4 +1,5 @@
-"""What to train on this data and this machine: a model size class and next steps for the data, with reasons."""
+"""What to train on this data and this machine: concrete models for the data size that the machine's memory
+trains, and next steps for the data, with reasons."""
 
 from __future__ import annotations
 
@@ -6,27 +7,47 @@ from dataclasses import dataclass
 
 FEW_PER_CATEGORY = 5
 AUGMENT_BELOW = 300
-CPU_MODEL_LIMIT = "500M"
+CPU_LIMIT_B = 0.5  # billions of parameters: above it a CPU trains too slowly to iterate (1.7B: ~12x 135M)
 
-# (examples below, size class, why)
+# Instruct models of the families tunesmith is tested on (tests/models/test_families.py), smallest first:
+# (hub id, billions of parameters).
+CANDIDATES = (
+    ("HuggingFaceTB/SmolLM2-135M-Instruct", 0.135),
+    ("HuggingFaceTB/SmolLM2-360M-Instruct", 0.362),
+    ("Qwen/Qwen2.5-0.5B-Instruct", 0.494),
+    ("Qwen/Qwen2.5-1.5B-Instruct", 1.54),
+    ("HuggingFaceTB/SmolLM2-1.7B-Instruct", 1.71),
+    ("meta-llama/Llama-3.2-3B-Instruct", 3.21),
+    ("microsoft/Phi-3-mini-4k-instruct", 3.82),
+    ("Qwen/Qwen2.5-7B-Instruct", 7.62),
+)
+
+# (examples below, the band of model sizes in billions of parameters, why)
 MODEL_SIZE_BY_DATA = (
     (
         1_000,
-        "a model under 1B parameters (135M-500M, e.g. SmolLM2-135M/360M-Instruct, Qwen2.5-0.5B-Instruct)",
+        (0.1, 0.6),
         "under a thousand examples teach facts and a style, not new skills: a small model learns them in minutes, "
         "and a larger one gains little from so few examples while training several times slower",
     ),
     (
         10_000,
-        "a model of 0.5B-2B parameters (e.g. Qwen2.5-1.5B-Instruct, SmolLM2-1.7B-Instruct)",
+        (0.4, 2.0),
         "thousands of examples can shape a 1-2B model, whose better base knowledge shows on unseen questions",
     ),
     (
         float("inf"),
-        "a model of 1B-8B parameters, with a GPU",
+        (1.0, 8.0),
         "tens of thousands of examples carry enough signal for a larger model; LoRA keeps the memory low",
     ),
 )
+
+
+def training_memory_gb(billions: float, device: str) -> float:
+    """A cautious peak for LoRA training: the frozen weights (fp32 on a CPU, bf16 on a GPU) twice over for
+    activations, gradients of the adapter and the optimiser, plus 2 GiB for the runtime (135M on a CPU: ~3 GiB,
+    what the plan estimates for the demo)."""
+    return billions * (4 if device == "cpu" else 2) * 2 + 2
 
 
 @dataclass(frozen=True)
@@ -36,18 +57,39 @@ class Advice:
     reason: str
 
 
-def recommend(analysis: dict, n_train: int, device: str, train_split: str = "train") -> list[Advice]:
-    """Advice for ``n_train`` training examples (after any carving of valid/test) on ``device``."""
-    advice = [_model_size(n_train, device)]
+def recommend(
+    analysis: dict, n_train: int, device: str, train_split: str = "train", memory_gb: float | None = None
+) -> list[Advice]:
+    """Advice for ``n_train`` training examples (after any carving of valid/test) on ``device`` with
+    ``memory_gb`` of memory for training (the GPU's on a GPU; None: not known)."""
+    advice = [_model_size(n_train, device, memory_gb)]
     advice += _data_advice(analysis, n_train, train_split)
     return advice
 
 
-def _model_size(n_train: int, device: str) -> Advice:
-    size, reason = next((size, why) for limit, size, why in MODEL_SIZE_BY_DATA if n_train < limit)
-    if device == "cpu" and n_train >= MODEL_SIZE_BY_DATA[0][0]:
-        reason += f"; on a CPU stay under {CPU_MODEL_LIMIT} parameters: a 1.7B model trains ~12x slower than 135M"
-    return Advice("model", size, f"{n_train} training examples: {reason}")
+def _model_size(n_train: int, device: str, memory_gb: float | None) -> Advice:
+    """Concrete models for the data size, kept to what the machine's memory trains (and on a CPU to what it trains
+    in reasonable time), with why."""
+    (low, high), why = next((band, why) for limit, band, why in MODEL_SIZE_BY_DATA if n_train < limit)
+    fits = [
+        (name, size) for name, size in CANDIDATES if memory_gb is None or training_memory_gb(size, device) <= memory_gb
+    ]
+    if device == "cpu":
+        fits = [(name, size) for name, size in fits if size <= CPU_LIMIT_B]
+    wanted = [(name, size) for name, size in fits if low <= size <= high]
+    reason = f"{n_train} training examples: {why}"
+    if not wanted:  # the data could use a larger model than the machine trains: the largest that fits
+        wanted = fits[-1:] or CANDIDATES[:1]
+        limit = "a CPU" if device == "cpu" else f"{memory_gb:.0f} GiB"
+        reason += f"; {limit} keeps it below the {low:g}-{high:g}B the data could use"
+    elif device == "cpu" and high > CPU_LIMIT_B:
+        reason += f"; on a CPU stay under {CPU_LIMIT_B * 1000:.0f}M parameters: a 1.7B model trains ~12x slower"
+    name, size = wanted[0] if device == "cpu" else wanted[-1]  # a CPU: the fastest; a GPU: the most knowledge
+    others = [other for other, _ in wanted if other != name]
+    need = training_memory_gb(size, device)
+    memory = f"needs ~{need:.0f} GiB to train with LoRA" + (f" of this machine's {memory_gb:.0f}" if memory_gb else "")
+    advice = f"{name} ({size:g}B; {memory})" + (f"; or {', '.join(others)}" if others else "")
+    return Advice("model", advice, reason)
 
 
 def _data_advice(analysis: dict, n_train: int, train_split: str) -> list[Advice]:

@@ -119,13 +119,10 @@ def resume_hint(status: str, run_path: Path) -> str:
 def _add(branch, run: RunInfo, tree, current, runs_dir: Path) -> None:
     scores = "  ".join(f"{name} {value:.3f}" for name, value in run.metrics.items() if value is not None)
     marker = " [green](current)[/green]" if run.path == current else ""
-    status, action = f"[dim]{escape(run.status)}[/dim]", ""
-    if run.reason:
-        status += f" [dim]({escape(_shortened(run.reason))})[/dim]"
+    reason = f" [dim]({escape(_shortened(run.reason))})[/dim]" if run.reason else ""
+    status, action = f"[dim]{escape(run.status)}[/dim]{reason}", ""
     if run.status == INTERRUPTED:
-        status = f"[yellow]{INTERRUPTED}[/yellow]" + (
-            f" [dim]({escape(_shortened(run.reason))})[/dim]" if run.reason else ""
-        )
+        status = f"[yellow]{INTERRUPTED}[/yellow]{reason}"
         action = f"  resume: {escape(resume_command(runs_dir / run.name))}"
     elif run.status == UNKNOWN_PROCESS:
         action = f"  [dim]if stopped:[/dim] {escape(resume_command(runs_dir / run.name))}"
