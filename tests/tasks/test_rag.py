@@ -10,6 +10,7 @@ from tunesmith.config import config_from_dict
 from tunesmith.data import Example
 from tunesmith.errors import ModelError
 from tunesmith.retrieval import HybridIndex
+from tunesmith.retrieval.index import saved_passages
 from tunesmith.retrieval.passages import answer_passages
 from tunesmith.tasks import rag
 
@@ -133,15 +134,46 @@ def test_the_encoder_learns_each_question_against_its_facts_other_phrasings_and_
     ]
 
 
-def test_retrieval_is_refused_for_other_tasks_and_with_continue_from():
-    from tunesmith.errors import ConfigError
-
+def test_retrieval_is_refused_for_other_tasks():
     with pytest.raises(Exception, match="retrieval"):
         config_from_dict(
             {"task": "summarization", "data": {"train": "t.csv"}, "retrieval": {"enabled": True}}, "r.yaml"
         )
-    continued = config_from_dict(
-        {"data": {"train": "t.jsonl"}, "continue_from": "earlier", "retrieval": {"enabled": True}}, "r.yaml"
-    )
-    with pytest.raises(ConfigError, match="continue_from"):
-        rag.build_knowledge(continued, [example(*FACTS[0])])
+
+
+def folder_bytes(folder):
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+@pytest.mark.slow  # two tiny retrieval runs with MiniLM tuned in each
+def test_a_continued_retrieval_run_adds_its_facts_to_the_parents_and_leaves_the_parent_folder_as_it_was(
+    tmp_path, tiny_model_dir
+):
+    from tests.conftest import write_jsonl
+    from tunesmith.config import load_config
+    from tunesmith.pipeline import train_run
+    from tunesmith.tasks.embedding import load_sentence_model
+
+    parent = train_rag_run(tmp_path, tiny_model_dir)
+    before = folder_bytes(parent)
+    new_facts = [
+        ("What is the CSC 590 prerequisite?", "CSC 590 requires CSC 450 and instructor consent."),
+        ("Where is the robotics lab?", "The robotics lab is in Temple Hall 104."),
+    ]
+    write_jsonl(tmp_path / "new.jsonl", [{"question": q, "answer": a} for q, a in new_facts] * 4)
+    raw = yaml.safe_load((tmp_path / "run.yaml").read_text())
+    raw.update(name="rag-2", continue_from=str(parent))
+    raw["data"] = {"train": "new.jsonl", "test": "test.jsonl", "valid_fraction": 0.0}
+    raw["retrieval"] = {"enabled": True, "top_k": 2}
+    (tmp_path / "next.yaml").write_text(yaml.safe_dump(raw))
+    child = train_run(load_config(tmp_path / "next.yaml")).path
+
+    assert folder_bytes(parent) == before  # the parent's index, encoder and files untouched
+    parent_ids = [passage.id for passage in saved_passages(parent / "retrieval")]
+    child_index = HybridIndex.load(child / "retrieval", load_sentence_model(child / "retrieval-encoder"))
+    child_ids = [passage.id for passage in child_index.passages]
+    assert set(parent_ids) <= set(child_ids) and len(child_ids) == len(parent_ids) + len(new_facts)
+    [hit] = child_index.search(["Which room holds the robotics lab?"], k=1)[0]
+    assert "Temple Hall 104" in hit.passage.text
+    [hit] = child_index.search(["CSC 450 credit hours?"], k=1)[0]  # a parent's fact, found in the child's index
+    assert "4 credit hours" in hit.passage.text

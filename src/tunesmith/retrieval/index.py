@@ -243,8 +243,7 @@ class HybridIndex:
         if missing:
             raise DataError(f"{folder}: incomplete index, missing {', '.join(missing)}")
         _check_encoder(folder, record["encoder"], encoder)
-        with (folder / "passages.jsonl").open(encoding="utf-8") as handle:
-            passages = [Passage(**json.loads(line)) for line in handle if line.strip()]
+        passages = saved_passages(folder)
         if _store(record) == "faiss":
             dense = faiss.read_index(str(folder / "dense.faiss"))
         else:
@@ -258,6 +257,15 @@ class HybridIndex:
                 f"{folder}: passages, dense and lexical index disagree on the passage count {sorted(sizes)}"
             )
         return cls(passages, encoder, dense, lexical, record)
+
+
+def saved_passages(folder: str | Path) -> list[Passage]:
+    """The passages of an index written by :meth:`HybridIndex.save`, without its vectors (no encoder needed)."""
+    path = Path(folder) / "passages.jsonl"
+    if not path.is_file():
+        raise DataError(f"{folder}: not a saved index (no passages.jsonl)")
+    with path.open(encoding="utf-8") as handle:
+        return [Passage(**json.loads(line)) for line in handle if line.strip()]
 
 
 def _store(record: dict) -> str:

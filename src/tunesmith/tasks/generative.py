@@ -8,7 +8,7 @@ answer's tokens only); the evaluator generates an answer per test question and s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tunesmith.data import Example, Splits, load_examples, load_splits, write_examples
@@ -73,7 +73,7 @@ class GenerativeTask:
             f"{ratio:g} earlier example per new one ({len(unique)} available from the lineage): "
             "rehearsing the earlier rounds keeps what they taught"
         )
-        replayed = TaskData(data.train + replay, data.valid, data.test, data.report)
+        replayed = replace(data, train=data.train + replay)  # a retrieval run's knowledge kept
         return replayed, Choice(len(replay), reason, source)
 
     # -- model and plan ---------------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tunesmith.data import Example
-from tunesmith.errors import ConfigError
 from tunesmith.plan import Choice
 from tunesmith.retrieval import HybridIndex, mrr, passages_from_documents, recall_at_k
 from tunesmith.retrieval.passages import Passage, answer_key, answer_passages
@@ -46,8 +45,9 @@ class Knowledge:
 
     index: HybridIndex
     gold: dict[str, str]  # answer_key(answer) -> passage id
-    encoder_epochs: int = 0  # epochs the encoder was tuned (0: as shipped)
-    shipped: HybridIndex | None = None  # the same passages indexed by the encoder as shipped, to show the gain
+    encoder_epochs: int = 0  # epochs the encoder was tuned by this run (0: as it started)
+    shipped: HybridIndex | None = None  # the same passages indexed by the encoder as it started, to show the gain
+    inherited_encoder: bool = False  # it started from the encoder the parent run tuned
 
     def gold_of(self, example: Example) -> str | None:
         return self.gold.get(answer_key(example.answer))
@@ -61,27 +61,46 @@ def settings(config) -> tuple[int, float]:
 
 def build_knowledge(config, train: list[Example]) -> Knowledge:
     """Index the training records' answers and the configured documents with the configured encoder, tuned on
-    the training questions first (``retrieval.tune_encoder``)."""
+    the training questions first (``retrieval.tune_encoder``). A continued run (``continue_from``) starts from its
+    parent's knowledge: the parent's passages stay in the new index (the parent's folder is only read) and the
+    encoder the parent tuned is tuned further on the new questions."""
     from tunesmith.models.embedding import resolve_embedding_model
     from tunesmith.tasks.embedding import load_sentence_model
 
-    if config.continue_from:
-        raise ConfigError(
-            "retrieval with continue_from is not supported yet: a continued run would need the parent's knowledge "
-            "base and its own; train a retrieval run from the base model"
-        )
     store = dense_store(config)  # first: a Qdrant server that cannot take the index fails before any work
+    inherited, parent_encoder = parent_knowledge(config)
     by_answer = answer_passages(train, "train")
-    passages: list[Passage] = list(by_answer.values())
+    passages = [*inherited, *by_answer.values()]
     passages += passages_from_documents(config.retrieval.documents, config.retrieval.passage_words)
-    encoder = load_sentence_model(resolve_embedding_model(config.retrieval.encoder))
+    passages = list({passage.id: passage for passage in passages}.values())  # a text already there: kept once
+    encoder = load_sentence_model(parent_encoder or resolve_embedding_model(config.retrieval.encoder))
     gold = {key: passage.id for key, passage in by_answer.items()}
-    epochs = encoder_epochs(config, train)
+    epochs, inherited = encoder_epochs(config, train), parent_encoder is not None
     if not epochs:
-        return Knowledge(HybridIndex.build(passages, encoder, store=store), gold)
+        return Knowledge(HybridIndex.build(passages, encoder, store=store), gold, inherited_encoder=inherited)
     shipped = HybridIndex.build(passages, encoder)  # faiss whatever the store: it is only scored, never saved
     tune_encoder(encoder, tuning_pairs(train), epochs, config.training.seed)
-    return Knowledge(HybridIndex.build(passages, encoder, store=store), gold, epochs, shipped)
+    return Knowledge(HybridIndex.build(passages, encoder, store=store), gold, epochs, shipped, inherited)
+
+
+def parent_knowledge(config) -> tuple[list[Passage], Path | None]:
+    """What a continued run's knowledge base starts from: the passages of its parent's index (the parent's records
+    and documents), or for a parent trained without retrieval one passage per answer of its training split; and the
+    encoder the parent tuned (None: the configured one as shipped). ``([], None)`` for a run from a base model."""
+    if not config.continue_from:
+        return [], None
+    from tunesmith.data.load import load_examples
+    from tunesmith.retrieval.index import saved_passages
+    from tunesmith.runs.names import find_run
+
+    parent = find_run(config.continue_from, config.output.runs_dir)[0]
+    if (parent / INDEX_FOLDER / "index.json").is_file():
+        passages = saved_passages(parent / INDEX_FOLDER)
+    else:
+        records = load_examples(parent / "data" / "train.jsonl", "messages")
+        passages = list(answer_passages(records, f"{parent.name} train").values())
+    encoder = parent / ENCODER_FOLDER
+    return passages, encoder if encoder.is_dir() else None
 
 
 def dense_store(config):
@@ -259,6 +278,6 @@ def save_index(knowledge: Knowledge, run_path: Path) -> None:
     """The index (``retrieval/``) and, when tuned, the encoder that built it (``retrieval-encoder/``)."""
     from tunesmith.atomic import save_folder
 
-    if knowledge.encoder_epochs:
+    if knowledge.encoder_epochs or knowledge.inherited_encoder:  # not the configured encoder as shipped
         save_folder(Path(run_path) / ENCODER_FOLDER, lambda folder: knowledge.index.encoder.save(str(folder)))
     knowledge.index.save(Path(run_path) / INDEX_FOLDER)
