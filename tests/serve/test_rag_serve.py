@@ -37,6 +37,19 @@ def test_a_chat_reply_carries_the_passages_its_prompt_held(rag_server):
     assert [source["text"] for source in sources] == expected
 
 
+def test_a_streamed_chat_reply_carries_the_passages_on_its_first_chunk(rag_server):
+    from openai import OpenAI
+
+    url, served = rag_server
+    client = OpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0, timeout=60)
+    question = [{"role": "user", "content": "Where do students park?"}]
+    chunks = list(client.chat.completions.create(model=served.name, messages=question, max_tokens=4, stream=True))
+    expected = [p.text for p in served.retriever.passages("Where do students park?")]
+    assert [source["text"] for source in chunks[0].model_extra["sources"]] == expected
+    assert all("sources" not in (chunk.model_extra or {}) for chunk in chunks[1:])
+    assert chunks[-1].choices[0].finish_reason in ("stop", "length")
+
+
 def test_an_ollama_export_says_it_cannot_retrieve_and_carries_the_index(rag_run, tmp_path):
     from tunesmith.export import export_run
 

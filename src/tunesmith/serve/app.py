@@ -131,8 +131,9 @@ def create_app(
         max_tokens = body.max_completion_tokens or body.max_tokens
         job_ids, settings = _prepare(chat, prompt, body, max_tokens, "messages")
         reply_id, model = f"chatcmpl-{uuid.uuid4().hex}", chat.name
+        sources = [schemas.Source(id=p.id, source=p.source, text=p.text) for p in passages] if passages else None
         if body.stream:
-            return _sse(_chat_chunks(_stream(engine, job_ids, settings, limits), reply_id, model))
+            return _sse(_chat_chunks(_stream(engine, job_ids, settings, limits), reply_id, model, sources))
         result = await _generate(engine, job_ids, settings, limits)
         return schemas.ChatCompletion(
             id=reply_id,
@@ -146,7 +147,7 @@ def create_app(
                 )
             ],
             usage=_usage(result),
-            sources=[schemas.Source(id=p.id, source=p.source, text=p.text) for p in passages] if passages else None,
+            sources=sources,
         )
 
     @app.post("/v1/completions", response_model=schemas.Completion)
@@ -347,7 +348,10 @@ def _stream(engine: GenerationEngine, ids: list[int], settings: Settings, limits
     return read()
 
 
-async def _chat_chunks(pieces: AsyncIterator, reply_id: str, model: str) -> AsyncIterator[dict]:
+async def _chat_chunks(
+    pieces: AsyncIterator, reply_id: str, model: str, sources: list | None = None
+) -> AsyncIterator[dict]:
+    """OpenAI's chunks; a retrieval run's passages ride on the first one as ``sources`` (as on a whole reply)."""
     created = int(time.time())
 
     def chunk(delta: dict, finish_reason=None) -> dict:
@@ -360,7 +364,8 @@ async def _chat_chunks(pieces: AsyncIterator, reply_id: str, model: str) -> Asyn
             "choices": [choice],
         }
 
-    yield chunk({"role": "assistant", "content": ""})
+    first = chunk({"role": "assistant", "content": ""})
+    yield first | {"sources": [source.model_dump() for source in sources]} if sources else first
     async for piece in pieces:
         if isinstance(piece, Result):
             yield chunk({}, piece.finish_reason) | {"usage": _usage(piece).model_dump()}
