@@ -92,7 +92,7 @@ def weights(model):
     return {name: p.detach().clone() for name, p in model.named_parameters()}
 
 
-@pytest.mark.parametrize("loss", ["cosent", "cosine", "mnrl", "cached_mnrl"])
+@pytest.mark.parametrize("loss", ["cosent", "angle", "cosine", "mnrl", "cached_mnrl", "gist", "cached_gist"])
 @pytest.mark.parametrize("dims", [None, [32, 16, 8]])
 def test_each_loss_trains_the_model(model, tmp_path, loss, dims):
     rows = training_sets(scored_set(), loss, False, 0.0, 2, 0)[loss]

@@ -14,6 +14,10 @@ PairShape = Literal["auto", "stsb", "triplets", "scored_pairs", "labelled_pairs"
 Role = Literal["anchor", "positive", "negative", "text1", "text2", "score", "label", "text"]
 
 
+# The losses that rank in-batch negatives (trained on positives, or triplets); the others score pairs.
+RANKING_LOSSES = ("mnrl", "cached_mnrl", "gist", "cached_gist")
+
+
 class EmbeddingConfig(BaseModel):
     """How an embedding model is trained and scored."""
 
@@ -32,14 +36,18 @@ class EmbeddingConfig(BaseModel):
     score_max: float | None = Field(
         None, gt=0, description="Scores are divided by it; None: 5 when any score exceeds 1 (0..5 scales), else 1."
     )
-    loss: Literal["auto", "cosent", "cosine", "mnrl", "cached_mnrl"] = Field(
-        "auto", description="cosent/cosine for scored or labelled pairs, (cached_)mnrl for positives; auto per shape."
+    loss: Literal["auto", "cosent", "angle", "cosine", "mnrl", "cached_mnrl", "gist", "cached_gist"] = Field(
+        "auto",
+        description="cosent/angle/cosine for scored or labelled pairs, (cached_)mnrl or (cached_)gist for positives; "
+        "auto per shape.",
     )
     positives_mnrl: bool | None = Field(
         None, description="Also train in-batch-negatives ranking on the pairs scored >= positive_threshold."
     )
     positive_threshold: float = Field(0.8, gt=0, le=1, description="Normalised score from which a pair is a positive.")
-    mini_batch_size: int = Field(32, ge=1, description="cached_mnrl: texts per forward pass (memory), not per step.")
+    mini_batch_size: int = Field(
+        32, ge=1, description="cached_mnrl, cached_gist: texts per forward pass (memory), not per step."
+    )
     matryoshka_dims: list[int] | None = Field(
         None, description="Train (MatryoshkaLoss) and score at these dimensions; the plan picks full, 256, 128, 64."
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from tunesmith.config.embedding import RANKING_LOSSES
 from tunesmith.data.pairs import PairSet
 from tunesmith.plan.choices import (
     Choice,
@@ -106,7 +107,7 @@ def make_embedding_plan(profile: EmbeddingProfile, config, hardware: Hardware, m
         chooser.pick("target_modules", lora.target_modules, "all-linear", "attention and feed-forward layers")
     loss, loss_reason = _loss(profile.shape, settings)
     chooser.pick("loss", None if settings.loss == "auto" else settings.loss, loss, loss_reason)
-    ranking = chooser["loss"] in ("mnrl", "cached_mnrl")
+    ranking = chooser["loss"] in RANKING_LOSSES
     chooser.pick(
         "positives_mnrl",
         settings.positives_mnrl,

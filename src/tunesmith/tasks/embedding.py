@@ -12,10 +12,10 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from tunesmith.config.embedding import RANKING_LOSSES
 from tunesmith.data.pairs import Pair, PairSet, pairs_from_classes
 
 PAIR_LOSSES = ("cosent", "cosine")
-RANKING_LOSSES = ("mnrl", "cached_mnrl")
 LORA_TARGETS_BERT = ["query", "key", "value", "dense"]
 
 
@@ -148,19 +148,36 @@ def simcse_rows(texts: list[str]) -> list[tuple[str, str]]:
 
 
 def make_losses(model, names, matryoshka_dims: list[int] | None, mini_batch_size: int = 32) -> dict:
-    """The loss module for each training set's name, wrapped in MatryoshkaLoss when dimensions are given."""
+    """The loss module for each training set's name, wrapped in MatryoshkaLoss when dimensions are given.
+
+    ``gist``/``cached_gist`` (GISTEmbed) are guided by a frozen copy of the model as it is before training: an
+    in-batch negative the guide finds closer to the anchor than the positive is a likely false negative and is
+    left out (Solatorio 2024)."""
+    import copy
+
     from sentence_transformers.sentence_transformer import losses
 
+    guide = None
     built = {}
     for name in names:
         if name == "cosent":
             loss = losses.CoSENTLoss(model)
+        elif name == "angle":
+            loss = losses.AnglELoss(model)
         elif name == "cosine":
             loss = losses.CosineSimilarityLoss(model)
         elif name == "mnrl":
             loss = losses.MultipleNegativesRankingLoss(model)
         elif name == "cached_mnrl":
             loss = losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=mini_batch_size)
+        elif name in ("gist", "cached_gist"):
+            if guide is None:
+                guide = copy.deepcopy(model).eval().requires_grad_(False)
+            loss = (
+                losses.GISTEmbedLoss(model, guide)
+                if name == "gist"
+                else losses.CachedGISTEmbedLoss(model, guide, mini_batch_size=mini_batch_size)
+            )
         else:
             raise ValueError(f"unknown loss '{name}'")
         if matryoshka_dims:
