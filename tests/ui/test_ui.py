@@ -59,12 +59,16 @@ def test_the_pages_show_runs_scores_plan_and_the_differences(runs):
 def test_current_run_switch_plan_and_bad_configs(runs):
     runs_dir, (first, second), longer = runs
     client = TestClient(create_app(runs_dir))
-    assert client.post(f"/api/runs/{first.name}/current").json() == {"current": first.name}
+    assert client.post(f"/api/runs/{first.name}/current", json={}).json() == {"current": first.name}
     assert current_run(runs_dir) == first.resolve()
-    client.post(f"/api/runs/{second.name}/current")
+    client.post(f"/api/runs/{second.name}/current", json={})
     assert current_run(runs_dir) == second.resolve()
     plan = client.post("/api/plan", json={"config": str(longer)}).json()
     assert "learning_rate" in plan["text"] and plan["plan"]["choices"]["epochs"]["value"] == 60
+    elsewhere = client.post("/api/jobs", json={"config": str(longer)}, headers={"Origin": "https://evil.example"})
+    assert elsewhere.status_code == 403  # another site open in the browser cannot start runs
+    form = client.post("/api/jobs", content=b'{"config": "x"}', headers={"Content-Type": "text/plain"})
+    assert form.status_code == 415 and not client.app.state.jobs.jobs
     missing = client.post("/api/jobs", json={"config": str(longer.parent / "missing.yaml")})
     assert missing.status_code == 400 and "not found" in missing.json()["detail"]
 

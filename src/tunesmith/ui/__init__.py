@@ -17,6 +17,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tunesmith.errors import TunesmithError
 
@@ -89,6 +90,12 @@ def create_app(runs_dir: Path, api_key: str | None = None):
 
     @app.middleware("http")
     async def require_key(request: Request, call_next):
+        if request.method == "POST":  # starts processes: never on behalf of another site open in the browser
+            origin = request.headers.get("origin")
+            if origin and urlsplit(origin).netloc != request.headers.get("host"):
+                return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
+            if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+                return JSONResponse({"detail": "send JSON (Content-Type: application/json)"}, status_code=415)
         if api_key and request.url.path != "/login":
             given = request.cookies.get(KEY_COOKIE) or request.headers.get("authorization", "").removeprefix("Bearer ")
             if not secrets.compare_digest(given.encode(), api_key.encode()):
