@@ -125,7 +125,8 @@ def resume_run(run_path: Path) -> RunFolder:
 
 def _check_resumable(run: RunFolder, record: dict) -> None:
     status = effective_status(record)
-    if status.startswith("running") and distributed.is_main():  # the others may read run.json after the main one
+    # only a process seen alive on this host: another host's, or an unrecorded one, may have been stopped
+    if status == "running" and distributed.is_main():  # the others may read run.json after the main one
         raise RunError(
             f"{run.path}: the run is still {status} (process {record.get('process', {}).get('pid')}); "
             "stop it before resuming it"
