@@ -23,7 +23,7 @@ import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+sys.path[:0] = [str(ROOT), str(ROOT / "src")]  # tests/: the greedy helpers the GGUF tests use
 BASELINE_COMMIT = "7394088"  # the last commit whose src/tunesmith/export/gguf.py wrote GGUF itself
 
 
@@ -46,23 +46,6 @@ def prompts(run: Path, count: int, tokenizer, system_prompt: str | None) -> list
     lines = (run / "data" / "test.jsonl").read_text().splitlines()[:count]
     texts = [prompt_text(tokenizer, json.loads(line)["messages"][:-1], system_prompt) for line in lines]
     return [tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
-
-
-def transformers_greedy(model, ids: list[int], steps: int) -> list[int]:
-    import torch
-
-    with torch.no_grad():
-        out = model.generate(torch.tensor([ids]), max_new_tokens=steps, min_new_tokens=steps, do_sample=False)
-    return out[0, len(ids) :].tolist()
-
-
-def llama_cpp_greedy(llm, ids: list[int], steps: int) -> list[int]:
-    generated = []
-    for token in llm.generate(ids, top_k=1, temp=0.0, reset=True):
-        generated.append(token)
-        if len(generated) == steps:
-            return generated
-    return generated
 
 
 def agreement(expected: list[list[int]], got: list[list[int]]) -> tuple[int, float]:
@@ -89,6 +72,8 @@ def main() -> None:
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
+    from tests.export.greedy import llama_cpp_greedy, transformers_greedy
+
     from tunesmith.export import export_run, open_finished_run
 
     run = open_finished_run(args.run)

@@ -257,8 +257,8 @@ class _Stages:
 
 
 def _checkpoint_note(run: RunFolder) -> str:
-    found = sorted(run.checkpoints_dir.glob("**/checkpoint-*/trainer_state.json"), key=lambda p: p.stat().st_mtime)
-    return f" (newest checkpoint: {found[-1].parent.name})" if found else " (no checkpoint yet)"
+    newest = run.newest_checkpoint()
+    return f" (newest checkpoint: {newest.name})" if newest else " (no checkpoint yet)"
 
 
 def saved_config(run: RunFolder) -> RunConfig:

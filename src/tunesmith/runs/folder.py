@@ -83,14 +83,22 @@ class RunFolder:
         processes, each also writes its own random state, and the main one may finish before the others. Runs
         trained in stages keep each stage's checkpoints in ``checkpoints/<stage>/``; the newest written wins.
         """
-        found = [*self.checkpoints_dir.glob("checkpoint-*"), *self.checkpoints_dir.glob("*/checkpoint-*")]
         complete = []
-        for folder in sorted(found, key=_checkpoint_step):
+        for folder in self._checkpoints():
             if _is_complete(folder, world_size):
                 complete.append(folder)
             else:
                 shutil.rmtree(folder)
         return max(complete, key=_written_at, default=None)
+
+    def newest_checkpoint(self, world_size: int = 1) -> Path | None:
+        """What :meth:`last_complete_checkpoint` would resume from, removing nothing (for messages)."""
+        complete = [folder for folder in self._checkpoints() if _is_complete(folder, world_size)]
+        return max(complete, key=_written_at, default=None)
+
+    def _checkpoints(self) -> list[Path]:
+        found = [*self.checkpoints_dir.glob("checkpoint-*"), *self.checkpoints_dir.glob("*/checkpoint-*")]
+        return sorted(found, key=_checkpoint_step)
 
     def clear_outputs(self) -> list[str]:
         """Remove what an interrupted attempt wrote after training (the trained weights, scores), so that a resumed

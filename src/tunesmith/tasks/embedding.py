@@ -15,7 +15,6 @@ from pathlib import Path
 from tunesmith.config.embedding import RANKING_LOSSES
 from tunesmith.data.pairs import Pair, PairSet, pairs_from_classes
 
-PAIR_LOSSES = ("cosent", "cosine")
 LORA_TARGETS_BERT = ["query", "key", "value", "dense"]
 
 

@@ -75,12 +75,12 @@ def build_knowledge(config, train: list[Example]) -> Knowledge:
     passages = list({passage.id: passage for passage in passages}.values())  # a text already there: kept once
     encoder = load_sentence_model(parent_encoder or resolve_embedding_model(config.retrieval.encoder))
     gold = {key: passage.id for key, passage in by_answer.items()}
-    epochs, inherited = encoder_epochs(config, train), parent_encoder is not None
+    epochs, from_parent = encoder_epochs(config, train), parent_encoder is not None
     if not epochs:
-        return Knowledge(HybridIndex.build(passages, encoder, store=store), gold, inherited_encoder=inherited)
+        return Knowledge(HybridIndex.build(passages, encoder, store=store), gold, inherited_encoder=from_parent)
     shipped = HybridIndex.build(passages, encoder)  # faiss whatever the store: it is only scored, never saved
     tune_encoder(encoder, tuning_pairs(train), epochs, config.training.seed)
-    return Knowledge(HybridIndex.build(passages, encoder, store=store), gold, epochs, shipped, inherited)
+    return Knowledge(HybridIndex.build(passages, encoder, store=store), gold, epochs, shipped, from_parent)
 
 
 def parent_knowledge(config) -> tuple[list[Passage], Path | None]:
