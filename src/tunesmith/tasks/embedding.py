@@ -9,6 +9,7 @@ loss reads them: ``(sentence1, sentence2, score)`` for cosent/cosine, ``(anchor,
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,12 +88,12 @@ def training_sets(
     positive_threshold: float,
     pairs_per_text: int,
     seed: int,
-    negative_band: tuple[float, float] | None = None,
+    miner: Miner | None = None,
 ) -> dict[str, list[tuple]]:
     """Rows per loss name for one training PairSet (see the module docstring for the column orders).
 
-    With ``negative_band``, the ranking rows get a TF-IDF hard negative each (see :mod:`tunesmith.data.negatives`);
-    scored and labelled pairs then also train in-batch ranking on their positives.
+    With a ``miner`` (:func:`tfidf_miner`, :func:`dense_miner`), the ranking rows get a hard negative each; scored
+    and labelled pairs then also train in-batch ranking on their positives.
     """
     if train.shape == "texts":
         return {"mnrl": simcse_rows(train.texts())}
@@ -105,34 +106,84 @@ def training_sets(
         sets = {}
         if loss not in RANKING_LOSSES:
             sets[loss] = [(p.text1, p.text2, p.score) for p in pairs]
-        if loss in RANKING_LOSSES or positives_mnrl or negative_band is not None:
+        if loss in RANKING_LOSSES or positives_mnrl or miner is not None:
             sets[ranking] = positive_rows(pairs, positive_threshold)
-    if negative_band is not None and sets.get(ranking):
+    if miner is not None and sets.get(ranking):
         labels = {r.text: r.label for r in train.records} if train.shape == "classes" else None
-        sets[ranking] = with_hard_negatives(sets[ranking], train.texts(), negative_band, labels, seed)
+        sets[ranking] = with_hard_negatives(sets[ranking], train.texts(), miner, labels, seed)
     return {name: rows for name, rows in sets.items() if rows}
 
 
-def with_hard_negatives(rows, candidates, band, labels, seed: int) -> list[tuple[str, str, str]]:
-    """(anchor, positive, negative) rows: a TF-IDF negative in ``band`` where there is one, else a random text
-    (never the anchor, the positive, or, with ``labels``, a text of the anchor's class)."""
+# (anchor, positive) pairs, candidate texts, labels (text -> class) or None -> a negative or None per pair.
+Miner = Callable[[list[tuple[str, str]], list[str], dict | None], list[str | None]]
+
+
+def tfidf_miner(band: tuple[float, float]) -> Miner:
+    """The candidate most similar to the anchor by TF-IDF cosine within ``band`` (:mod:`tunesmith.data.negatives`)."""
     from tunesmith.data.negatives import mine_hard_negatives
 
+    def mine(pairs, candidates, labels):
+        return [triplet.negative for triplet in mine_hard_negatives(pairs, candidates, band, labels)[0]]
+
+    return mine
+
+
+# Candidates the dense miner keeps per anchor before dropping the anchor's own class (classes data): enough that a
+# text of another class is almost always among them.
+DENSE_CANDIDATES = 10
+
+
+def dense_miner(model, relative_margin: float, batch_size: int = 64) -> Miner:
+    """The candidate ``model`` ranks closest to the anchor while scoring at least ``relative_margin`` of the
+    positive's similarity below the positive (NV-Retriever's TopK-PercPos; closer ones are likely false negatives),
+    through sentence-transformers' ``mine_hard_negatives``, the anchor's own class skipped."""
+
+    def mine(pairs, candidates, labels):
+        from datasets import Dataset
+        from sentence_transformers.util import mine_hard_negatives
+
+        if not pairs:
+            return []
+        anchors, positives = [anchor for anchor, _ in pairs], [positive for _, positive in pairs]
+        mined = mine_hard_negatives(
+            Dataset.from_dict({"anchor": anchors, "positive": positives}),
+            model,
+            corpus=candidates,
+            relative_margin=relative_margin,
+            num_negatives=DENSE_CANDIDATES if labels else 1,
+            sampling_strategy="top",
+            output_format="triplet",  # one row per negative kept, the closest first
+            batch_size=batch_size,
+            verbose=False,
+        )
+        found: dict[tuple[str, str], str] = {}
+        for row in mined:
+            key, negative = (row["anchor"], row["positive"]), row["negative"]
+            if key in found or negative in key or (labels and labels.get(negative) == labels.get(row["anchor"])):
+                continue
+            found[key] = negative
+        return [found.get(pair) for pair in zip(anchors, positives)]
+
+    return mine
+
+
+def with_hard_negatives(rows, candidates, miner: Miner, labels, seed: int) -> list[tuple[str, str, str]]:
+    """(anchor, positive, negative) rows: the ``miner``'s negative where it found one, else a random text (never
+    the anchor, the positive, or, with ``labels``, a text of the anchor's class)."""
     rng = random.Random(seed)
-    complete = [row for row in rows if len(row) == 3]  # negatives given in the data are kept
-    triplets, _ = mine_hard_negatives([row for row in rows if len(row) == 2], candidates, band, labels)
-    filled = list(complete)
-    for triplet in triplets:
-        negative = triplet.negative
+    filled = [row for row in rows if len(row) == 3]  # negatives given in the data are kept
+    pairs = [row for row in rows if len(row) == 2]
+    negatives = miner(pairs, candidates, labels) if pairs else []
+    for (anchor, positive), negative in zip(pairs, negatives):
         for _ in range(20):
             if negative is not None:
                 break
             pick = rng.choice(candidates)
-            same_class = labels is not None and labels.get(pick) == labels.get(triplet.anchor)
-            if pick not in (triplet.anchor, triplet.positive) and not same_class:
+            same_class = labels is not None and labels.get(pick) == labels.get(anchor)
+            if pick not in (anchor, positive) and not same_class:
                 negative = pick
         if negative is not None:
-            filled.append((triplet.anchor, triplet.positive, negative))
+            filled.append((anchor, positive, negative))
     return filled
 
 

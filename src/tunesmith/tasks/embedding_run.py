@@ -189,12 +189,23 @@ class EmbeddingTask:
         from rich.console import Console
 
         from tunesmith.schedules import plateau_reducer, schedule_settings
-        from tunesmith.tasks.embedding import RANKING_LOSSES, make_losses, to_dataset, training_sets
+        from tunesmith.tasks.embedding import (
+            RANKING_LOSSES,
+            dense_miner,
+            make_losses,
+            tfidf_miner,
+            to_dataset,
+            training_sets,
+        )
         from tunesmith.training.callbacks import standard_callbacks
         from tunesmith.training.embedding import train_embedding
 
         settings, training, output = config.embedding, config.training, config.output
-        band = tuple(settings.negative_band) if settings.hard_negatives and not stage.simcse else None
+        miner = None
+        if settings.hard_negatives == "tfidf" and not stage.simcse:
+            miner = tfidf_miner(tuple(settings.negative_band))
+        elif settings.hard_negatives == "dense" and not stage.simcse:  # the model as this stage starts mines
+            miner = dense_miner(bundle.model, settings.negative_margin, settings.eval_batch_size)
         sets = training_sets(
             stage.data,
             plan["loss"],
@@ -202,7 +213,7 @@ class EmbeddingTask:
             settings.positive_threshold,
             settings.pairs_per_text,
             training.seed,
-            negative_band=band,
+            miner=miner,
         )
         losses = make_losses(bundle.model, list(sets), plan["matryoshka_dims"], settings.mini_batch_size)
         Console().print(f"{stage.name}: " + ", ".join(f"{len(rows)} rows with {loss}" for loss, rows in sets.items()))
@@ -317,7 +328,8 @@ class EmbeddingTask:
 
 
 def training_stages(train: PairSet, plan: Plan, config) -> list[Stage]:
-    """[SimCSE,] then the supervised data, or its curriculum phases (easier half first, then every pair)."""
+    """[SimCSE,] then the supervised data, or its curriculum phases (easier half first, then every pair), or two
+    rounds of dense negative mining."""
     settings = config.embedding
     stages = []
     if settings.simcse == "first" and train.shape != "texts":
@@ -328,6 +340,9 @@ def training_stages(train: PairSet, plan: Plan, config) -> list[Stage]:
         phases = curriculum_phases(train.records, CURRICULUM_PHASES)
         for number, phase in enumerate(phases, start=1):
             stages.append(Stage(f"curriculum-{number}", PairSet(train.shape, phase), plan["epochs"] / len(phases)))
+    elif settings.hard_negatives == "dense" and settings.negative_rounds == 2 and train.shape != "texts":
+        # The second half trains on negatives mined again by the half-trained model (harder for it).
+        stages += [Stage(f"round-{number}", train, plan["epochs"] / 2) for number in (1, 2)]
     else:
         stages.append(Stage("train", train, plan["epochs"], simcse=train.shape == "texts"))
     return stages
