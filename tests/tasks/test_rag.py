@@ -64,6 +64,24 @@ def test_training_prompts_hold_the_gold_among_distractors_or_distractors_only(kn
     assert len(positions) > 1  # the gold is not always in one place: position says nothing
 
 
+def test_a_training_prompts_passages_never_show_its_own_question():
+    """The gold passage lists every training question of its fact: a prompt shows the others and the answer, so the
+    model learns to match a phrasing by meaning (as a re-worded test question needs), not to find its own words."""
+    asked = [("How many credit hours is CSC 450?", FACTS[0][1]), ("What does CSC 450 count for?", FACTS[0][1])]
+    train = [example(q, a) for q, a in [*asked, *FACTS[1:]]]
+    by_answer = answer_passages(train, "train")
+    index = HybridIndex.build(list(by_answer.values()), HashingEncoder())
+    knowledge = rag.Knowledge(index, {key: passage.id for key, passage in by_answer.items()})
+    for original, prompt in zip(train, rag.augment(train, knowledge, config(top_k=3, without_gold=0.0), True)):
+        gold = next(block for block in passages_in(prompt) if original.answer in block)
+        assert original.question not in gold
+        if original.answer == FACTS[0][1]:  # the other phrasing stays beside the answer
+            other = next(question for question, _ in asked if question != original.question)
+            assert other in gold
+    [test] = rag.augment([example("CSC 450: how many credits?", FACTS[0][1])], knowledge, config(top_k=1), False)
+    assert all(question in passages_in(test)[0] for question, _ in asked)  # a served question sees the whole passage
+
+
 def test_test_prompts_hold_the_ranked_top_k_and_retrieval_is_scored(knowledge):
     knowledge, _ = knowledge
     test = [example("How many credit hours does CSC 450 carry?", FACTS[0][1]), example("Is there parking?", "No.")]
