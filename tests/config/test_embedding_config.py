@@ -45,6 +45,7 @@ def test_hard_negatives_true_means_tfidf_and_a_saved_dense_config_reads_back():
         ({"hard_negatives": "dense", "negative_band": [0.2, 0.4]}, "negative_band applies only to hard_negatives"),
         ({"hard_negatives": True, "negative_rounds": 2}, "negative_rounds applies only to hard_negatives: dense"),
         ({"hard_negatives": "bm25"}, "embedding.hard_negatives: Input should be"),
+        ({"hard_negatives": "dense", "negative_rounds": 2, "curriculum": True}, "each curriculum phase already mines"),
     ],
 )
 def test_bad_embedding_settings_are_named(embedding, message):

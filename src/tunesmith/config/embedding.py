@@ -109,4 +109,6 @@ class EmbeddingConfig(BaseModel):
             changed = getattr(self, name) != type(self).model_fields[name].default
             if name in self.model_fields_set and changed and self.hard_negatives != method:
                 raise ValueError(f"{name} applies only to hard_negatives: {method} (it is {self.hard_negatives})")
+        if self.negative_rounds == 2 and self.curriculum:
+            raise ValueError("negative_rounds: 2 with curriculum: each curriculum phase already mines with its model")
         return self
