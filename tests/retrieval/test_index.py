@@ -85,6 +85,10 @@ def test_save_and_load_give_identical_search_results(index, tmp_path):
     assert loaded.passages == index.passages
     for mode in ("hybrid", "dense", "lexical"):
         assert loaded.search(QUERIES, k=3, mode=mode) == index.search(QUERIES, k=3, mode=mode)
+    assert loaded.mode == "hybrid"
+    index.use_mode("dense")  # the ranking chosen for a run travels with its index, to serve
+    dense = HybridIndex.load(index.save(tmp_path / "dense-index"), HashingEncoder())
+    assert dense.mode == "dense" and dense.search(QUERIES, k=3) == index.search(QUERIES, k=3, mode="dense")
     with pytest.raises(FileExistsError, match="already exists"):
         index.save(folder)
     (folder / "dense.faiss").unlink()

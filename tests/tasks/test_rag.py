@@ -82,13 +82,34 @@ def test_a_training_prompts_passages_never_show_its_own_question():
     assert all(question in passages_in(test)[0] for question, _ in asked)  # a served question sees the whole passage
 
 
+def test_the_ranking_is_the_one_that_finds_more_validation_passages(knowledge, monkeypatch):
+    knowledge, _ = knowledge
+    valid = [example(f"{question} Please tell me.", answer) for question, answer in FACTS] * 2  # 12 questions
+    search = knowledge.index.search
+
+    def rigged(queries, k, mode=None):  # the fused list puts every gold passage last
+        hits = search(queries, len(knowledge.index), mode="dense")
+        return [(list(reversed(h)) if (mode or knowledge.index.mode) == "hybrid" else h)[:k] for h in hits]
+
+    monkeypatch.setattr(knowledge.index, "search", rigged)
+    recall = rag.choose_ranking(knowledge, valid, config(top_k=2))
+    assert knowledge.index.mode == "dense" and recall["dense"] == 1.0 > recall["hybrid"]
+    assert "hybrid 0, dense 1" in rag.plan_choices(config(top_k=2), knowledge)["retrieval_ranking"].reason
+    assert rag.choose_ranking(knowledge, valid, config(ranking="hybrid")) is None and knowledge.index.mode == "hybrid"
+    monkeypatch.setattr(knowledge.index, "search", search)  # a tie keeps hybrid (BM25 matches course codes)
+    assert rag.choose_ranking(knowledge, valid, config(top_k=2)) == {"hybrid": 1.0, "dense": 1.0}
+    assert knowledge.index.mode == "hybrid"
+    assert rag.choose_ranking(knowledge, valid[:9], config()) is None  # too few questions to choose by
+
+
 def test_test_prompts_hold_the_ranked_top_k_and_retrieval_is_scored(knowledge):
     knowledge, _ = knowledge
     test = [example("How many credit hours does CSC 450 carry?", FACTS[0][1]), example("Is there parking?", "No.")]
     [first, second] = rag.augment(test, knowledge, config(top_k=2), training=False)
     assert FACTS[0][1] in passages_in(first)[0] and len(passages_in(second)) == 2
+    # "parking" has no gold passage: not counted
     scores = rag.retrieval_scores(knowledge, test, config(top_k=2))
-    assert scores == {"k": 2, "questions": 1, "recall_at_2": 1.0, "mrr_at_2": 1.0}  # "parking" has no gold
+    assert scores == {"k": 2, "ranking": "hybrid", "questions": 1, "recall_at_2": 1.0, "mrr_at_2": 1.0}
 
 
 def test_an_answer_is_grounded_when_all_its_facts_are_in_the_passages():
@@ -140,7 +161,8 @@ def test_a_retrieval_run_trains_on_passages_keeps_its_index_and_scores_retrieval
     with pytest.raises(ModelError, match="embeds differently"):  # the index was built by the tuned encoder
         HybridIndex.load(run / "retrieval", shipped)
     index = HybridIndex.load(run / "retrieval", load_sentence_model(run / "retrieval-encoder"))
-    assert len(index) == 7 and "Retrieval (2 passages a question)" in (run / "report.md").read_text()
+    assert len(index) == 7 and "Retrieval (2 passages a question, hybrid ranking)" in (run / "report.md").read_text()
+    assert plan["retrieval_ranking"]["value"] == index.mode == "hybrid"  # too few validation questions to choose
 
 
 def test_the_encoder_learns_each_question_against_its_facts_other_phrasings_and_answer():

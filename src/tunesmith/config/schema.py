@@ -318,6 +318,11 @@ class RetrievalConfig(Section):
         "sentence-transformers/all-MiniLM-L6-v2", description="Sentence-transformers model for the dense side."
     )
     top_k: int | None = Field(None, ge=1, le=20, description="Passages put in each prompt; the plan picks 3.")
+    ranking: Literal["hybrid", "dense"] | None = Field(
+        None,
+        description="hybrid (dense + BM25 fused by reciprocal rank) or dense alone; the plan keeps hybrid unless "
+        "dense finds more validation questions' passages.",
+    )
     without_gold: float | None = Field(
         None,
         ge=0.0,

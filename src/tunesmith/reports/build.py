@@ -142,7 +142,8 @@ def _extras(metrics: dict) -> list:
     if isinstance(retrieval, dict) and retrieval.get("questions"):
         k = retrieval["k"]
         text = (
-            f"Retrieval ({k} passages a question): the gold passage was among them for "
+            f"Retrieval ({k} passages a question, {retrieval.get('ranking', 'hybrid')} ranking): the gold passage "
+            "was among them for "
             f"{retrieval.get(f'recall_at_{k}', 0):.0%} of {retrieval['questions']} test questions "
             f"(MRR@{k} {retrieval.get(f'mrr_at_{k}', 0):.3f})"
         )

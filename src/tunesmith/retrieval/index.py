@@ -96,6 +96,17 @@ class HybridIndex:
         self._lexical = lexical
         self.record = record  # what save writes to index.json: the encoder (name, dimension, probe), where dense is
 
+    @property
+    def mode(self) -> str:
+        """How :meth:`search` ranks unless told otherwise: ``hybrid`` (an index from before the choice existed too)
+        or what :meth:`use_mode` set; saved with the index, so a served question is ranked as scored ones were."""
+        return self.record.get("mode", "hybrid")
+
+    def use_mode(self, mode: str) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self.record["mode"] = mode
+
     def __len__(self) -> int:
         return len(self.passages)
 
@@ -142,14 +153,15 @@ class HybridIndex:
         return cls(unique, encoder, dense, lexical, record)
 
     def search(
-        self, queries: Sequence[str], k: int, mode: str = "hybrid", candidates: int = CANDIDATES
+        self, queries: Sequence[str], k: int, mode: str | None = None, candidates: int = CANDIDATES
     ) -> list[list[Hit]]:
         """The top ``k`` passages for each query.
 
-        ``mode``: ``hybrid`` fuses the dense and the lexical list (each read ``max(k, candidates)`` deep) by RRF;
-        ``dense`` or ``lexical`` ranks by that list alone (for comparisons). A lexical list holds only passages
-        that share a token with the query.
+        ``mode`` (default: the index's :attr:`mode`): ``hybrid`` fuses the dense and the lexical list (each read
+        ``max(k, candidates)`` deep) by RRF; ``dense`` or ``lexical`` ranks by that list alone. A lexical list
+        holds only passages that share a token with the query.
         """
+        mode = self.mode if mode is None else mode
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         if k < 1:

@@ -38,7 +38,7 @@ class GenerativeTask:
         if config.retrieval.enabled:
             from tunesmith.tasks import rag
 
-            knowledge = rag.build_knowledge(config, train)
+            knowledge = rag.build_knowledge(config, train, valid)
             report["retrieval"] = rag.retrieval_scores(knowledge, test or [], config)
             valid, test = (rag.augment(split or [], knowledge, config, training=False) for split in (valid, test))
             train = rag.augment(train, knowledge, config, training=True)
