@@ -74,3 +74,23 @@ def test_a_time_budget_cuts_the_epochs_to_fit():
     assert cut.choices["epochs"].reason.startswith("cut from 4 to fit time_budget_minutes")
     fixed = config(training={"time_budget_minutes": budget, "epochs": 3})
     assert make_embedding_plan(profile(300), fixed, CPU, MINILM)["epochs"] == 3  # a set value still wins
+
+
+def test_hard_negatives_by_data_shape_and_their_rows_in_the_steps():
+    from tunesmith.plan.embedding import CLASS_NEGATIVES
+
+    classes = make_embedding_plan(profile(1000, shape="classes"), config(), CPU, MINILM)
+    assert (
+        classes["hard_negatives"] == CLASS_NEGATIVES != "off"
+        and "IT tickets" in classes.choices["hard_negatives"].reason
+    )
+    plain = make_embedding_plan(
+        profile(1000, shape="classes"), config(embedding={"hard_negatives": "off"}), CPU, MINILM
+    )
+    assert plain.choices["hard_negatives"].source == "config" and plain["epochs"] == classes["epochs"]
+    # 1,000 texts build 2,000 pairs; half are positives, trained again beside their mined negatives: 3,000 rows a
+    # pass at batch 16 (the IT tickets run with TF-IDF negatives took 376 steps in 2 epochs, without 250)
+    assert (classes.estimate.steps_per_epoch, plain.estimate.steps_per_epoch) == (188, 125)
+    for shape, settings in (("scored_pairs", {}), ("triplets", {}), ("texts", {}), ("classes", {"simcse": "only"})):
+        plan = make_embedding_plan(profile(1000, shape=shape), config(embedding=settings), CPU, MINILM)
+        assert plan["hard_negatives"] == "off" and plan.choices["hard_negatives"].source == "plan", shape

@@ -58,11 +58,11 @@ class EmbeddingConfig(BaseModel):
     )
     simcse_epochs: float = Field(1.0, gt=0, description="Passes of the SimCSE stage.")
     pairs_per_text: int = Field(2, ge=1, description="classes: positive and negative pairs built per text.")
-    hard_negatives: Literal["off", "tfidf", "dense"] = Field(
-        "off",
+    hard_negatives: Literal["auto", "off", "tfidf", "dense"] = Field(
+        "auto",
         description="Mine a hard negative for each positive pair: tfidf (word overlap in negative_band) or dense "
         "(the model's own nearest texts below the positive by negative_margin, sentence-transformers' miner); "
-        "true means tfidf.",
+        "true means tfidf; auto: the plan's choice by data shape.",
     )
     negative_band: tuple[float, float] = Field(
         (0.3, 0.5), description="tfidf: TF-IDF cosine band a mined negative must fall in (close, not a paraphrase)."

@@ -201,10 +201,10 @@ class EmbeddingTask:
         from tunesmith.training.embedding import train_embedding
 
         settings, training, output = config.embedding, config.training, config.output
-        miner = None
-        if settings.hard_negatives == "tfidf" and not stage.simcse:
+        miner, negatives = None, planned_negatives(plan, config)
+        if negatives == "tfidf" and not stage.simcse:
             miner = tfidf_miner(tuple(settings.negative_band))
-        elif settings.hard_negatives == "dense" and not stage.simcse:  # the model as this stage starts mines
+        elif negatives == "dense" and not stage.simcse:  # the model as this stage starts mines
             miner = dense_miner(bundle.model, settings.negative_margin, settings.eval_batch_size)
         sets = training_sets(
             stage.data,
@@ -327,6 +327,11 @@ class EmbeddingTask:
         }
 
 
+def planned_negatives(plan: Plan, config) -> str:
+    """The plan's hard negatives; a plan saved before the plan chose them (a resumed older run): the config's."""
+    return plan.get("hard_negatives", config.embedding.hard_negatives)
+
+
 def training_stages(train: PairSet, plan: Plan, config) -> list[Stage]:
     """[SimCSE,] then the supervised data, or its curriculum phases (easier half first, then every pair), or two
     rounds of dense negative mining."""
@@ -340,7 +345,7 @@ def training_stages(train: PairSet, plan: Plan, config) -> list[Stage]:
         phases = curriculum_phases(train.records, CURRICULUM_PHASES)
         for number, phase in enumerate(phases, start=1):
             stages.append(Stage(f"curriculum-{number}", PairSet(train.shape, phase), plan["epochs"] / len(phases)))
-    elif settings.hard_negatives == "dense" and settings.negative_rounds == 2 and train.shape != "texts":
+    elif planned_negatives(plan, config) == "dense" and settings.negative_rounds == 2 and train.shape != "texts":
         # The second half trains on negatives mined again by the half-trained model (harder for it).
         stages += [Stage(f"round-{number}", train, plan["epochs"] / 2) for number in (1, 2)]
     else:
