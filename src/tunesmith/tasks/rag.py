@@ -84,16 +84,15 @@ def choose_ranking(knowledge: Knowledge, valid: list[Example], config) -> dict[s
     BM25's list pulled the fused ranking below dense alone (recall@3 0.75 vs 0.85 on its validation questions).
     Returns (and keeps in ``knowledge``) recall@k per ranking, or None when nothing was measured."""
     configured = config.retrieval.ranking
-    known = [example for example in valid if knowledge.gold_of(example) is not None]
+    questions, gold = _with_gold(knowledge, valid)
     knowledge.ranking_recall = None
-    if configured is not None or len(known) < MIN_RANKING_QUESTIONS:
+    if configured is not None or len(questions) < MIN_RANKING_QUESTIONS:
         knowledge.index.use_mode(configured or "hybrid")
         return None
     top_k, _ = settings(config)
-    gold = [{knowledge.gold_of(example)} for example in known]
     recall = {}
     for mode in ("hybrid", "dense"):
-        hits = knowledge.index.search([example.question for example in known], top_k, mode=mode)
+        hits = knowledge.index.search(questions, top_k, mode=mode)
         recall[mode] = round(recall_at_k(hits, gold, top_k), 4)
     knowledge.index.use_mode("dense" if recall["dense"] > recall["hybrid"] else "hybrid")
     knowledge.ranking_recall = recall
@@ -255,11 +254,9 @@ def retrieval_scores(knowledge: Knowledge, examples: list[Example], config) -> d
     """Recall@k and MRR@k of the gold passage over the questions whose answer the knowledge base holds; with a
     tuned encoder, the same for the encoder as shipped (``as_shipped``)."""
     top_k, _ = settings(config)
-    known = [example for example in examples if knowledge.gold_of(example) is not None]
-    if not known:
+    questions, gold = _with_gold(knowledge, examples)
+    if not questions:
         return {"k": top_k, "questions": 0}
-    gold = [{knowledge.gold_of(example)} for example in known]
-    questions = [example.question for example in known]
 
     def scores(index: HybridIndex) -> dict:
         hits = index.search(questions, top_k)
@@ -268,8 +265,15 @@ def retrieval_scores(knowledge: Knowledge, examples: list[Example], config) -> d
             f"mrr_at_{top_k}": round(mrr(hits, gold), 4),
         }
 
-    result = {"k": top_k, "ranking": knowledge.index.mode, "questions": len(known), **scores(knowledge.index)}
+    result = {"k": top_k, "ranking": knowledge.index.mode, "questions": len(questions), **scores(knowledge.index)}
     return result | ({"as_shipped": scores(knowledge.shipped)} if knowledge.shipped is not None else {})
+
+
+def _with_gold(knowledge: Knowledge, examples: list[Example]) -> tuple[list[str], list[set[str]]]:
+    """The questions whose answer the knowledge base holds, and each one's gold passage id (as a set)."""
+    known = [(example.question, knowledge.gold_of(example)) for example in examples]
+    known = [(question, gold) for question, gold in known if gold is not None]
+    return [question for question, _ in known], [{gold} for _, gold in known]
 
 
 def grounding(rows: list[dict], label: str = "tuned") -> dict:
@@ -299,9 +303,8 @@ def plan_choices(config, knowledge: Knowledge) -> dict[str, Choice]:
     return {
         "retrieval_passages": Choice(
             len(knowledge.index),
-            f"{len(knowledge.gold)} distinct training answers + {documents} document passages, indexed "
-            f"(dense {retrieval.encoder}{' in Qdrant' if retrieval.store == 'qdrant' else ''} + BM25, fused by "
-            "reciprocal rank)",
+            f"{len(knowledge.gold)} distinct training answers + {documents} document passages, indexed dense "
+            f"({retrieval.encoder}{' in Qdrant' if retrieval.store == 'qdrant' else ''}) and lexical (BM25)",
             "plan",
         ),
         "retrieval_encoder_epochs": choice(
