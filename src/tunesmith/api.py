@@ -142,10 +142,12 @@ def load(run: Run | str | Path, runs_dir: str | Path = "runs"):
     if finished.sentence_model is not None:
         from sentence_transformers import SentenceTransformer
 
-        return SentenceTransformer(str(finished.sentence_model), device="cpu")
+        return SentenceTransformer(
+            str(finished.sentence_model), device="cpu", trust_remote_code=finished.trust_remote_code
+        )
     from tunesmith.models.merge import merged_model
 
-    return merged_model(finished.base_dir, finished.adapter_dir)
+    return merged_model(finished.base_dir, finished.adapter_dir, finished.trust_remote_code)
 
 
 def report(run: Run | str | Path, runs_dir: str | Path = "runs") -> Path:

@@ -20,6 +20,7 @@ from rich.console import Console
 from tunesmith import continual, distributed
 from tunesmith.config import RunConfig, config_from_dict, dump_config
 from tunesmith.errors import DISK_ERRORS, ConfigError, RunError, RunInterrupted
+from tunesmith.models.load import check_remote_code
 from tunesmith.plan import Plan, detect_hardware
 from tunesmith.plan.show import print_plan
 from tunesmith.reports import write_report
@@ -56,6 +57,9 @@ def prepare(config: RunConfig, processes: int | None = None) -> Prepared:
         console.print("[yellow]warning: no test examples; the run will not be scored[/yellow]")
     data, replay = continual.with_replay(task, config, data)
     model_dir = _model_dir(config)
+    check_remote_code(model_dir, config.model.trust_remote_code)
+    if config.model.trust_remote_code and distributed.is_main():
+        console.print(f"[yellow]model.trust_remote_code: the Python code shipped in {model_dir} may run[/yellow]")
     hardware = lambda: detect_hardware(processes or distributed.world_size())  # noqa: E731
     plan = distributed.share_from_main(lambda: task.plan(config, data, model_dir, hardware()))
     parent = continual.parent_choice(config)

@@ -76,9 +76,11 @@ def test_two_processes_building_the_same_merged_lineage_both_get_the_one_complet
 
     real_merge = merge.merge_adapter
 
-    def another_process_wins_the_race(base, adapter, target):
-        real_merge(base, adapter, target)  # the other process (a child run starting, an export) finishes first
-        return real_merge(base, adapter, target)  # ours then finds the folder taken
+    def another_process_wins_the_race(base, adapter, target, trust_remote_code=False):
+        real_merge(
+            base, adapter, target, trust_remote_code
+        )  # the other process (a child run starting, an export) finishes first
+        return real_merge(base, adapter, target, trust_remote_code)  # ours then finds the folder taken
 
     parent = RunFolder.open(tiny_run_dir)
     merge.merge_adapter = another_process_wins_the_race

@@ -8,7 +8,7 @@ import torch
 from tunesmith.config import config_from_dict
 from tunesmith.data import Example
 from tunesmith.models.chat import encode_examples
-from tunesmith.models.load import build_causal, load_trained
+from tunesmith.models.load import build_causal, load_trained_model
 from tunesmith.plan import DataProfile, Hardware, LengthStats, ModelInfo, make_plan
 from tunesmith.runs import RunFolder
 from tunesmith.training import train
@@ -86,7 +86,7 @@ def test_checkpoints_per_epoch_are_kept_up_to_the_limit(trained):
 def test_saved_adapter_reloads_to_the_same_outputs(trained, tiny_model_dir):
     bundle, run, _, _, _ = trained
     assert (run.adapter_dir / "adapter_config.json").is_file()
-    reloaded = load_trained(tiny_model_dir, run.adapter_dir, None)
+    reloaded = load_trained_model(tiny_model_dir, run.adapter_dir, None)
     inputs = bundle.tokenizer("When do you open?", return_tensors="pt")
     bundle.model.eval()
     reloaded.model.eval()

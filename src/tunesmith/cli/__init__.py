@@ -347,6 +347,12 @@ def serve(
         float, typer.Option(min=0.1, help="Seconds a request may wait and generate; beyond, 504.")
     ] = 600.0,
     max_body_mb: Annotated[float, typer.Option(min=0.01, help="Largest request body in MiB; beyond, 413.")] = 8.0,
+    trust_remote_code: Annotated[
+        bool,
+        typer.Option(
+            help="Run the Python code a plain model folder ships (auto_map); a run follows its config instead."
+        ),
+    ] = False,
     runs_dir: RunsDir = Path("runs"),
 ) -> None:
     """Serve a run over an OpenAI-compatible HTTP API (chat, completions, embeddings, models; docs at /docs)."""
@@ -358,7 +364,7 @@ def serve(
     from tunesmith.serve import create_app, load_served
     from tunesmith.serve.server import serve_forever
 
-    served = load_served(run_dir, model_name)
+    served = load_served(run_dir, model_name, trust_remote_code)
     typer.echo(f"serving '{served.name}' on http://{host}:{port} (docs at /docs)")
     limits = {"max_queue": max_queue, "request_timeout": request_timeout, "max_body_bytes": int(max_body_mb * 2**20)}
     serve_forever(create_app(served, api_key, max_batch, **limits), host, port)

@@ -129,6 +129,12 @@ class ModelConfig(Section):
     system_prompt: str | None = Field(
         None, description="System message put before every prompt; None keeps the chat template's default."
     )
+    trust_remote_code: bool = Field(
+        False,
+        description="Run the Python code a model folder ships for an architecture transformers lacks (config.json's "
+        "auto_map; for example some large embedding models). Off: such a model is refused. Set it only for code "
+        "you trust. A run continued from such a run sets it too; serve, export and eval of the run follow it.",
+    )
 
 
 class DataConfig(Section):

@@ -20,7 +20,7 @@ def merged_model(run: FinishedRun):
     from tunesmith.models.merge import merged_model as merge
 
     _require_generative(run)
-    return merge(run.base_dir, run.adapter_dir)
+    return merge(run.base_dir, run.adapter_dir, run.trust_remote_code)
 
 
 def export_merged(run: FinishedRun, out: Path) -> Path:
@@ -29,7 +29,7 @@ def export_merged(run: FinishedRun, out: Path) -> Path:
     if run.sentence_model is not None:  # trained in full, or its adapter merged at the end of the run
         save_folder(out, lambda folder: shutil.copytree(run.sentence_model, folder, dirs_exist_ok=True))
         return out
-    return merge_adapter(run.base_dir, run.adapter_dir, out)
+    return merge_adapter(run.base_dir, run.adapter_dir, out, run.trust_remote_code)
 
 
 def export_adapter(run: FinishedRun, out: Path) -> Path:
@@ -44,7 +44,7 @@ def _copy_adapter(run: FinishedRun, folder: Path) -> None:
     if run.base_dir is not None:  # the chat template travels with the adapter: prompts as formatted in training
         from tunesmith.models.load import load_tokenizer
 
-        load_tokenizer(run.base_dir).save_pretrained(folder)
+        load_tokenizer(run.base_dir, run.trust_remote_code).save_pretrained(folder)
 
 
 def _require_generative(run: FinishedRun) -> None:

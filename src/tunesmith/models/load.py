@@ -1,8 +1,9 @@
 """Loading models for training and scoring: tokenizer, base model (decoder or encoder-decoder), a fresh LoRA
 adapter, and a finished run's base with its saved adapter attached.
 
-Code shipped in a model folder (``auto_map``) is never run: every load passes ``trust_remote_code=False``, so
-transformers refuses such a model (a ModelError) instead of asking, or running it.
+Code shipped in a model folder (``auto_map``: a model class transformers does not have) runs only when the run's
+config says ``model.trust_remote_code: true``; otherwise every load passes ``trust_remote_code=False`` and
+transformers refuses such a model (a ModelError naming the setting) instead of asking, or running it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,30 @@ def is_encoder_decoder(folder: Path) -> bool:
     return config.is_file() and bool(json.loads(config.read_text()).get("is_encoder_decoder"))
 
 
-def load_tokenizer(folder: Path):
+def check_remote_code(folder: Path, trust_remote_code: bool) -> None:
+    """Refuse, before anything is loaded, a model whose architecture only the folder's own code defines
+    (config.json's ``auto_map`` with a ``model_type`` transformers does not know) unless the config trusts it.
+    A model that ships code for an architecture transformers has since adopted (Phi-3 did) loads without it.
+
+    Raises:
+        ModelError: such a folder, ``trust_remote_code`` off.
+    """
+    import json
+
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    path = Path(folder) / "config.json"
+    config = json.loads(path.read_text()) if path.is_file() else {}
+    modules = sorted({str(ref).split(".")[0] + ".py" for ref in (config.get("auto_map") or {}).values()})
+    if modules and config.get("model_type") not in CONFIG_MAPPING_NAMES and not trust_remote_code:
+        raise ModelError(
+            f"{folder}: the model's architecture ({config.get('model_type')!r}) is Python code shipped with it "
+            f"({', '.join(modules)}), which transformers would have to run: trust_remote_code is off. "
+            + _REMOTE_CODE_HINT
+        )
+
+
+def load_tokenizer(folder: Path, trust_remote_code: bool = False):
     """The model's tokenizer, padded with its end-of-text token where it has no pad token.
 
     A decoder-only model without a chat template (a base model) gets tunesmith's default one
@@ -43,9 +67,9 @@ def load_tokenizer(folder: Path):
     from tunesmith.models.chat import DEFAULT_CHAT_TEMPLATE
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
     except Exception as err:  # noqa: BLE001 - one clear message instead of a deep traceback
-        raise ModelError(f"{folder}: cannot load the tokenizer: {err}") from err
+        raise ModelError(f"{folder}: cannot load the tokenizer: {_remote_code_hint(err)}") from err
     if tokenizer.chat_template is None and not is_encoder_decoder(folder):
         if tokenizer.eos_token is None:
             raise ModelError(
@@ -58,22 +82,34 @@ def load_tokenizer(folder: Path):
     return tokenizer
 
 
-def load_base_model(folder: Path):
+def load_base_model(folder: Path, trust_remote_code: bool = False):
     from transformers import AutoModelForCausalLM
 
     try:
-        return AutoModelForCausalLM.from_pretrained(folder, dtype="float32", trust_remote_code=False)
+        return AutoModelForCausalLM.from_pretrained(folder, dtype="float32", trust_remote_code=trust_remote_code)
     except Exception as err:  # noqa: BLE001 - one clear message instead of a deep traceback
-        raise ModelError(f"{folder}: cannot load the model: {err}") from err
+        raise ModelError(f"{folder}: cannot load the model: {_remote_code_hint(err)}") from err
 
 
-def load_seq2seq_model(folder: Path):
+def load_seq2seq_model(folder: Path, trust_remote_code: bool = False):
     from transformers import AutoModelForSeq2SeqLM
 
     try:
-        return AutoModelForSeq2SeqLM.from_pretrained(folder, dtype="float32", trust_remote_code=False)
+        return AutoModelForSeq2SeqLM.from_pretrained(folder, dtype="float32", trust_remote_code=trust_remote_code)
     except Exception as err:  # noqa: BLE001 - one clear message instead of a deep traceback
-        raise ModelError(f"{folder}: cannot load the encoder-decoder model: {err}") from err
+        raise ModelError(f"{folder}: cannot load the encoder-decoder model: {_remote_code_hint(err)}") from err
+
+
+def _remote_code_hint(err: Exception) -> str:
+    """transformers' message, with the tunesmith setting that allows a folder's own code where that is the cause."""
+    text = str(err)
+    return f"{text} ({_REMOTE_CODE_HINT})" if "trust_remote_code" in text else text
+
+
+_REMOTE_CODE_HINT = (
+    "tunesmith runs a model folder's own code only when the config says `model: {trust_remote_code: true}` "
+    "(`tunesmith serve --trust-remote-code` for a plain folder); set it only for code you trust"
+)
 
 
 def add_lora(model, r: int, alpha: float, dropout: float, target_modules, task_type: str = "CAUSAL_LM", **options):
@@ -86,42 +122,33 @@ def add_lora(model, r: int, alpha: float, dropout: float, target_modules, task_t
     return get_peft_model(model, config)
 
 
-def load_trained(folder: Path, adapter: Path, system_prompt: str | None) -> CausalBundle:
-    """The base model with a saved adapter attached (for evaluation of a finished run)."""
-    from peft import PeftModel
-
-    tokenizer = load_tokenizer(folder)
-    model = PeftModel.from_pretrained(load_base_model(folder), adapter)
-    return CausalBundle(model=model, tokenizer=tokenizer, system_prompt=system_prompt)
-
-
-def load_trained_seq2seq(folder: Path, adapter: Path) -> CausalBundle:
-    from peft import PeftModel
-
-    model = PeftModel.from_pretrained(load_seq2seq_model(folder), adapter)
-    return CausalBundle(model=model, tokenizer=load_tokenizer(folder), system_prompt=None)
-
-
-def load_trained_model(folder: Path, adapter: Path, system_prompt: str | None) -> CausalBundle:
+def load_trained_model(
+    folder: Path, adapter: Path, system_prompt: str | None, trust_remote_code: bool = False
+) -> CausalBundle:
     """A finished run's model: its base (either family) with the saved adapter attached."""
-    if is_encoder_decoder(folder):
-        return load_trained_seq2seq(folder, adapter)
-    return load_trained(folder, adapter, system_prompt)
+    from peft import PeftModel
+
+    load = load_seq2seq_model if is_encoder_decoder(folder) else load_base_model
+    model = PeftModel.from_pretrained(load(folder, trust_remote_code), adapter)
+    tokenizer = load_tokenizer(folder, trust_remote_code)
+    return CausalBundle(model, tokenizer, None if is_encoder_decoder(folder) else system_prompt)
 
 
-def build_causal(folder: Path, plan, lora_dropout: float, system_prompt: str | None, **options) -> CausalBundle:
+def build_causal(
+    folder: Path, plan, lora_dropout: float, system_prompt: str | None, trust_remote_code: bool = False, **options
+) -> CausalBundle:
     """Load the decoder from ``folder`` and wrap it with a fresh LoRA adapter shaped by the plan (``options``:
     see :func:`add_lora`)."""
-    tokenizer = load_tokenizer(folder)
-    model = load_base_model(folder)
+    tokenizer = load_tokenizer(folder, trust_remote_code)
+    model = load_base_model(folder, trust_remote_code)
     model = add_lora(model, plan["lora_r"], plan["lora_alpha"], lora_dropout, plan["target_modules"], **options)
     return CausalBundle(model=model, tokenizer=tokenizer, system_prompt=system_prompt)
 
 
-def build_seq2seq(folder: Path, plan, lora_dropout: float, **options) -> CausalBundle:
+def build_seq2seq(folder: Path, plan, lora_dropout: float, trust_remote_code: bool = False, **options) -> CausalBundle:
     """Load the encoder-decoder from ``folder`` (the prompt's text goes to the encoder, the answer is the decoder's
     target) and wrap it with a fresh LoRA adapter shaped by the plan."""
-    model = load_seq2seq_model(folder)
+    model = load_seq2seq_model(folder, trust_remote_code)
     shape = (plan["lora_r"], plan["lora_alpha"], lora_dropout, plan["target_modules"])
     model = add_lora(model, *shape, "SEQ_2_SEQ_LM", **options)
-    return CausalBundle(model=model, tokenizer=load_tokenizer(folder), system_prompt=None)
+    return CausalBundle(model=model, tokenizer=load_tokenizer(folder, trust_remote_code), system_prompt=None)

@@ -35,6 +35,11 @@ class FinishedRun:
         return (self.config.get("model") or {}).get("system_prompt")
 
     @property
+    def trust_remote_code(self) -> bool:
+        """Whether the run's config let its model folder's own code run (``model.trust_remote_code``)."""
+        return bool((self.config.get("model") or {}).get("trust_remote_code"))
+
+    @property
     def max_new_tokens(self) -> int | None:
         return (self.plan.get("choices", {}).get("max_new_tokens") or {}).get("value")
 

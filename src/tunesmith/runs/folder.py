@@ -61,6 +61,15 @@ class RunFolder:
         return cls(path)
 
     @property
+    def trust_remote_code(self) -> bool:
+        """Whether the run's config.yaml lets its model folder's own code run (``model.trust_remote_code``)."""
+        import yaml
+
+        path = self.path / "config.yaml"
+        config = (yaml.safe_load(path.read_text()) if path.is_file() else None) or {}
+        return bool((config.get("model") or {}).get("trust_remote_code"))
+
+    @property
     def adapter_dir(self) -> Path:
         return self.path / "adapter"
 

@@ -60,7 +60,7 @@ def merged_model_dir(run: RunFolder, cache_dir: Path) -> Path:
     target = Path(cache_dir) / f"{run.path.name}-{_fingerprint(base, run.adapter_dir)}"
     if not (target / "config.json").is_file():
         try:
-            merge_adapter(base, run.adapter_dir, target)
+            merge_adapter(base, run.adapter_dir, target, run.trust_remote_code)
         except OSError:  # FileExistsError, or a rename onto it: another process (a child run, export) built it
             if not (target / "config.json").is_file():
                 raise

@@ -53,8 +53,9 @@ class EmbeddingModel:
         return int(self.model.max_seq_length)
 
 
-def load_served(path: Path, name: str | None = None) -> ChatModel | EmbeddingModel:
-    """Load what ``path`` holds, ready to serve.
+def load_served(path: Path, name: str | None = None, trust_remote_code: bool = False) -> ChatModel | EmbeddingModel:
+    """Load what ``path`` holds, ready to serve. A run runs its model folder's own code as its config says
+    (``model.trust_remote_code``); a plain folder only with ``trust_remote_code`` (``serve --trust-remote-code``).
 
     Raises:
         ModelError / RunError / ExportError: the path is neither a finished run nor a model folder.
@@ -63,11 +64,12 @@ def load_served(path: Path, name: str | None = None) -> ChatModel | EmbeddingMod
     if (path / "run.json").is_file():
         return _load_run(path, name)
     if (path / "modules.json").is_file():
-        return _load_embedding(path, name or path.name)
+        return _load_embedding(path, name or path.name, trust_remote_code)
     if (path / "config.json").is_file():
         from tunesmith.models.load import load_base_model, load_tokenizer
 
-        return _chat_model(name or path.name, load_base_model(path), load_tokenizer(path), None, None)
+        model, tokenizer = load_base_model(path, trust_remote_code), load_tokenizer(path, trust_remote_code)
+        return _chat_model(name or path.name, model, tokenizer, None, None)
     raise ModelError(f"{path}: not a run folder (run.json), an embedding model (modules.json) or a model folder")
 
 
@@ -78,8 +80,8 @@ def _load_run(path: Path, name: str | None) -> ChatModel | EmbeddingModel:
 
     run = open_finished_run(path)
     if run.sentence_model is not None:
-        return _load_embedding(run.sentence_model, name or run.name)
-    model, tokenizer = merged_model(run.base_dir, run.adapter_dir)
+        return _load_embedding(run.sentence_model, name or run.name, run.trust_remote_code)
+    model, tokenizer = merged_model(run.base_dir, run.adapter_dir, run.trust_remote_code)
     served = _chat_model(name or run.name, model, tokenizer, run.system_prompt, run.max_new_tokens)
     served.decoding = generation_settings(run.plan)  # greedy requests get the run's decoding, as eval scored it
     served.retriever = _retriever(run)
@@ -107,7 +109,7 @@ def _retriever(run) -> Retriever | None:
     return Retriever(index, int(top_k))
 
 
-def _load_embedding(folder: Path, name: str) -> EmbeddingModel:
+def _load_embedding(folder: Path, name: str, trust_remote_code: bool = False) -> EmbeddingModel:
     """A sentence-transformers folder; an embedding run's ``model-int8/`` (ONNX INT8, no torch weights) through
     onnxruntime."""
     from tunesmith.models.int8 import INFO_FILE, load_int8
@@ -116,7 +118,7 @@ def _load_embedding(folder: Path, name: str) -> EmbeddingModel:
         return EmbeddingModel(name, load_int8(folder))
     from sentence_transformers import SentenceTransformer
 
-    return EmbeddingModel(name, SentenceTransformer(str(folder), device="cpu"))
+    return EmbeddingModel(name, SentenceTransformer(str(folder), device="cpu", trust_remote_code=trust_remote_code))
 
 
 def _chat_model(name, model, tokenizer, system_prompt, max_new_tokens) -> ChatModel:

@@ -30,19 +30,25 @@ class EmbeddingBundle:
         return self.model.get_sentence_embedding_dimension()
 
 
-def load_sentence_model(model_dir: Path, max_seq_length: int | None = None, device: str = "cpu"):
-    """A SentenceTransformer from a local folder (a plain transformers folder gets mean pooling)."""
+def load_sentence_model(
+    model_dir: Path, max_seq_length: int | None = None, device: str = "cpu", trust_remote_code: bool = False
+):
+    """A SentenceTransformer from a local folder (a plain transformers folder gets mean pooling); the folder's own
+    code (auto_map) runs only with ``trust_remote_code`` (the run's ``model.trust_remote_code``)."""
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(str(model_dir), device=device, local_files_only=True, trust_remote_code=False)
+    options = {"device": device, "local_files_only": True, "trust_remote_code": trust_remote_code}
+    model = SentenceTransformer(str(model_dir), **options)
     if max_seq_length:
         model.max_seq_length = max_seq_length
     return model
 
 
-def build_embedding(model_dir: Path, plan, lora_dropout: float = 0.0, device: str = "cpu") -> EmbeddingBundle:
+def build_embedding(
+    model_dir: Path, plan, lora_dropout: float = 0.0, device: str = "cpu", trust_remote_code: bool = False
+) -> EmbeddingBundle:
     """Load the base model and, for ``method: lora``, wrap its transformer in a fresh LoRA adapter."""
-    model = load_sentence_model(model_dir, plan["max_seq_length"], device)
+    model = load_sentence_model(model_dir, plan["max_seq_length"], device, trust_remote_code)
     if plan["method"] == "lora":
         attach_lora(model, plan["lora_r"], plan["lora_alpha"], lora_dropout, plan["target_modules"])
     return EmbeddingBundle(model, plan["method"])
@@ -71,12 +77,12 @@ def save_adapter(model, folder: Path) -> None:
     model[0].auto_model.save_pretrained(folder)
 
 
-def merge_lora(model, base_dir: Path, adapter_dir: Path):
+def merge_lora(model, base_dir: Path, adapter_dir: Path, trust_remote_code: bool = False):
     """A plain sentence-transformers model: the base from ``base_dir`` with the adapter saved in ``adapter_dir``
     folded into its weights (peft's merge_and_unload), on ``model``'s device and with its sequence length."""
     from peft import PeftModel
 
-    merged = load_sentence_model(base_dir, model.max_seq_length, str(model.device))
+    merged = load_sentence_model(base_dir, model.max_seq_length, str(model.device), trust_remote_code)
     merged[0].auto_model = PeftModel.from_pretrained(merged[0].auto_model, adapter_dir).merge_and_unload()
     return merged
 

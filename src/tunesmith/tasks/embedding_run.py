@@ -125,21 +125,23 @@ class EmbeddingTask:
         from tunesmith.plan import read_model_info
         from tunesmith.plan.embedding import make_embedding_plan, profile_pairs
 
-        profile = profile_pairs(data.train, data.test, AutoTokenizer.from_pretrained(model_dir), valid=data.valid)
+        tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=config.model.trust_remote_code)
+        profile = profile_pairs(data.train, data.test, tokenizer, valid=data.valid)
         return make_embedding_plan(profile, config, hardware, read_model_info(model_dir))
 
     def build(self, config, plan: Plan, model_dir: Path):
         from tunesmith.tasks.embedding import build_embedding
 
         device = "cpu" if plan.hardware["device"] == "cpu" else "cuda"
-        bundle = build_embedding(model_dir, plan, config.lora.dropout, device=device)
+        bundle = build_embedding(model_dir, plan, config.lora.dropout, device, config.model.trust_remote_code)
         bundle.model_dir = model_dir
         return bundle
 
     def load_trained(self, run_path: Path, config, model_dir: Path):
         from tunesmith.tasks.embedding import EmbeddingBundle, load_sentence_model
 
-        return EmbeddingBundle(load_sentence_model(Path(run_path) / "model"), "full", model_dir)
+        model = load_sentence_model(Path(run_path) / "model", trust_remote_code=config.model.trust_remote_code)
+        return EmbeddingBundle(model, "full", model_dir)
 
     # -- training ---------------------------------------------------------------------------------------------
     def train(self, bundle, data: TaskData, plan: Plan, config, run, resume_from: Path | None):
@@ -168,7 +170,8 @@ class EmbeddingTask:
                 save_folder(folder / FINAL, lambda target, r=results[-1]: _save_stage(bundle.model, target, r))
         if bundle.method == "lora":
             save_folder(run.adapter_dir, lambda folder: save_adapter(bundle.model, folder))
-            bundle.model = merge_lora(bundle.model, bundle.model_dir, run.adapter_dir)
+            trust = config.model.trust_remote_code
+            bundle.model = merge_lora(bundle.model, bundle.model_dir, run.adapter_dir, trust)
         save_folder(run.path / "model", lambda folder: bundle.model.save(str(folder)))
         log_saved_model(callbacks, run.path / "model", "model")  # to the last stage's MLflow run, when tracked
         last = results[-1]
@@ -271,7 +274,9 @@ class EmbeddingTask:
             from tunesmith.tasks.embedding import load_sentence_model
 
             device = "cpu" if plan.hardware["device"] == "cpu" else "cuda"
-            base = load_sentence_model(bundle.model_dir, plan["max_seq_length"], device)
+            base = load_sentence_model(
+                bundle.model_dir, plan["max_seq_length"], device, config.model.trust_remote_code
+            )
             models["base"] = score_embeddings(base, records, plan, config)
         models["tuned"] = score_embeddings(bundle.model, records, plan, config)
         summaries = {label: embedding_summary(by_dim) for label, by_dim in models.items()}

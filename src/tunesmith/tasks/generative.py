@@ -94,7 +94,7 @@ class GenerativeTask:
         """The plan, and the model's tokenizer that measured the data (``tunesmith analyze`` shows both)."""
         from tunesmith.models.load import load_tokenizer
 
-        tokenizer = load_tokenizer(model_dir)
+        tokenizer = load_tokenizer(model_dir, config.model.trust_remote_code)
         splits = Splits(data.train, data.valid or [], data.test or [])
         profile = profile_splits(splits, tokenizer, config.model.system_prompt)
         plan = make_plan(profile, config, hardware, read_model_info(model_dir), self.summaries)
@@ -112,6 +112,7 @@ class GenerativeTask:
         from tunesmith.models.load import build_causal, build_seq2seq, is_encoder_decoder
 
         options = {"use_dora": config.lora.use_dora, "use_rslora": config.lora.use_rslora}
+        options["trust_remote_code"] = config.model.trust_remote_code
         if self.summaries and is_encoder_decoder(model_dir):
             return build_seq2seq(model_dir, plan, config.lora.dropout, **options)
         return build_causal(model_dir, plan, config.lora.dropout, config.model.system_prompt, **options)
@@ -120,7 +121,8 @@ class GenerativeTask:
         """The base (either family) with the run's saved adapter attached."""
         from tunesmith.models.load import load_trained_model
 
-        return load_trained_model(model_dir, Path(run_path) / "adapter", config.model.system_prompt)
+        adapter, trust = Path(run_path) / "adapter", config.model.trust_remote_code
+        return load_trained_model(model_dir, adapter, config.model.system_prompt, trust)
 
     # -- training ---------------------------------------------------------------------------------------------
     def train(self, bundle, data: TaskData, plan: Plan, config, run, resume_from: Path | None):
