@@ -36,11 +36,11 @@ def test_the_check_catches_a_missing_citation_and_a_bench_script_that_does_not_e
 
 def test_the_planners_module_names_are_the_table_values():
     assert make.EPOCHS_BY_SIZE == value("lm.EPOCHS_BY_SIZE")
-    assert make.TRAIN_EFFICIENCY == values("lm.TRAIN_EFFICIENCY") == {"cpu": 0.23, "cuda": 0.35}
-    assert make.TOKENS_PER_MICRO_BATCH == {"cpu": 512, "cuda": 16384}
+    assert make.TRAIN_EFFICIENCY == values("lm.TRAIN_EFFICIENCY") == {"cpu": 0.23, "cuda": 0.35, "mps": 0.25}
+    assert make.TOKENS_PER_MICRO_BATCH == {"cpu": 512, "cuda": 16384, "mps": 4096}
     assert make.GENERATION_BEAMS == {"fast": 1, "quality": 4}
     assert embedding.EPOCHS_BY_SIZE == value("embedding.EPOCHS_BY_SIZE")
-    assert embedding.MEASURED_TEXTS_PER_SECOND == {"cpu": 100.0, "cuda": 2000.0}
+    assert embedding.MEASURED_TEXTS_PER_SECOND == {"cpu": 100.0, "cuda": 2000.0, "mps": 500.0}
     assert embedding.LEARNING_RATE == {"full": 5e-5, "lora": 1e-3}
     assert embedding.BATCH_SIZE == {"pair": 16, "ranking": 64}
 

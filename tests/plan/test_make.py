@@ -182,3 +182,14 @@ def test_the_kept_checkpoint_is_chosen_by_answers_where_they_are_enough_and_chea
     assert forced["select_by"] == "answers" and forced.choices["select_by"].source == "config"
     summaries = make_plan(profile(300), config(), CPU, SMOL, summaries=True)
     assert "ROUGE-L" in summaries.choices["select_by"].reason
+
+
+def test_an_apple_gpu_gets_a_plan_in_fp32_from_constants_marked_as_estimates():
+    from tunesmith.plan.constants import CONSTANTS
+
+    mps = Hardware(device="mps", name="Apple GPU (MPS)", cores=10, memory_gb=32, bf16=False, matmul_gflops=3_000.0)
+    plan = make_plan(profile(2_000), config(), mps, SMOL)
+    assert plan["bf16"] is False and "MPS" in plan.choices["bf16"].reason
+    assert plan.estimate.train_minutes > 0 and plan.estimate.eval_minutes > 0
+    for name in ("lm.MAX_LENGTH_CAP", "lm.TOKENS_PER_MICRO_BATCH", "lm.TRAIN_EFFICIENCY", "lm.GENERATION_EFFICIENCY"):
+        assert "not measured" in CONSTANTS[f"{name}.mps"].source  # the plan says which numbers it guessed

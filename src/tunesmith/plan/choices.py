@@ -111,4 +111,6 @@ def bf16_reason(hardware: Hardware, gain: str) -> str:
     """Why bf16 is on (``gain``: what it buys) or off on ``hardware``."""
     if hardware.bf16:
         return f"{hardware.device} computes bf16 natively: {gain}"
+    if hardware.device == "mps":
+        return "an Apple GPU (MPS) trains in fp32 here: mixed precision there is not measured by tunesmith"
     return f"{hardware.device} has no native bf16: fp32 is faster"

@@ -78,6 +78,11 @@ CONSTANTS: dict[str, Constant] = {
         "longest max_length the plan picks on a GPU; longer examples count as outliers",
         "estimate (not measured)",
     ),
+    "lm.MAX_LENGTH_CAP.mps": Constant(
+        2048,
+        "longest max_length the plan picks on an Apple GPU (MPS); longer examples count as outliers",
+        "estimate (not measured): between the CPU's and a CUDA GPU's, for unified memory shared with the system",
+    ),
     "lm.TOKENS_PER_MICRO_BATCH.cpu": Constant(
         512,
         "most tokens in one forward pass on a CPU (micro-batch x max_length); peak memory follows it",
@@ -86,6 +91,9 @@ CONSTANTS: dict[str, Constant] = {
     ),
     "lm.TOKENS_PER_MICRO_BATCH.cuda": Constant(
         16384, "most tokens in one forward pass on a GPU (micro-batch x max_length)", "estimate (not measured)"
+    ),
+    "lm.TOKENS_PER_MICRO_BATCH.mps": Constant(
+        4096, "most tokens in one forward pass on an Apple GPU (MPS)", "estimate (not measured)"
     ),
     "lm.WARMUP_RATIO": Constant(0.06, "share of the optimiser steps spent warming up", "estimate (not measured)"),
     "lm.TRAIN_EFFICIENCY.cpu": Constant(
@@ -97,6 +105,11 @@ CONSTANTS: dict[str, Constant] = {
     "lm.TRAIN_EFFICIENCY.cuda": Constant(
         0.35, "share of the measured matmul peak that LoRA training reaches on a GPU", "estimate (not measured)"
     ),
+    "lm.TRAIN_EFFICIENCY.mps": Constant(
+        0.25,
+        "share of the measured (fp32) matmul peak that LoRA training reaches on an Apple GPU",
+        "estimate (not measured)",
+    ),
     "lm.GENERATION_EFFICIENCY.cpu": Constant(
         0.07,
         "share of the measured matmul peak that batched greedy decoding reaches on a CPU (scoring time estimate)",
@@ -106,6 +119,11 @@ CONSTANTS: dict[str, Constant] = {
     "lm.GENERATION_EFFICIENCY.cuda": Constant(
         0.02,
         "share of the measured matmul peak that batched greedy decoding reaches on a GPU",
+        "estimate (not measured)",
+    ),
+    "lm.GENERATION_EFFICIENCY.mps": Constant(
+        0.03,
+        "share of the measured (fp32) matmul peak that batched greedy decoding reaches on an Apple GPU",
         "estimate (not measured)",
     ),
     "lm.GENERATION_BEAMS.fast": Constant(
@@ -281,6 +299,9 @@ CONSTANTS: dict[str, Constant] = {
     "embedding.TRAIN_TEXTS_PER_SECOND.cuda": Constant(
         2000.0, "training speed on a GPU, in texts encoded per second", "estimate (not measured)"
     ),
+    "embedding.TRAIN_TEXTS_PER_SECOND.mps": Constant(
+        500.0, "training speed on an Apple GPU (MPS), in texts encoded per second", "estimate (not measured)"
+    ),
     "embedding.ENCODE_TEXTS_PER_SECOND.cpu": Constant(
         300.0,
         "encoding speed on a CPU when scoring, in texts per second",
@@ -289,6 +310,9 @@ CONSTANTS: dict[str, Constant] = {
     ),
     "embedding.ENCODE_TEXTS_PER_SECOND.cuda": Constant(
         5000.0, "encoding speed on a GPU when scoring, in texts per second", "estimate (not measured)"
+    ),
+    "embedding.ENCODE_TEXTS_PER_SECOND.mps": Constant(
+        1500.0, "encoding speed on an Apple GPU (MPS) when scoring, in texts per second", "estimate (not measured)"
     ),
     "embedding.RUNTIME_OVERHEAD_GB": Constant(
         1.2,

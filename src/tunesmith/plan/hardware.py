@@ -1,4 +1,10 @@
-"""What the machine can do: cores, memory, bf16 support, and a measured matrix-multiply speed."""
+"""What the machine can do: cores, memory, bf16 support, and a measured matrix-multiply speed.
+
+The device is chosen as transformers' Trainer chooses it when it is not told to use the CPU: a CUDA GPU, else
+Apple's GPU through MPS, else the CPU. On MPS training runs in fp32: transformers' Trainer refuses bf16 there with
+torch releases before 2.6 and tunesmith has not measured mixed precision on an Apple GPU, so the plan does not
+promise a speed-up it has not seen.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from tunesmith.distributed import local_world_size
 
 @dataclass(frozen=True)
 class Hardware:
-    device: str  # "cpu" or "cuda"
+    device: str  # "cpu", "cuda" or "mps"
     name: str
     cores: int
     memory_gb: float | None  # None: it could not be read (the plan then recomputes activations to stay safe)
@@ -40,6 +46,16 @@ def detect_hardware(world_size: int = 1) -> Hardware:
             memory_gb=props.total_memory / 2**30,
             bf16=bf16,
             matmul_gflops=_matmul_gflops(torch.bfloat16 if bf16 else torch.float16, "cuda"),
+            world_size=world_size,
+        )
+    if _mps_available():
+        return Hardware(
+            device="mps",
+            name="Apple GPU (MPS)",
+            cores=os.cpu_count() or 1,
+            memory_gb=_total_memory_gb(),  # unified memory: the GPU shares the machine's
+            bf16=False,
+            matmul_gflops=_matmul_gflops(torch.float32, "mps"),
             world_size=world_size,
         )
     bf16 = _cpu_has_bf16()
@@ -77,10 +93,26 @@ def _matmul_gflops(dtype, device: str, size: int = 1024, windows: int = 4, secon
         while time.perf_counter() - start < seconds:
             a @ b
             count += 1
-        if device == "cuda":
-            torch.cuda.synchronize()
+        _synchronize(device)
         best = max(best, 2 * size**3 * count / (time.perf_counter() - start) / 1e9)
     return best
+
+
+def _synchronize(device: str) -> None:
+    """Wait for queued GPU work, so that a timing window measures it."""
+    import torch
+
+    if device == "cuda":
+        torch.cuda.synchronize()
+    elif device == "mps":
+        torch.mps.synchronize()
+
+
+def _mps_available() -> bool:
+    import torch
+
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
 
 
 def _cpu_flags() -> set[str]:

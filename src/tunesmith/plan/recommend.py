@@ -44,10 +44,10 @@ MODEL_SIZE_BY_DATA = (
 
 
 def training_memory_gb(billions: float, device: str) -> float:
-    """A cautious peak for LoRA training: the frozen weights (fp32 on a CPU, bf16 on a GPU) twice over for
+    """A cautious peak for LoRA training: the frozen weights (fp32 on a CPU or MPS, bf16 on CUDA) twice over for
     activations, gradients of the adapter and the optimiser, plus 2 GiB for the runtime (135M on a CPU: ~3 GiB,
     what the plan estimates for the demo)."""
-    return billions * (4 if device == "cpu" else 2) * 2 + 2
+    return billions * (2 if device == "cuda" else 4) * 2 + 2
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,7 @@ class EmbeddingTask:
     def build(self, config, plan: Plan, model_dir: Path):
         from tunesmith.tasks.embedding import build_embedding
 
-        device = "cpu" if plan.hardware["device"] == "cpu" else "cuda"
+        device = plan.hardware["device"]
         bundle = build_embedding(model_dir, plan, config.lora.dropout, device, config.model.trust_remote_code)
         bundle.model_dir = model_dir
         return bundle
@@ -273,7 +273,7 @@ class EmbeddingTask:
         if compare_base and getattr(bundle, "model_dir", None) is not None:
             from tunesmith.tasks.embedding import load_sentence_model
 
-            device = "cpu" if plan.hardware["device"] == "cpu" else "cuda"
+            device = plan.hardware["device"]
             base = load_sentence_model(
                 bundle.model_dir, plan["max_seq_length"], device, config.model.trust_remote_code
             )
