@@ -186,8 +186,9 @@ def _train_and_score(run: RunFolder, prepared: Prepared, resume_from: Path | Non
         plan, chosen = task.after_training(bundle, data, plan, config)
         if chosen:  # the plan eval, serve and export read from now on
             run.write_json("plan.json", plan.to_dict())
-            run.update(decoding_search=chosen)
-            console.print(f"decoding: {chosen['summary']}")
+            run.update(**chosen)
+            for name, record in chosen.items():
+                console.print(f"{name.removesuffix('_search')}: {record['summary']}")
         if data.test:
             stage.enter(SCORING)
             started = time.perf_counter()

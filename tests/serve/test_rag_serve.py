@@ -59,3 +59,28 @@ def test_an_ollama_export_says_it_cannot_retrieve_and_carries_the_index(rag_run,
     assert sorted(p.name for p in (folder / "retrieval").iterdir()) == sorted(
         p.name for p in (rag_run / "retrieval").iterdir()
     )
+
+
+def test_a_run_that_answers_by_copy_sends_the_first_records_answer_and_generates_for_a_document(tmp_path):
+    from openai import OpenAI
+
+    from tests.conftest import build_tiny_llama
+    from tests.tasks.test_rag import FACTS
+    from tunesmith.serve import create_app, load_served
+    from tunesmith.serve.server import background_server
+
+    run = train_rag_run(tmp_path, build_tiny_llama(tmp_path / "model"), answer="copy")
+    served = load_served(run)
+    assert served.retriever.answers
+    with background_server(create_app(served, api_key="k", max_batch=4)) as url:
+        client = OpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0, timeout=60)
+        question = [{"role": "user", "content": "How many credit hours does CSC 450 carry?"}]
+        reply = client.chat.completions.create(model=served.name, messages=question, max_tokens=4)
+        assert reply.choices[0].message.content == FACTS[0][1] and reply.choices[0].finish_reason == "stop"
+        assert reply.model_extra["sources"][0]["text"].endswith(FACTS[0][1])
+        chunks = list(client.chat.completions.create(model=served.name, messages=question, stream=True))
+        assert "".join(chunk.choices[0].delta.content or "" for chunk in chunks) == FACTS[0][1]
+        parking = [{"role": "user", "content": "Where do students park?"}]  # a document ranks first: generated
+        reply = client.chat.completions.create(model=served.name, messages=parking, max_tokens=4)
+        assert reply.model_extra["sources"][0]["source"] == "handbook.md#Parking"
+        assert reply.choices[0].message.content != FACTS[0][1] and reply.usage.completion_tokens <= 4

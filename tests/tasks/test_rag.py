@@ -121,7 +121,52 @@ def test_an_answer_is_grounded_when_all_its_facts_are_in_the_passages():
     assert rag.grounding(rows) == {"answers_with_facts": 2, "grounded": 0.5}
 
 
-def train_rag_run(tmp_path, model_dir):
+def test_a_question_is_answered_by_copying_the_record_ranked_first_and_a_document_has_nothing_to_copy(knowledge):
+    knowledge, train = knowledge
+    knowledge.answers = {knowledge.gold_of(e): e.answer for e in train}
+    question = "How many credit hours does CSC 450 carry?"
+    prompt = rag.context_prompt(question, knowledge.index.passages[:2])
+    assert rag.question_of(prompt) == question and rag.question_of(question) == question
+    assert rag.copied_answers(knowledge.index, knowledge.answers, [question]) == [FACTS[0][1]]
+    test = [example(prompt, FACTS[0][1]), example(rag.context_prompt("Where is the office?", []), FACTS[2][1])]
+    rows = rag.copy_scores(knowledge, test)
+    assert [row["answer"] for row in rows] == [FACTS[0][1], FACTS[2][1]] and rows[0]["token_f1"] == 1.0
+    assert rag.copied_answers(knowledge.index, {}, [question]) == [None]  # a document's passage: nothing to copy
+
+
+def test_the_run_copies_only_where_copying_scores_higher_on_the_validation_questions(knowledge, monkeypatch):
+    from types import SimpleNamespace
+
+    from tunesmith.metrics import generate as generation
+    from tunesmith.plan import Choice, Plan
+
+    knowledge, train = knowledge
+    knowledge.answers = {knowledge.gold_of(e): e.answer for e in train}
+    valid = rag.augment([example(f"Tell me: {q}", a) for q, a in FACTS] * 2, knowledge, config(), training=False)
+    plan = Plan({"max_new_tokens": Choice(16, "planned", "plan"), "bf16": Choice(False, "planned", "plan")}, None)
+    tokenizer = SimpleNamespace(apply_chat_template=None)
+    bundle = SimpleNamespace(model=None, tokenizer=tokenizer, system_prompt=None)
+    monkeypatch.setattr(
+        "tunesmith.models.chat.prompt_text", lambda tokenizer, messages, system: messages[-1]["content"]
+    )
+
+    def answers(texts):
+        return lambda model, tokenizer, prompts, *args, **kwargs: [generation.Generation(t, False) for t in texts]
+
+    monkeypatch.setattr(generation, "generate", answers(["I do not know."] * len(valid)))
+    chosen, record = rag.choose_answer(bundle, valid, knowledge, plan, config(), "token_f1")
+    assert chosen["retrieval_answer"] == "copy" and record["questions"] == 12
+    assert record["scores"]["copy"] >= 0.8 > record["scores"]["generate"]
+    monkeypatch.setattr(generation, "generate", answers([e.answer for e in valid]))
+    chosen, record = rag.choose_answer(bundle, valid, knowledge, plan, config(), "token_f1")
+    assert chosen["retrieval_answer"] == "generate" and "copying scores no higher" in record["summary"]
+    assert rag.choose_answer(bundle, valid[:9], knowledge, plan, config(), "token_f1") == (plan, {})  # too few
+    assert rag.choose_answer(bundle, valid, knowledge, plan, config(answer="copy"), "token_f1") == (plan, {})
+    assert rag.plan_choices(config(answer="copy"), knowledge)["retrieval_answer"].source == "config"
+    assert rag.plan_choices(config(), knowledge)["retrieval_answer"].value == "generate"
+
+
+def train_rag_run(tmp_path, model_dir, **retrieval):
     """A finished retrieval run of the tiny Llama: 6 facts asked twice, a handbook passage, top 2."""
     from tests.conftest import write_jsonl
     from tunesmith.config import load_config
@@ -135,7 +180,7 @@ def train_rag_run(tmp_path, model_dir):
         "name": "rag",
         "model": {"name": str(model_dir)},
         "data": {"train": "train.jsonl", "test": "test.jsonl", "valid_fraction": 0.0},
-        "retrieval": {"enabled": True, "documents": ["handbook.md"], "top_k": 2},
+        "retrieval": {"enabled": True, "documents": ["handbook.md"], "top_k": 2, **retrieval},
         "training": {"epochs": 1, "bf16": False, "batch_size": 4},
         "evaluation": {"max_new_tokens": 8},
         "output": {"runs_dir": str(tmp_path / "runs"), "save_checkpoints": False},
@@ -163,6 +208,11 @@ def test_a_retrieval_run_trains_on_passages_keeps_its_index_and_scores_retrieval
     index = HybridIndex.load(run / "retrieval", load_sentence_model(run / "retrieval-encoder"))
     assert len(index) == 7 and "Retrieval (2 passages a question, hybrid ranking)" in (run / "report.md").read_text()
     assert plan["retrieval_ranking"]["value"] == index.mode == "hybrid"  # too few validation questions to choose
+    metrics = json.loads((run / "metrics.json").read_text())  # the copying baseline beside the model's answers
+    assert metrics["retrieved"]["overall"]["n"] == 1 and plan["retrieval_answer"]["value"] == "generate"
+    [row] = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
+    assert row["retrieved"]["answer"] in {a for _, a in FACTS}
+    assert json.loads((run / rag.ANSWERS_FILE).read_text())[index.passages[0].id] in {a for _, a in FACTS}
 
 
 def test_the_encoder_learns_each_question_against_its_facts_other_phrasings_and_answer():

@@ -335,6 +335,12 @@ class RetrievalConfig(Section):
         le=1.0,
         description="Share of training prompts whose own passage is left out (only distractors); the plan picks 0.2.",
     )
+    answer: Literal["auto", "generate", "copy"] = Field(
+        "auto",
+        description="How answers are made: generate (the trained model reads the passages), copy (the answer of the "
+        "training record ranked first; the model where a document ranks first), or auto: the one that scores "
+        "higher on the validation questions.",
+    )
     passage_words: int = Field(150, ge=20, le=2000, description="Most words a document passage holds.")
     tune_encoder: bool = Field(
         True,

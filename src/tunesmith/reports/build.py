@@ -152,6 +152,13 @@ def _extras(metrics: dict) -> list:
                 f"; {retrieval['grounded']:.0%} of the {retrieval['answers_with_facts']} fine-tuned answers that "
                 "state facts (numbers, prices, URLs) found every one of them in the retrieved passages"
             )
+        copied = (metrics.get("retrieved") or {}).get("overall") or {}
+        if copied.get("token_f1") is not None:
+            text += (
+                f". The 'retrieved' column answers each question with the answer of the training record ranked "
+                f"first, copied (no model): token F1 {copied['token_f1']:.3f}"
+                + (f", fact recall {copied['fact_recall']:.3f}" if copied.get("fact_recall") is not None else "")
+            )
         blocks.append(doc.Paragraph(text + "."))
     return blocks + _int8_line(metrics)
 

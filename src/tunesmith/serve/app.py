@@ -132,9 +132,17 @@ def create_app(
         job_ids, settings = _prepare(chat, prompt, body, max_tokens, "messages")
         reply_id, model = f"chatcmpl-{uuid.uuid4().hex}", chat.name
         sources = [schemas.Source(id=p.id, source=p.source, text=p.text) for p in passages] if passages else None
-        if body.stream:
+        copied = chat.retriever.copied(passages) if chat.retriever is not None else None
+        if copied is not None:  # the run answers with the first record's answer (plan: retrieval_answer copy)
+            result = Result(
+                copied, len(job_ids), len(chat.tokenizer(copied, add_special_tokens=False)["input_ids"]), "stop"
+            )
+            if body.stream:
+                return _sse(_chat_chunks(_pieces(copied, result), reply_id, model, sources))
+        elif body.stream:
             return _sse(_chat_chunks(_stream(engine, job_ids, settings, limits), reply_id, model, sources))
-        result = await _generate(engine, job_ids, settings, limits)
+        else:
+            result = await _generate(engine, job_ids, settings, limits)
         return schemas.ChatCompletion(
             id=reply_id,
             created=int(time.time()),
@@ -346,6 +354,12 @@ def _stream(engine: GenerationEngine, ids: list[int], settings: Settings, limits
             job.cancelled.set()  # a no-op when it finished; stops generation when the client closed the stream
 
     return read()
+
+
+async def _pieces(*pieces) -> AsyncIterator:
+    """A finished answer as the stream of pieces :func:`_chat_chunks` reads: its text, then its Result."""
+    for piece in pieces:
+        yield piece
 
 
 async def _chat_chunks(

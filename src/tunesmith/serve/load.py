@@ -8,6 +8,7 @@ onnxruntime), else a causal LM (``config.json``).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,14 @@ class Retriever:
 
     index: Any  # tunesmith.retrieval.HybridIndex
     top_k: int
+    answers: dict[str, str] | None = None  # a run that answers by copy: passage id -> its training record's answer
 
     def passages(self, question: str) -> list:
         return [hit.passage for hit in self.index.search([question], self.top_k)[0]]
+
+    def copied(self, passages: list) -> str | None:
+        """The answer to send without generating: the first passage's record answer, for a run that copies."""
+        return self.answers.get(passages[0].id) if self.answers and passages else None
 
 
 @dataclass
@@ -91,7 +97,7 @@ def _load_run(path: Path, name: str | None) -> ChatModel | EmbeddingModel:
 def _retriever(run) -> Retriever | None:
     """A retrieval run's index (``retrieval/`` in its folder) with the encoder that built it (``retrieval-encoder/``
     when it was tuned); None for other runs."""
-    from tunesmith.tasks.rag import ENCODER_FOLDER, INDEX_FOLDER
+    from tunesmith.tasks.rag import ANSWERS_FILE, ENCODER_FOLDER, INDEX_FOLDER
 
     folder = run.path / INDEX_FOLDER
     if not (folder / "index.json").is_file():
@@ -105,8 +111,11 @@ def _retriever(run) -> Retriever | None:
     name = (run.config.get("retrieval") or {}).get("encoder") or RetrievalConfig().encoder
     encoder = load_sentence_model(tuned if tuned.is_dir() else resolve_embedding_model(name))
     index = HybridIndex.load(folder, encoder)
-    top_k = (run.plan.get("choices", {}).get("retrieval_top_k") or {}).get("value", 3)
-    return Retriever(index, int(top_k))
+    choices = run.plan.get("choices", {})
+    top_k = (choices.get("retrieval_top_k") or {}).get("value", 3)
+    copies = (choices.get("retrieval_answer") or {}).get("value") == "copy" and (run.path / ANSWERS_FILE).is_file()
+    answers = json.loads((run.path / ANSWERS_FILE).read_text(encoding="utf-8")) if copies else None
+    return Retriever(index, int(top_k), answers)
 
 
 def _load_embedding(folder: Path, name: str, trust_remote_code: bool = False) -> EmbeddingModel:

@@ -118,8 +118,8 @@ class Task(Protocol):
 
     def after_training(self, bundle, data: TaskData, plan: Plan, config) -> tuple[Plan, dict]:
         """Choices made with the trained model before the test split is scored (generative tasks: the decoding,
-        on the validation split). Returns the plan to score and keep with, and a record for run.json (``{}``:
-        nothing chosen, the plan unchanged)."""
+        on the validation split; retrieval runs: generating or copying). Returns the plan to score and keep with,
+        and records for run.json by name, each with a ``summary`` (``{}``: nothing chosen, the plan unchanged)."""
         ...
 
     def evaluate(self, bundle, records, plan: Plan, config, compare_base: bool) -> Scores:

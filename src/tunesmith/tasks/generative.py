@@ -152,10 +152,20 @@ class GenerativeTask:
 
     # -- evaluation -------------------------------------------------------------------------------------------
     def after_training(self, bundle, data: TaskData, plan: Plan, config) -> tuple[Plan, dict]:
-        """The decoding that scores best on the validation split (:mod:`tunesmith.tasks.decoding`)."""
+        """The decoding that scores best on the validation split (:mod:`tunesmith.tasks.decoding`); a retrieval run
+        then chooses whether to answer by generating or by copying the first record's answer
+        (:func:`tunesmith.tasks.rag.choose_answer`)."""
         from tunesmith.tasks.decoding import choose_decoding
 
-        return choose_decoding(bundle, data.valid, plan, config, self.primary_metric, config.evaluation.batch_size)
+        batch = config.evaluation.batch_size
+        plan, decoding = choose_decoding(bundle, data.valid, plan, config, self.primary_metric, batch)
+        records = {"decoding_search": decoding} if decoding else {}
+        if data.knowledge is not None:
+            from tunesmith.tasks.rag import choose_answer
+
+            plan, answer = choose_answer(bundle, data.valid, data.knowledge, plan, config, self.primary_metric)
+            records |= {"answer_search": answer} if answer else {}
+        return plan, records
 
     def evaluate(self, bundle, records: list[Example], plan: Plan, config, compare_base: bool) -> Scores:
         """Generate and score the first ``evaluation.max_examples`` records with the plan's decoding settings."""
@@ -199,8 +209,34 @@ class GenerativeTask:
 
         retrieved = (run.read_json("run.json").get("data") or {}).get("retrieval", {})
         result = {**retrieved, **grounding(scores.rows)}
-        Console().print("retrieval: " + ", ".join(f"{name} {value}" for name, value in result.items()))
+        console = Console()
+        console.print("retrieval: " + ", ".join(f"{name} {value}" for name, value in result.items()))
+        if data.knowledge is not None and scores.rows:
+            copied = self._score_copies(data.knowledge, scores)
+            answered = plan.choices.get("retrieval_answer")
+            console.print(
+                f"the first retrieved record's answer, copied (no model): {self.primary_metric} "
+                f"{copied[self.primary_metric]}, fact recall {copied['fact_recall']} (the 'retrieved' column); "
+                f"this run answers by {answered.value if answered else 'generate'}"
+            )
         return {"retrieval": result}
+
+    @staticmethod
+    def _score_copies(knowledge, scores: Scores) -> dict:
+        """The scored test questions answered by copying the first retrieved record's answer: a baseline that
+        needs no model, kept beside base and tuned (label ``retrieved``) in the rows and the summary."""
+        from tunesmith.data import Example
+        from tunesmith.metrics.evaluate import summarize
+        from tunesmith.tasks.rag import copy_scores
+
+        examples = [
+            Example(({"role": "user", "content": row["question"]}, {"role": "assistant", "content": row["reference"]}))
+            for row in scores.rows
+        ]
+        for row, copied in zip(scores.rows, copy_scores(knowledge, examples)):
+            row["retrieved"] = copied
+        scores.models["retrieved"] = summarize(scores.rows, "retrieved")
+        return scores.models["retrieved"]["overall"]
 
 
 def encode_for(bundle, examples, max_length: int, max_target_length: int, with_difficulty: bool = False):

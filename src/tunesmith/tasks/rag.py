@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tunesmith.data import Example
@@ -37,6 +37,9 @@ ENCODER_RATE = 2e-5  # the usual rate for fine-tuning a pretrained sentence enco
 ENCODER_BATCH = 32
 MIN_TUNING_QUESTIONS = 8  # fewer: in-batch negatives are too few to teach anything; the encoder stays as shipped
 INSTRUCTION = "Answer the question. Use the passages below when one of them holds the answer."
+QUESTION_LABEL = "Question: "
+ANSWERS_FILE = "retrieval-answers.json"  # passage id -> the training answer it holds (a run that answers by copy)
+MIN_ANSWER_QUESTIONS = 10  # validation questions with a known passage needed to choose how to answer
 
 
 @dataclass
@@ -49,6 +52,7 @@ class Knowledge:
     shipped: HybridIndex | None = None  # the same passages indexed by the encoder as it started, to show the gain
     inherited_encoder: bool = False  # it started from the encoder the parent run tuned
     ranking_recall: dict[str, float] | None = None  # recall@k per ranking on the validation questions
+    answers: dict[str, str] = field(default_factory=dict)  # passage id -> the answer of the training record it is
 
     def gold_of(self, example: Example) -> str | None:
         return self.gold.get(answer_key(example.answer))
@@ -111,12 +115,15 @@ def _index_knowledge(config, train: list[Example]) -> Knowledge:
     passages = list({passage.id: passage for passage in passages}.values())  # a text already there: kept once
     encoder = load_sentence_model(parent_encoder or resolve_embedding_model(config.retrieval.encoder))
     gold = {key: passage.id for key, passage in by_answer.items()}
+    answers = {gold[answer_key(example.answer)]: example.answer.strip() for example in reversed(train)}
     epochs, from_parent = encoder_epochs(config, train), parent_encoder is not None
     if not epochs:
-        return Knowledge(HybridIndex.build(passages, encoder, store=store), gold, inherited_encoder=from_parent)
+        index = HybridIndex.build(passages, encoder, store=store)
+        return Knowledge(index, gold, inherited_encoder=from_parent, answers=answers)
     shipped = HybridIndex.build(passages, encoder)  # faiss whatever the store: it is only scored, never saved
     tune_encoder(encoder, tuning_pairs(train), epochs, config.training.seed)
-    return Knowledge(HybridIndex.build(passages, encoder, store=store), gold, epochs, shipped, from_parent)
+    index = HybridIndex.build(passages, encoder, store=store)
+    return Knowledge(index, gold, epochs, shipped, from_parent, answers=answers)
 
 
 def parent_knowledge(config) -> tuple[list[Passage], Path | None]:
@@ -247,7 +254,74 @@ def messages_with_passages(messages, passages: list[Passage]) -> list[dict]:
 
 def context_prompt(question: str, passages: list[Passage]) -> str:
     blocks = [f"[{number}] {passage.text}" for number, passage in enumerate(passages, start=1)]
-    return "\n\n".join([INSTRUCTION, *blocks, f"Question: {question}"])
+    return "\n\n".join([INSTRUCTION, *blocks, f"{QUESTION_LABEL}{question}"])
+
+
+def question_of(prompt: str) -> str:
+    """The question a :func:`context_prompt` was made for (a prompt without passages is its own question)."""
+    if not prompt.startswith(INSTRUCTION):
+        return prompt
+    return prompt.rsplit("\n\n" + QUESTION_LABEL, 1)[-1]
+
+
+def copied_answers(index: HybridIndex, answers: dict[str, str], questions: list[str]) -> list[str | None]:
+    """For each question, the answer of the training record ranked first for it (None: the first passage is a
+    document's, which holds no answer to copy). The knowledge base of a Q&A run is its training records; a question
+    asked in new words is often best answered by the record it matches, word for word."""
+    if not questions:
+        return []
+    return [answers.get(hits[0].passage.id) if hits else None for hits in index.search(questions, 1)]
+
+
+def copy_scores(knowledge: Knowledge, examples: list[Example]) -> list[dict]:
+    """Per example (its prompt holding passages), the copied answer (``""`` where there is none) and its scores."""
+    from tunesmith.metrics.text import score_answer
+
+    questions = [question_of(example.question) for example in examples]
+    copies = copied_answers(knowledge.index, knowledge.answers, questions)
+    return [
+        {"answer": copy or "", "copied": copy is not None, **score_answer(copy or "", example.answer)}
+        for copy, example in zip(copies, examples)
+    ]
+
+
+def choose_answer(bundle, valid: list[Example], knowledge: Knowledge, plan, config, metric: str) -> tuple:
+    """How the run answers (``retrieval.answer``): ``generate`` (the trained model reads the passages) or ``copy``
+    (the answer of the training record ranked first, the model only where a document comes first). ``auto``
+    scores both on the validation questions whose passage the knowledge base holds and copies only where that
+    scores higher on ``metric``; with fewer than :data:`MIN_ANSWER_QUESTIONS` of them it generates. Returns the
+    plan with the ``retrieval_answer`` choice, and the search's record (``{}`` when nothing was scored)."""
+    from tunesmith.metrics.generate import generate
+    from tunesmith.metrics.text import score_answer
+    from tunesmith.models.chat import prompt_text
+    from tunesmith.plan import generation_settings
+
+    known = [example for example in valid or [] if knowledge.gold_of(example) is not None]
+    if config.retrieval.answer != "auto" or len(known) < MIN_ANSWER_QUESTIONS:
+        return plan, {}  # the plan's choice stands (plan_choices: as configured, or generate)
+    prompts = [prompt_text(bundle.tokenizer, example.prompt, bundle.system_prompt) for example in known]
+    outputs = generate(
+        bundle.model,
+        bundle.tokenizer,
+        prompts,
+        plan["max_new_tokens"],
+        config.evaluation.batch_size,
+        bool(plan["bf16"]),
+        description="choosing how to answer",
+        settings=generation_settings(plan),
+    )
+    generated = [score_answer(output.text, example.answer)[metric] for output, example in zip(outputs, known)]
+    copied = [row[metric] for row in copy_scores(knowledge, known)]
+    scores = {"generate": round(sum(generated) / len(known), 4), "copy": round(sum(copied) / len(known), 4)}
+    chosen = "copy" if scores["copy"] > scores["generate"] else "generate"
+    summary = (
+        f"{metric} on {len(known)} validation questions: the trained model's answers {scores['generate']:.4f}, "
+        f"the first retrieved record's answer {scores['copy']:.4f}; {chosen} "
+        + ("scores higher" if chosen == "copy" else "kept (copying scores no higher)")
+    )
+    choices = {**plan.choices, "retrieval_answer": Choice(chosen, summary, "plan")}
+    record = {"metric": metric, "questions": len(known), "scores": scores, "chosen": chosen, "summary": summary}
+    return replace(plan, choices=choices), record
 
 
 def retrieval_scores(knowledge: Knowledge, examples: list[Example], config) -> dict:
@@ -317,6 +391,12 @@ def plan_choices(config, knowledge: Knowledge) -> dict[str, Choice]:
         ),
         "retrieval_top_k": choice(top_k, retrieval.top_k, "RAFT: the gold passage among a few distractors"),
         "retrieval_ranking": choice(knowledge.index.mode, retrieval.ranking, _ranking_reason(knowledge, top_k)),
+        "retrieval_answer": choice(
+            "generate" if retrieval.answer == "auto" else retrieval.answer,
+            None if retrieval.answer == "auto" else retrieval.answer,
+            f"the trained model's answers, unless copying the first retrieved record's answer scores higher on at "
+            f"least {MIN_ANSWER_QUESTIONS} validation questions whose passage is indexed (scored after training)",
+        ),
         "retrieval_without_gold": choice(
             without_gold,
             retrieval.without_gold,
@@ -337,8 +417,9 @@ def _ranking_reason(knowledge: Knowledge, top_k: int) -> str:
 
 def save_index(knowledge: Knowledge, run_path: Path) -> None:
     """The index (``retrieval/``) and, when tuned, the encoder that built it (``retrieval-encoder/``)."""
-    from tunesmith.atomic import save_folder
+    from tunesmith.atomic import save_folder, write_json
 
     if knowledge.encoder_epochs or knowledge.inherited_encoder:  # not the configured encoder as shipped
         save_folder(Path(run_path) / ENCODER_FOLDER, lambda folder: knowledge.index.encoder.save(str(folder)))
     knowledge.index.save(Path(run_path) / INDEX_FOLDER)
+    write_json(Path(run_path) / ANSWERS_FILE, knowledge.answers)
