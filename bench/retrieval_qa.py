@@ -7,8 +7,9 @@
 
 Both runs train the same number of epochs (the closed-book plan's, without the config's time budget, so a busy
 machine cannot change what is compared) and are scored on the same test questions, base and fine-tuned. Prints
-token F1, fact recall, ROUGE-L and exact match, the retrieval's recall@3 and MRR (encoder as shipped and tuned),
-the answers' grounding, and training minutes.
+token F1, fact recall, ROUGE-L and exact match (for the retrieval run also of the training record ranked first,
+its answer copied: what retrieval alone gives), the retrieval's recall@3 and MRR (encoder as shipped and tuned),
+the answers' grounding, how the retrieval run chose to answer, and training minutes.
 
 Usage: python bench/retrieval_qa.py [--config examples/presscrafters.yaml] [--epochs N] [--out DIR]
 """
@@ -72,12 +73,17 @@ def main() -> None:
     for label, path in runs.items():
         metrics = json.loads((path / "metrics.json").read_text())
         minutes = json.loads((path / "run.json").read_text())["training"]["train_seconds"] / 60
-        for model in ("base", "tuned"):
+        for model in ("base", "tuned", "retrieved"):  # retrieved: the first record's answer copied, no model
+            if model not in metrics:
+                continue
             scores = metrics[model]["overall"]
             cells = "".join(f"{scores.get(name) or 0:13.3f}" for name in SHOWN)
             print(f"{label + ', ' + model:32}{cells}{minutes if model == 'tuned' else float('nan'):13.1f}")
     retrieval = json.loads((runs["retrieval"] / "metrics.json").read_text())["retrieval"]
     print(f"\nretrieval: {json.dumps(retrieval)}")
+    plan = json.loads((runs["retrieval"] / "plan.json").read_text())["choices"]
+    answer = plan.get("retrieval_answer") or {}
+    print(f"the retrieval run answers by {answer.get('value')}: {answer.get('reason')}")
 
 
 if __name__ == "__main__":
