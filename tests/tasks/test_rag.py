@@ -267,3 +267,5 @@ def test_a_continued_retrieval_run_adds_its_facts_to_the_parents_and_leaves_the_
     assert "Temple Hall 104" in hit.passage.text
     [hit] = child_index.search(["CSC 450 credit hours?"], k=1)[0]  # a parent's fact, found in the child's index
     assert "4 credit hours" in hit.passage.text
+    copied = json.loads((child / rag.ANSWERS_FILE).read_text())  # the parent's records can be copied too
+    assert copied[hit.passage.id] == FACTS[0][1] and len(copied) == len(FACTS) + len(new_facts)

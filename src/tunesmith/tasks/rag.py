@@ -108,14 +108,15 @@ def _index_knowledge(config, train: list[Example]) -> Knowledge:
     from tunesmith.tasks.embedding import load_sentence_model
 
     store = dense_store(config)  # first: a Qdrant server that cannot take the index fails before any work
-    inherited, parent_encoder = parent_knowledge(config)
+    inherited, parent_encoder, inherited_answers = parent_knowledge(config)
     by_answer = answer_passages(train, "train")
     passages = [*inherited, *by_answer.values()]
     passages += passages_from_documents(config.retrieval.documents, config.retrieval.passage_words)
     passages = list({passage.id: passage for passage in passages}.values())  # a text already there: kept once
     encoder = load_sentence_model(parent_encoder or resolve_embedding_model(config.retrieval.encoder))
     gold = {key: passage.id for key, passage in by_answer.items()}
-    answers = {gold[answer_key(example.answer)]: example.answer.strip() for example in reversed(train)}
+    answers = {**inherited_answers}
+    answers |= {gold[answer_key(example.answer)]: example.answer.strip() for example in reversed(train)}
     epochs, from_parent = encoder_epochs(config, train), parent_encoder is not None
     if not epochs:
         index = HybridIndex.build(passages, encoder, store=store)
@@ -126,12 +127,15 @@ def _index_knowledge(config, train: list[Example]) -> Knowledge:
     return Knowledge(index, gold, epochs, shipped, from_parent, answers=answers)
 
 
-def parent_knowledge(config) -> tuple[list[Passage], Path | None]:
+def parent_knowledge(config) -> tuple[list[Passage], Path | None, dict[str, str]]:
     """What a continued run's knowledge base starts from: the passages of its parent's index (the parent's records
-    and documents), or for a parent trained without retrieval one passage per answer of its training split; and the
-    encoder the parent tuned (None: the configured one as shipped). ``([], None)`` for a run from a base model."""
+    and documents), or for a parent trained without retrieval one passage per answer of its training split; the
+    encoder the parent tuned (None: the configured one as shipped); and the answers of the parent's record
+    passages (what copying sends). ``([], None, {})`` for a run from a base model."""
+    import json
+
     if not config.continue_from:
-        return [], None
+        return [], None, {}
     from tunesmith.data.load import load_examples
     from tunesmith.retrieval.index import saved_passages
     from tunesmith.runs.names import find_run
@@ -139,11 +143,15 @@ def parent_knowledge(config) -> tuple[list[Passage], Path | None]:
     parent = find_run(config.continue_from, config.output.runs_dir)[0]
     if (parent / INDEX_FOLDER / "index.json").is_file():
         passages = saved_passages(parent / INDEX_FOLDER)
+        saved = parent / ANSWERS_FILE  # runs before copying existed have none: their records are not copied
+        answers = json.loads(saved.read_text(encoding="utf-8")) if saved.is_file() else {}
     else:
         records = load_examples(parent / "data" / "train.jsonl", "messages")
-        passages = list(answer_passages(records, f"{parent.name} train").values())
+        by_answer = answer_passages(records, f"{parent.name} train")
+        passages = list(by_answer.values())
+        answers = {by_answer[answer_key(record.answer)].id: record.answer.strip() for record in reversed(records)}
     encoder = parent / ENCODER_FOLDER
-    return passages, encoder if encoder.is_dir() else None
+    return passages, encoder if encoder.is_dir() else None, answers
 
 
 def dense_store(config):
