@@ -133,7 +133,7 @@ class ModelConfig(Section):
         False,
         description="Run the Python code a model folder ships for an architecture transformers lacks (config.json's "
         "auto_map; for example some large embedding models). Off: such a model is refused. Set it only for code "
-        "you trust. A run continued from such a run sets it too; serve, export and eval of the run follow it.",
+        "you trust. A run that continues such a run must set it too; serve, export and eval of the run follow it.",
     )
 
 

@@ -1,9 +1,8 @@
 """What the machine can do: cores, memory, bf16 support, and a measured matrix-multiply speed.
 
 The device is chosen as transformers' Trainer chooses it when it is not told to use the CPU: a CUDA GPU, else
-Apple's GPU through MPS, else the CPU. On MPS training runs in fp32: transformers' Trainer refuses bf16 there with
-torch releases before 2.6 and tunesmith has not measured mixed precision on an Apple GPU, so the plan does not
-promise a speed-up it has not seen.
+Apple's GPU through MPS, else the CPU. On MPS the plan trains in fp32 (``training.bf16: true`` overrides it):
+tunesmith has not measured mixed precision on an Apple GPU, so the plan does not promise a speed-up it has not seen.
 """
 
 from __future__ import annotations
