@@ -129,7 +129,7 @@ def test_a_question_is_answered_by_copying_the_record_ranked_first_and_a_documen
     assert rag.question_of(prompt) == question and rag.question_of(question) == question
     assert rag.copied_answers(knowledge.index, knowledge.answers, [question]) == [FACTS[0][1]]
     test = [example(prompt, FACTS[0][1]), example(rag.context_prompt("Where is the office?", []), FACTS[2][1])]
-    rows = rag.copy_scores(knowledge, test)
+    rows = rag.copy_scores(knowledge, [e.question for e in test], [e.answer for e in test])
     assert [row["answer"] for row in rows] == [FACTS[0][1], FACTS[2][1]] and rows[0]["token_f1"] == 1.0
     assert rag.copied_answers(knowledge.index, {}, [question]) == [None]  # a document's passage: nothing to copy
 

@@ -128,10 +128,11 @@ def load_trained_model(
     """A finished run's model: its base (either family) with the saved adapter attached."""
     from peft import PeftModel
 
-    load = load_seq2seq_model if is_encoder_decoder(folder) else load_base_model
+    seq2seq = is_encoder_decoder(folder)
+    load = load_seq2seq_model if seq2seq else load_base_model
     model = PeftModel.from_pretrained(load(folder, trust_remote_code), adapter)
     tokenizer = load_tokenizer(folder, trust_remote_code)
-    return CausalBundle(model, tokenizer, None if is_encoder_decoder(folder) else system_prompt)
+    return CausalBundle(model, tokenizer, None if seq2seq else system_prompt)
 
 
 def build_causal(

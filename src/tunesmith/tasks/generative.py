@@ -225,15 +225,11 @@ class GenerativeTask:
     def _score_copies(knowledge, scores: Scores) -> dict:
         """The scored test questions answered by copying the first retrieved record's answer: a baseline that
         needs no model, kept beside base and tuned (label ``retrieved``) in the rows and the summary."""
-        from tunesmith.data import Example
         from tunesmith.metrics.evaluate import summarize
         from tunesmith.tasks.rag import copy_scores
 
-        examples = [
-            Example(({"role": "user", "content": row["question"]}, {"role": "assistant", "content": row["reference"]}))
-            for row in scores.rows
-        ]
-        for row, copied in zip(scores.rows, copy_scores(knowledge, examples)):
+        prompts, references = [row["question"] for row in scores.rows], [row["reference"] for row in scores.rows]
+        for row, copied in zip(scores.rows, copy_scores(knowledge, prompts, references)):
             row["retrieved"] = copied
         scores.models["retrieved"] = summarize(scores.rows, "retrieved")
         return scores.models["retrieved"]["overall"]

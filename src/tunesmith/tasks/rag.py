@@ -115,8 +115,7 @@ def _index_knowledge(config, train: list[Example]) -> Knowledge:
     passages = list({passage.id: passage for passage in passages}.values())  # a text already there: kept once
     encoder = load_sentence_model(parent_encoder or resolve_embedding_model(config.retrieval.encoder))
     gold = {key: passage.id for key, passage in by_answer.items()}
-    answers = {**inherited_answers}
-    answers |= {gold[answer_key(example.answer)]: example.answer.strip() for example in reversed(train)}
+    answers = {**inherited_answers, **record_answers(train, by_answer)}
     epochs, from_parent = encoder_epochs(config, train), parent_encoder is not None
     if not epochs:
         index = HybridIndex.build(passages, encoder, store=store)
@@ -125,6 +124,11 @@ def _index_knowledge(config, train: list[Example]) -> Knowledge:
     tune_encoder(encoder, tuning_pairs(train), epochs, config.training.seed)
     index = HybridIndex.build(passages, encoder, store=store)
     return Knowledge(index, gold, epochs, shipped, from_parent, answers=answers)
+
+
+def record_answers(examples: list[Example], by_answer: dict[str, Passage]) -> dict[str, str]:
+    """Passage id -> the answer that :func:`answer_passages` ended the passage with (the first record's)."""
+    return {by_answer[answer_key(example.answer)].id: example.answer.strip() for example in reversed(examples)}
 
 
 def parent_knowledge(config) -> tuple[list[Passage], Path | None, dict[str, str]]:
@@ -149,7 +153,7 @@ def parent_knowledge(config) -> tuple[list[Passage], Path | None, dict[str, str]
         records = load_examples(parent / "data" / "train.jsonl", "messages")
         by_answer = answer_passages(records, f"{parent.name} train")
         passages = list(by_answer.values())
-        answers = {by_answer[answer_key(record.answer)].id: record.answer.strip() for record in reversed(records)}
+        answers = record_answers(records, by_answer)
     encoder = parent / ENCODER_FOLDER
     return passages, encoder if encoder.is_dir() else None, answers
 
@@ -281,15 +285,15 @@ def copied_answers(index: HybridIndex, answers: dict[str, str], questions: list[
     return [answers.get(hits[0].passage.id) if hits else None for hits in index.search(questions, 1)]
 
 
-def copy_scores(knowledge: Knowledge, examples: list[Example]) -> list[dict]:
-    """Per example (its prompt holding passages), the copied answer (``""`` where there is none) and its scores."""
+def copy_scores(knowledge: Knowledge, prompts: list[str], references: list[str]) -> list[dict]:
+    """Per question (its prompt holding passages), the copied answer (``""`` where there is none) and its scores
+    against the reference."""
     from tunesmith.metrics.text import score_answer
 
-    questions = [question_of(example.question) for example in examples]
-    copies = copied_answers(knowledge.index, knowledge.answers, questions)
+    copies = copied_answers(knowledge.index, knowledge.answers, [question_of(prompt) for prompt in prompts])
     return [
-        {"answer": copy or "", "copied": copy is not None, **score_answer(copy or "", example.answer)}
-        for copy, example in zip(copies, examples)
+        {"answer": copy or "", "copied": copy is not None, **score_answer(copy or "", reference)}
+        for copy, reference in zip(copies, references)
     ]
 
 
@@ -319,7 +323,8 @@ def choose_answer(bundle, valid: list[Example], knowledge: Knowledge, plan, conf
         settings=generation_settings(plan),
     )
     generated = [score_answer(output.text, example.answer)[metric] for output, example in zip(outputs, known)]
-    copied = [row[metric] for row in copy_scores(knowledge, known)]
+    copies = copy_scores(knowledge, [example.question for example in known], [example.answer for example in known])
+    copied = [row[metric] for row in copies]
     scores = {"generate": round(sum(generated) / len(known), 4), "copy": round(sum(copied) / len(known), 4)}
     chosen = "copy" if scores["copy"] > scores["generate"] else "generate"
     summary = (
