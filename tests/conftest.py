@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -172,14 +173,21 @@ def build_tiny_bert(folder: Path, seed: int = 0, pooling: str = "mean", normaliz
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.base.modules import Transformer
     from sentence_transformers.sentence_transformer.modules import Pooling
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    core = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    core.normalizer = normalizers.BertNormalizer(lowercase=True)
-    core.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    core.train_from_iterator(_corpus(), trainer=trainers.WordPieceTrainer(vocab_size=800, special_tokens=specials))
+    normalizer, pre_tokenizer = normalizers.BertNormalizer(lowercase=True), pre_tokenizers.BertPreTokenizer()
+    # The vocabulary is counted here rather than by tokenizers' WordPieceTrainer, whose ties fall in a different
+    # order in each process (a Rust hash map): tests' similarity figures must not change between runs.
+    counts = Counter(
+        word for text in _corpus() for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))
+    )
+    chars = sorted({c for word in counts for c in word})
+    vocab = specials + chars + [f"##{c}" for c in chars]
+    vocab += [w for w, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0])) if w not in vocab]
+    core = Tokenizer(models.WordPiece({token: i for i, token in enumerate(vocab[:800])}, unk_token="[UNK]"))
+    core.normalizer, core.pre_tokenizer = normalizer, pre_tokenizer
     core.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
         pair="[CLS] $A [SEP] $B:1 [SEP]:1",

@@ -120,7 +120,7 @@ def test_cosent_on_scored_pairs_raises_spearman_on_training_pairs(model, tmp_pat
     data = scored_set(64)
     before = evaluate_embeddings(model, data)["32"]["spearman"]
     fit(model, training_sets(data, "cosent", False, 0.8, 2, 0), ["cosent"], tmp_path, steps=40, lr=3e-3)
-    assert evaluate_embeddings(model, data)["32"]["spearman"] > before + 0.02  # measured: 0.93 -> 0.97
+    assert evaluate_embeddings(model, data)["32"]["spearman"] > before + 0.05  # measured: 0.86 -> 0.96
 
 
 def test_two_training_sets_train_together(model, tmp_path):
