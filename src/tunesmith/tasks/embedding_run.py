@@ -7,6 +7,11 @@ Each stage checkpoints into ``checkpoints/<stage>/``; a stage that another follo
 ``checkpoints/<stage>/final/`` so that a resumed run starts the next stage from them. With a validation split the
 model is scored after every epoch on the test shape's primary metric (Spearman, ROC-AUC or NDCG@10): early
 stopping, the kept checkpoint and the plateau layer all read it.
+
+An ensemble (``embedding.ensemble_members`` >= 2) trains the other members through the same stages
+(``member-<n>-<stage>``, each from the base with its own seed), keeps every member under ``members/``, then
+distils their mean embedding into the run's model (stage ``distill``); each member and the ensemble are scored
+beside it.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from tunesmith.tasks.contract import Scores, TaskData, sample_replay
 CURRICULUM_PHASES = 2  # the easier half first, then every pair
 FINAL = "final"
 STAGE_FILE = "stage.json"
+MEMBERS = "members"  # an ensemble run's members/member-<n>/ folders
+DISTILL = "distill"  # the stage that distils an ensemble into the run's model
 
 
 @dataclass(frozen=True)
@@ -141,33 +148,29 @@ class EmbeddingTask:
         from tunesmith.tasks.embedding import EmbeddingBundle, load_sentence_model
 
         model = load_sentence_model(Path(run_path) / "model", trust_remote_code=config.model.trust_remote_code)
-        return EmbeddingBundle(model, "full", model_dir)
+        members = sorted((Path(run_path) / MEMBERS).glob("member-*"), key=lambda path: int(path.name.split("-")[1]))
+        return EmbeddingBundle(model, "full", model_dir, members)
 
     # -- training ---------------------------------------------------------------------------------------------
     def train(self, bundle, data: TaskData, plan: Plan, config, run, resume_from: Path | None):
-        """Every stage in order (finished ones skipped on resume), then model/ (and adapter/ for LoRA) saved."""
+        """Every stage in order (finished ones skipped on resume), then, for an ensemble, the other members and the
+        distillation; model/ (and adapter/ for LoRA) saved."""
         from tunesmith.atomic import save_folder
         from tunesmith.tasks.embedding import merge_lora, save_adapter
         from tunesmith.training import TrainResult
         from tunesmith.training.callbacks import log_saved_model
 
         stages = training_stages(data.train, plan, config)
-        results, finished, callbacks = [], None, []
-        for number, stage in enumerate(stages):
-            folder = run.checkpoints_dir / stage.name
-            done = folder / FINAL / STAGE_FILE
-            if done.is_file():
-                results.append(json.loads(done.read_text()))
-                finished = folder / FINAL
-                continue
-            if finished is not None:  # resuming after a finished stage: start from its weights
-                _load_weights(bundle.model, finished)
-                finished = None
-            resume = resume_from if resume_from is not None and resume_from.parent == folder else None
-            rows, result, callbacks = self._train_stage(bundle, stage, data.valid, plan, config, run, resume)
-            results.append({"stage": stage.name, "rows": rows, **_without_none(asdict(result))})
-            if number < len(stages) - 1:
-                save_folder(folder / FINAL, lambda target, r=results[-1]: _save_stage(bundle.model, target, r))
+        members = plan_members(plan)
+        seed, ensemble = config.training.seed, members > 1
+        results, callbacks = self._train_stages(
+            bundle, stages, data.valid, plan, config, run, resume_from, seed, ensemble
+        )
+        if ensemble:
+            results += self._train_members(bundle, stages, data, plan, config, run, resume_from, members)
+            record, callbacks = self._distill(bundle, data, plan, config, run, resume_from, members)
+            results.append(record)
+            bundle.members = member_folders(run.path, members)
         if bundle.method == "lora":
             save_folder(run.adapter_dir, lambda folder: save_adapter(bundle.model, folder))
             trust = config.model.trust_remote_code
@@ -188,7 +191,82 @@ class EmbeddingTask:
             stages=results,
         )
 
-    def _train_stage(self, bundle, stage: Stage, valid: PairSet | None, plan: Plan, config, run, resume_from):
+    def _train_stages(self, bundle, stages, valid, plan, config, run, resume_from, seed: int, keep_last: bool):
+        """Train ``stages`` in order into checkpoints/<stage>/; a finished stage that another follows (or, with
+        ``keep_last``, any) leaves checkpoints/<stage>/final/, which a resumed run skips and starts after."""
+        results, finished, callbacks = [], None, []
+        for number, stage in enumerate(stages):
+            folder = run.checkpoints_dir / stage.name
+            done = folder / FINAL / STAGE_FILE
+            if done.is_file():
+                results.append(json.loads(done.read_text()))
+                finished = folder / FINAL
+                continue
+            if finished is not None:  # resuming after a finished stage: start from its weights
+                _load_weights(bundle.model, finished)
+                finished = None
+            resume = resume_from if resume_from is not None and resume_from.parent == folder else None
+            rows, result, callbacks = self._train_stage(bundle, stage, valid, plan, config, run, resume, seed)
+            results.append({"stage": stage.name, "rows": rows, **_without_none(asdict(result))})
+            if number < len(stages) - 1 or keep_last:
+                _save_final(bundle.model, folder / FINAL, results[-1])
+        if finished is not None:  # every stage had finished: the model is the last one's
+            _load_weights(bundle.model, finished)
+        return results, callbacks
+
+    def _train_members(self, bundle, stages, data, plan, config, run, resume_from, members: int) -> list[dict]:
+        """Members 2..N, each built afresh from the base and trained through the same stages with its own seed
+        (stages ``member-<n>-<stage>``); every member's final weights (the run's model as member 1) are saved
+        under members/ for the ensemble's teacher and its scores."""
+        import dataclasses
+
+        folders = member_folders(run.path, members)
+        if not (folders[0] / STAGE_FILE).is_file():
+            _save_final(plain_model(bundle), folders[0], {"member": 1})
+        results = []
+        for number, folder in enumerate(folders[1:], start=2):
+            if (folder / STAGE_FILE).is_file():
+                results += json.loads((folder / STAGE_FILE).read_text())["stages"]
+                continue
+            member = self.build(config, plan, bundle.model_dir)
+            renamed = [dataclasses.replace(stage, name=f"member-{number}-{stage.name}") for stage in stages]
+            seed = config.training.seed + number - 1
+            trained, _ = self._train_stages(member, renamed, data.valid, plan, config, run, resume_from, seed, False)
+            _save_final(plain_model(member), folder, {"member": number, "stages": trained})
+            results += trained
+        return results
+
+    def _distill(self, bundle, data, plan, config, run, resume_from, members: int):
+        """The run's model (member 1) trained towards the members' mean unit embedding of every training text."""
+        from rich.console import Console
+
+        from tunesmith.tasks.embedding import EnsembleEncoder, distill_dataset
+
+        folder = run.checkpoints_dir / DISTILL
+        done = folder / FINAL / STAGE_FILE
+        if done.is_file():
+            _load_weights(bundle.model, folder / FINAL)
+            return json.loads(done.read_text()), []
+        texts = data.train.texts()
+        Console().print(f"distilling {members} members into the run's model: the teacher encodes {len(texts)} texts")
+        teacher = EnsembleEncoder(
+            member_folders(run.path, members),
+            plan["max_seq_length"],
+            plan.hardware["device"],
+            config.model.trust_remote_code,
+        )
+        targets = distill_dataset(texts, teacher.encode(texts, config.embedding.eval_batch_size))
+        stage = Stage(DISTILL, data.train, plan["distill_epochs"])
+        resume = resume_from if resume_from is not None and resume_from.parent == folder else None
+        rows, result, callbacks = self._train_stage(
+            bundle, stage, data.valid, plan, config, run, resume, config.training.seed, distill=targets
+        )
+        record = {"stage": DISTILL, "rows": rows, **_without_none(asdict(result))}
+        _save_final(bundle.model, folder / FINAL, record)
+        return record, callbacks
+
+    def _train_stage(self, bundle, stage: Stage, valid, plan: Plan, config, run, resume_from, seed: int, distill=None):
+        """One stage: its training sets from the stage's data (or ``distill``: text and teacher embedding rows)."""
         from rich.console import Console
 
         from tunesmith.schedules import plateau_reducer, schedule_settings
@@ -204,22 +282,27 @@ class EmbeddingTask:
         from tunesmith.training.embedding import train_embedding
 
         settings, training, output = config.embedding, config.training, config.output
-        miner, negatives = None, planned_negatives(plan, config)
-        if negatives == "tfidf" and not stage.simcse:
-            miner = tfidf_miner(tuple(settings.negative_band))
-        elif negatives == "dense" and not stage.simcse:  # the model as this stage starts mines
-            miner = dense_miner(bundle.model, settings.negative_margin, settings.eval_batch_size)
-        sets = training_sets(
-            stage.data,
-            plan["loss"],
-            bool(plan["positives_mnrl"]),
-            settings.positive_threshold,
-            settings.pairs_per_text,
-            training.seed,
-            miner=miner,
-        )
-        losses = make_losses(bundle.model, list(sets), plan["matryoshka_dims"], settings.mini_batch_size)
-        Console().print(f"{stage.name}: " + ", ".join(f"{len(rows)} rows with {loss}" for loss, rows in sets.items()))
+        if distill is not None:
+            datasets = {"distill": distill}
+        else:
+            miner, negatives = None, planned_negatives(plan, config)
+            if negatives == "tfidf" and not stage.simcse:
+                miner = tfidf_miner(tuple(settings.negative_band))
+            elif negatives == "dense" and not stage.simcse:  # the model as this stage starts mines
+                miner = dense_miner(bundle.model, settings.negative_margin, settings.eval_batch_size)
+            sets = training_sets(
+                stage.data,
+                plan["loss"],
+                bool(plan["positives_mnrl"]),
+                settings.positive_threshold,
+                settings.pairs_per_text,
+                seed,
+                miner=miner,
+            )
+            datasets = {loss: to_dataset(rows) for loss, rows in sets.items()}
+        losses = make_losses(bundle.model, list(datasets), plan["matryoshka_dims"], settings.mini_batch_size)
+        rows = {loss: len(dataset) for loss, dataset in datasets.items()}
+        Console().print(f"{stage.name}: " + ", ".join(f"{count} rows with {loss}" for loss, count in rows.items()))
         evaluator = None if stage.simcse or valid is None else validation_evaluator(valid, plan, config)
         schedule = schedule_settings(config.schedule, plan["warmup_steps"])
         use_cpu = plan.hardware["device"] == "cpu"
@@ -236,21 +319,21 @@ class EmbeddingTask:
         )
         result = train_embedding(
             bundle.model,
-            {loss: to_dataset(rows) for loss, rows in sets.items()},
+            datasets,
             losses,
             epochs=stage.epochs,
             batch_size=plan["batch_size"],
             learning_rate=plan["learning_rate"],
             schedule=schedule,
             output_dir=run.checkpoints_dir / stage.name,
-            seed=training.seed,
-            max_steps=None if stage.simcse else training.max_steps,
+            seed=seed,
+            max_steps=None if stage.simcse or distill is not None else training.max_steps,
             weight_decay=training.weight_decay,
             max_grad_norm=training.max_grad_norm,
             logging_steps=output.logging_steps,
             use_cpu=use_cpu,
             bf16=bool(plan["bf16"]),
-            group_by_length=not any(loss in RANKING_LOSSES for loss in sets),
+            group_by_length=not any(loss in RANKING_LOSSES for loss in datasets),
             evaluator=evaluator,
             callbacks=callbacks,
             plateau=plateau_reducer(config.schedule) if evaluator else None,
@@ -259,7 +342,7 @@ class EmbeddingTask:
             keep_best=training.keep_best,
             resume_from=resume_from,
         )
-        return {loss: len(rows) for loss, rows in sets.items()}, result, callbacks
+        return rows, result, callbacks
 
     # -- evaluation -------------------------------------------------------------------------------------------
     def evaluate(self, bundle, records: PairSet, plan: Plan, config, compare_base: bool) -> Scores:
@@ -278,6 +361,15 @@ class EmbeddingTask:
                 bundle.model_dir, plan["max_seq_length"], device, config.model.trust_remote_code
             )
             models["base"] = score_embeddings(base, records, plan, config)
+        if bundle.members:  # an ensemble run: each member, then all of them as one, then the distilled model
+            from tunesmith.tasks.embedding import EnsembleEncoder, load_sentence_model
+
+            device, trust = plan.hardware["device"], config.model.trust_remote_code
+            for number, folder in enumerate(bundle.members, start=1):
+                member = load_sentence_model(folder, plan["max_seq_length"], device, trust)
+                models[f"member-{number}"] = score_embeddings(member, records, plan, config)
+            ensemble = EnsembleEncoder(bundle.members, plan["max_seq_length"], device, trust)
+            models["ensemble"] = score_embeddings(ensemble, records, plan, config)
         models["tuned"] = score_embeddings(bundle.model, records, plan, config)
         summaries = {label: embedding_summary(by_dim) for label, by_dim in models.items()}
         return Scores(primary_metric(records.shape), True, summaries, extra={"data_shape": records.shape})
@@ -396,6 +488,34 @@ def validation_evaluator(valid: PairSet, plan: Plan, config):
             return {name: value for name, value in full.items() if isinstance(value, float)}
 
     return ValidationEvaluator()
+
+
+def plan_members(plan: Plan) -> int:
+    """The plan's ensemble size; a plan saved before the plan chose one (a resumed older run): one model."""
+    return plan.get("ensemble_members", 1)
+
+
+def member_folders(run_path: Path, members: int) -> list[Path]:
+    """members/member-<n>/ of an ensemble run, the run's own model (before distillation) first."""
+    return [Path(run_path) / MEMBERS / f"member-{number}" for number in range(1, members + 1)]
+
+
+def plain_model(bundle):
+    """The bundle's model as a plain sentence-transformers model: a LoRA adapter merged into a copy."""
+    if bundle.method != "lora":
+        return bundle.model
+    import copy
+
+    merged = copy.deepcopy(bundle.model)
+    merged[0].auto_model = merged[0].auto_model.merge_and_unload()
+    return merged
+
+
+def _save_final(model, folder: Path, record: dict) -> None:
+    """``model`` and its stage record (stage.json) into ``folder``, atomically."""
+    from tunesmith.atomic import save_folder
+
+    save_folder(folder, lambda target: _save_stage(model, target, record))
 
 
 def _without_none(fields: dict) -> dict:
