@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -203,25 +204,10 @@ def test_a_lora_run_in_two_stages_stopped_in_the_first_resumes_to_the_straight_w
     """SimCSE then supervised, LoRA: killed after SimCSE's first checkpoint, resumed, the best epoch kept."""
     from safetensors.torch import load_file
 
-    from tests.conformance.test_tasks import Killed, write_config
-    from tunesmith.config import load_config
-    from tunesmith.pipeline import resume_run, train_run
-    from tunesmith.training.callbacks import ProgressCallback
+    from tunesmith.pipeline import resume_run
 
-    path = write_config(tmp_path / "data", "embedding", tiny_bert_dir, tmp_path / "runs")
-    raw = yaml.safe_load(path.read_text())
-    raw["embedding"] |= {"method": "lora", "simcse": "first", "simcse_epochs": 2}
-    path.write_text(yaml.safe_dump(raw))
-    straight = train_run(load_config(path)).path
-
-    def kill(self, args, state, control, **kwargs):
-        raise Killed("stopped")
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ProgressCallback, "on_save", kill, raising=False)
-        with pytest.raises(Killed):
-            train_run(load_config(path))
-    [stopped] = [p.parent for p in (tmp_path / "runs").glob("*/run.json") if p.parent != straight]
+    settings = {"method": "lora", "simcse": "first", "simcse_epochs": 2}
+    straight, stopped = straight_and_stopped(tmp_path, tiny_bert_dir, settings, "simcse")
     resumed = resume_run(stopped).path
     assert "/simcse/checkpoint-" in json.loads((resumed / "run.json").read_text())["resumed_from"]
     record = json.loads((straight / "run.json").read_text())["training"]
@@ -270,27 +256,10 @@ def test_an_ensemble_killed_in_its_second_member_resumes_to_the_straight_run(tmp
     checkpoint, distils, and ends at the straight run's weights (members and distilled model)."""
     from safetensors.torch import load_file
 
-    from tests.conformance.test_tasks import Killed, write_config
-    from tunesmith.config import load_config
-    from tunesmith.pipeline import resume_run, train_run
-    from tunesmith.training.callbacks import ProgressCallback
+    from tunesmith.pipeline import resume_run
 
-    path = write_config(tmp_path / "data", "embedding", tiny_bert_dir, tmp_path / "runs")
-    raw = yaml.safe_load(path.read_text())
-    raw["embedding"] |= {"ensemble_members": 2}
-    raw["training"]["bf16"] = False  # bit for bit in fp32; with bf16 autocast the distilled weights differ by ~2e-3
-    path.write_text(yaml.safe_dump(raw))
-    straight = train_run(load_config(path)).path
-
-    def kill_in_member_two(self, args, state, control, **kwargs):
-        if "member-2-train" in args.output_dir:
-            raise Killed("stopped")
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ProgressCallback, "on_save", kill_in_member_two, raising=False)
-        with pytest.raises(Killed):
-            train_run(load_config(path))
-    [stopped] = [p.parent for p in (tmp_path / "runs").glob("*/run.json") if p.parent != straight]
+    # bit for bit in fp32; with bf16 autocast the distilled weights differ by ~2e-3
+    straight, stopped = straight_and_stopped(tmp_path, tiny_bert_dir, {"ensemble_members": 2}, "member-2", bf16=False)
     member_one = (stopped / "members" / "member-1" / "model.safetensors").read_bytes()
     resumed = resume_run(stopped).path
     assert "/member-2-train/checkpoint-" in json.loads((resumed / "run.json").read_text())["resumed_from"]
@@ -301,3 +270,30 @@ def test_an_ensemble_killed_in_its_second_member_resumes_to_the_straight_run(tmp
         expected = load_file(straight / name / "model.safetensors")
         actual = load_file(resumed / name / "model.safetensors")
         assert all(torch.equal(expected[key], actual[key]) for key in expected), name
+
+
+def straight_and_stopped(tmp_path, model_dir, embedding: dict, stage: str, **training):
+    """The conformance config with ``embedding`` (and ``training``) settings, trained straight, then again killed
+    at the first checkpoint of the stage whose folder name holds ``stage``: the two run folders."""
+    from tests.conformance.test_tasks import Killed, write_config
+    from tunesmith.config import load_config
+    from tunesmith.pipeline import train_run
+    from tunesmith.training.callbacks import ProgressCallback
+
+    path = write_config(tmp_path / "data", "embedding", model_dir, tmp_path / "runs")
+    raw = yaml.safe_load(path.read_text())
+    raw["embedding"] |= embedding
+    raw["training"] |= training
+    path.write_text(yaml.safe_dump(raw))
+    straight = train_run(load_config(path)).path
+
+    def kill(self, args, state, control, **kwargs):
+        if stage in Path(args.output_dir).name:
+            raise Killed("stopped")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ProgressCallback, "on_save", kill, raising=False)
+        with pytest.raises(Killed):
+            train_run(load_config(path))
+    [stopped] = [p.parent for p in (tmp_path / "runs").glob("*/run.json") if p.parent != straight]
+    return straight, stopped
