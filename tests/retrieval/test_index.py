@@ -114,3 +114,36 @@ def test_loading_with_another_encoder_is_refused(index, tmp_path):
         HybridIndex.load(folder, HashingEncoder(salt="tuned"))  # same size, other weights
     with pytest.raises(DataError, match="not a saved index"):
         HybridIndex.load(tmp_path, HashingEncoder())
+
+
+class KeywordReranker:
+    """A stand-in cross-encoder: a passage scores 1 per query word it holds, plus 10 when it names ``favourite``."""
+
+    def __init__(self, favourite):
+        self.favourite, self.seen = favourite, []
+
+    def predict(self, pairs, show_progress_bar=None):
+        self.seen.append(list(pairs))
+        return np.array(
+            [sum(w in text.lower() for w in q.split()) + 10 * (self.favourite in text) for q, text in pairs]
+        )
+
+
+def test_a_reranker_reorders_the_top_candidates_and_its_score_is_the_hits(tmp_path):
+    index = HybridIndex.build(PASSAGES, HashingEncoder())
+    before = index.search(["CSC 455 credit hours"], 5)[0]
+    reranker = KeywordReranker("cafeteria")
+    index.use_reranker(reranker, "keyword", depth=5)
+    hits = index.search(["CSC 455 credit hours"], 2)[0]
+    assert "cafeteria" in hits[0].passage.text and hits[0].score >= 10  # re-ordered by the reranker's score
+    assert hits[1].passage == before[0].passage and hits[0].dense_rank is not None  # the lists' ranks kept
+    assert len(reranker.seen[-1]) == 5  # it read the top 5 of the fused ranking, not only the 2 returned
+    assert index.record["reranker"] == {"name": "keyword", "depth": 5}
+
+    index.use_reranker(KeywordReranker("cafeteria"), "keyword", depth=2)
+    shallow = index.search(["CSC 455 credit hours"], 2)[0]  # the cafeteria passage is not among the top 2
+    assert {hit.passage for hit in shallow} == {hit.passage for hit in before[:2]}
+
+    index.save(tmp_path / "index")
+    loaded = HybridIndex.load(tmp_path / "index", HashingEncoder())
+    assert loaded.record["reranker"] == {"name": "keyword", "depth": 2} and loaded.reranker is None

@@ -8,7 +8,7 @@ import yaml
 from tests.retrieval.encoders import HashingEncoder
 from tunesmith.config import config_from_dict
 from tunesmith.data import Example
-from tunesmith.errors import ModelError
+from tunesmith.errors import ConfigError, ModelError
 from tunesmith.retrieval import HybridIndex
 from tunesmith.retrieval.index import saved_passages
 from tunesmith.retrieval.passages import answer_passages
@@ -269,3 +269,63 @@ def test_a_continued_retrieval_run_adds_its_facts_to_the_parents_and_leaves_the_
     assert "4 credit hours" in hit.passage.text
     copied = json.loads((child / rag.ANSWERS_FILE).read_text())  # the parent's records can be copied too
     assert copied[hit.passage.id] == FACTS[0][1] and len(copied) == len(FACTS) + len(new_facts)
+
+
+def build_tiny_cross_encoder(folder, tiny_bert_dir):
+    """A cross-encoder (a BERT with a one-score head) on the tiny BERT's weights and tokenizer."""
+    import torch
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    transformer = tiny_bert_dir.parent / "transformer"
+    torch.manual_seed(0)
+    BertForSequenceClassification.from_pretrained(transformer, num_labels=1).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(transformer).save_pretrained(folder)
+    return folder
+
+
+def test_a_reranker_orders_the_passages_and_travels_with_the_run_folder(tmp_path, tiny_bert_dir):
+    from sentence_transformers import CrossEncoder
+
+    from tunesmith.serve.load import _retriever
+    from tunesmith.tasks import embedding
+
+    folder = build_tiny_cross_encoder(tmp_path / "reranker", tiny_bert_dir)
+    records = [example(question, answer) for question, answer in FACTS]
+    with pytest.MonkeyPatch.context() as patch:  # the encoder: a hashing stand-in, not tuned
+        patch.setattr(embedding, "load_sentence_model", lambda path: HashingEncoder())
+        patch.setattr("tunesmith.models.embedding.resolve_embedding_model", lambda name: name)
+        settings = config(reranker=str(folder), rerank_depth=4, tune_encoder=False)
+        knowledge = rag.build_knowledge(settings, records)
+    index = knowledge.index
+    assert index.reranker is not None and index.record["reranker"] == {"name": str(folder), "depth": 4}
+    assert rag.plan_choices(settings, knowledge)["retrieval_reranker"].source == "config"
+    questions = ["credit hours of CSC 450", "the lab fee"]
+    hits = index.search(questions, 2)
+    model = CrossEncoder(str(folder), device="cpu")
+    for question, found in zip(questions, hits):
+        scores = [hit.score for hit in found]
+        assert scores == sorted(scores, reverse=True)
+        assert scores[0] == pytest.approx(float(model.predict([(question, found[0].passage.text)])[0]), abs=1e-5)
+
+    run = tmp_path / "run"
+    run.mkdir()
+    rag.save_index(knowledge, run)
+    assert (run / rag.RERANKER_FOLDER / "config.json").is_file()
+    folder.rename(tmp_path / "moved")  # serving reads the run's copy, not the configured folder
+
+    class Run:  # what serve's loader reads of a run folder
+        path, config, plan = run, {"retrieval": {"encoder": "unused"}}, {"choices": {}}
+
+    with pytest.MonkeyPatch.context() as patch:  # the index's encoder as built (no model to load)
+        patch.setattr(embedding, "load_sentence_model", lambda path: HashingEncoder())
+        patch.setattr("tunesmith.models.embedding.resolve_embedding_model", lambda name: name)
+        served = _retriever(Run).index
+    assert served.record["reranker"] == {"name": str(folder), "depth": 4} and served.reranker is not None
+    assert [[hit.passage.id for hit in found] for found in served.search(questions, 2)] == [
+        [hit.passage.id for hit in found] for found in hits
+    ]
+
+
+def test_rerank_depth_without_a_reranker_is_refused():
+    with pytest.raises(ConfigError, match="rerank_depth applies only with a reranker"):
+        config(rerank_depth=10)

@@ -348,6 +348,15 @@ class RetrievalConfig(Section):
         "(valid and test questions never used).",
     )
     encoder_epochs: int | None = Field(None, ge=1, le=20, description="Epochs of that tuning; the plan picks 3.")
+    reranker: str | None = Field(
+        None,
+        description="A sentence-transformers CrossEncoder (hub name or folder, e.g. "
+        "cross-encoder/ms-marco-MiniLM-L6-v2) that re-orders each question's top rerank_depth passages of the "
+        "ranking, in training, scoring and serving; none: the ranking as it is.",
+    )
+    rerank_depth: int | None = Field(
+        None, ge=2, le=200, description="reranker: candidates it re-orders per question; default 20."
+    )
     store: Literal["faiss", "qdrant"] = Field(
         "faiss",
         description="Where the dense vectors are kept: faiss (in the run folder) or qdrant (a Qdrant collection, "
@@ -376,6 +385,8 @@ class RetrievalConfig(Section):
             raise ValueError(f"{', '.join(given)}: only for store: qdrant (this one is {self.store})")
         if self.qdrant_api_key_env and not self.qdrant_url:
             raise ValueError("qdrant_api_key_env needs qdrant_url (Qdrant's local mode takes no key)")
+        if self.rerank_depth is not None and not self.reranker:
+            raise ValueError("rerank_depth applies only with a reranker (none is set)")
         return self
 
 

@@ -78,9 +78,9 @@ def export_ollama(run: FinishedRun, out: Path, weights: str) -> Path:
         chosen=(run.record.get("decoding_search") or {}).get("summary"),
     )
 
-    from tunesmith.tasks.rag import ENCODER_FOLDER, INDEX_FOLDER
+    from tunesmith.tasks.rag import ENCODER_FOLDER, INDEX_FOLDER, RERANKER_FOLDER
 
-    retrieval, encoder = run.path / INDEX_FOLDER, run.path / ENCODER_FOLDER
+    retrieval = run.path / INDEX_FOLDER
     if retrieval.is_dir():  # Ollama has no retrieval step: the model alone answers closed-book
         text = (
             "# This run answers from retrieved passages, which a Modelfile cannot do: Ollama answers without them.\n"
@@ -92,8 +92,9 @@ def export_ollama(run: FinishedRun, out: Path, weights: str) -> Path:
         (folder / "Modelfile").write_text(text, encoding="utf-8")
         if retrieval.is_dir():
             shutil.copytree(retrieval, folder / INDEX_FOLDER)
-            if encoder.is_dir():
-                shutil.copytree(encoder, folder / ENCODER_FOLDER)
+            for part in (ENCODER_FOLDER, RERANKER_FOLDER):
+                if (run.path / part).is_dir():
+                    shutil.copytree(run.path / part, folder / part)
 
     save_folder(out, save)
     if retrieval.is_dir():

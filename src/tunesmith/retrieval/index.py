@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 RRF_K = 60
 MODES = ("dense", "lexical", "hybrid")
 CANDIDATES = 100  # how deep each list is read before fusing
+RERANK_DEPTH = 20  # candidates a reranker re-orders per query (a cross-encoder reads each one with the query)
 # bm25s's default pattern \w\w+ drops one-character tokens ("3 credit hours"); \w+ keeps every number and code.
 # Text is lowercased: "CSC" is the token "csc".
 TOKEN_PATTERN = r"(?u)\b\w+\b"
@@ -95,6 +96,7 @@ class HybridIndex:
         self._dense = dense
         self._lexical = lexical
         self.record = record  # what save writes to index.json: the encoder (name, dimension, probe), where dense is
+        self.reranker: Any = None  # a cross-encoder that re-orders the top candidates (see use_reranker)
 
     @property
     def mode(self) -> str:
@@ -106,6 +108,15 @@ class HybridIndex:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.record["mode"] = mode
+
+    def use_reranker(self, reranker: Any, name: str, depth: int = RERANK_DEPTH) -> None:
+        """Re-order each search's top ``depth`` candidates (of the index's ranking) by ``reranker`` (a
+        sentence-transformers CrossEncoder, or anything whose ``predict`` scores (query, passage) pairs, higher
+        = more relevant); the name and depth are saved in index.json, the model is not (see tasks.rag)."""
+        if depth < 1:
+            raise ValueError(f"depth must be at least 1, got {depth}")
+        self.reranker = reranker
+        self.record["reranker"] = {"name": name, "depth": depth}
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -169,17 +180,23 @@ class HybridIndex:
         queries = list(queries)
         if not queries:
             return []
-        depth = min(max(k, candidates) if mode == "hybrid" else k, len(self.passages))
+        shown = max(k, self.record["reranker"]["depth"]) if self.reranker is not None else k
+        depth = min(max(shown, candidates) if mode == "hybrid" else shown, len(self.passages))
         dense = self._dense_lists(queries, depth) if mode != "lexical" else [[] for _ in queries]
         lexical = self._lexical_lists(queries, depth) if mode != "dense" else [[] for _ in queries]
-        results = []
+        ranked_lists = []
         for dense_list, lexical_list in zip(dense, lexical):
-            dense_rank = {item: rank for rank, (item, _) in enumerate(dense_list, start=1)}
-            lexical_rank = {item: rank for rank, (item, _) in enumerate(lexical_list, start=1)}
             if mode == "hybrid":
                 ranked = reciprocal_rank_fusion([[i for i, _ in dense_list], [i for i, _ in lexical_list]])
             else:
                 ranked = dense_list if mode == "dense" else lexical_list
+            ranked_lists.append(ranked[:shown])
+        if self.reranker is not None:
+            ranked_lists = self._rerank(queries, ranked_lists)
+        results = []
+        for dense_list, lexical_list, ranked in zip(dense, lexical, ranked_lists):
+            dense_rank = {item: rank for rank, (item, _) in enumerate(dense_list, start=1)}
+            lexical_rank = {item: rank for rank, (item, _) in enumerate(lexical_list, start=1)}
             results.append(
                 [
                     Hit(self.passages[item], float(score), dense_rank.get(item), lexical_rank.get(item))
@@ -187,6 +204,25 @@ class HybridIndex:
                 ]
             )
         return results
+
+    def _rerank(
+        self, queries: list[str], ranked_lists: list[list[tuple[int, float]]]
+    ) -> list[list[tuple[int, float]]]:
+        """Each query's candidates re-ordered by the reranker's score of (query, passage), which becomes the hit's
+        score; every pair of every query is scored in one call (batched by the model)."""
+        pairs = [
+            (query, self.passages[item].text) for query, ranked in zip(queries, ranked_lists) for item, _ in ranked
+        ]
+        scores = (
+            iter(float(score) for score in self.reranker.predict(pairs, show_progress_bar=False))
+            if pairs
+            else iter(())
+        )
+        reranked = []
+        for ranked in ranked_lists:
+            scored = [(item, next(scores)) for item, _ in ranked]
+            reranked.append(sorted(scored, key=lambda pair: -pair[1]))
+        return reranked
 
     def _dense_lists(self, queries: list[str], depth: int) -> list[list[tuple[int, float]]]:
         vectors = _encode(self.encoder.encode_query, queries, 64)

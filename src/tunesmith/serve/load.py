@@ -97,7 +97,7 @@ def _load_run(path: Path, name: str | None) -> ChatModel | EmbeddingModel:
 def _retriever(run) -> Retriever | None:
     """A retrieval run's index (``retrieval/`` in its folder) with the encoder that built it (``retrieval-encoder/``
     when it was tuned); None for other runs."""
-    from tunesmith.tasks.rag import ANSWERS_FILE, ENCODER_FOLDER, INDEX_FOLDER
+    from tunesmith.tasks.rag import ANSWERS_FILE, ENCODER_FOLDER, INDEX_FOLDER, RERANKER_FOLDER, attach_reranker
 
     folder = run.path / INDEX_FOLDER
     if not (folder / "index.json").is_file():
@@ -111,6 +111,8 @@ def _retriever(run) -> Retriever | None:
     name = (run.config.get("retrieval") or {}).get("encoder") or RetrievalConfig().encoder
     encoder = load_sentence_model(tuned if tuned.is_dir() else resolve_embedding_model(name))
     index = HybridIndex.load(folder, encoder)
+    reranker = index.record.get("reranker") or {}  # ranked at serving as it was when scored
+    attach_reranker(index, reranker.get("name"), reranker.get("depth"), run.path / RERANKER_FOLDER)
     choices = run.plan.get("choices", {})
     top_k = (choices.get("retrieval_top_k") or {}).get("value", 3)
     copies = (choices.get("retrieval_answer") or {}).get("value") == "copy" and (run.path / ANSWERS_FILE).is_file()

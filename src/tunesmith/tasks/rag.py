@@ -26,12 +26,14 @@ from pathlib import Path
 from tunesmith.data import Example
 from tunesmith.plan import Choice
 from tunesmith.retrieval import HybridIndex, mrr, passages_from_documents, recall_at_k
+from tunesmith.retrieval.index import RERANK_DEPTH
 from tunesmith.retrieval.passages import Passage, answer_key, answer_passages
 
 DEFAULT_TOP_K = 3  # RAFT trains with the gold passage among a few distractors; 3 passages fit a 2k context
 DEFAULT_WITHOUT_GOLD = 0.2  # RAFT's P = 0.8: 80% of training prompts hold their gold passage
 INDEX_FOLDER = "retrieval"
 ENCODER_FOLDER = "retrieval-encoder"
+RERANKER_FOLDER = "retrieval-reranker"  # a copy of the reranker, so that serving needs no download
 DEFAULT_ENCODER_EPOCHS = 3
 ENCODER_RATE = 2e-5  # the usual rate for fine-tuning a pretrained sentence encoder with in-batch negatives
 ENCODER_BATCH = 32
@@ -119,11 +121,27 @@ def _index_knowledge(config, train: list[Example]) -> Knowledge:
     epochs, from_parent = encoder_epochs(config, train), parent_encoder is not None
     if not epochs:
         index = HybridIndex.build(passages, encoder, store=store)
+        attach_reranker(index, config.retrieval.reranker, config.retrieval.rerank_depth)
         return Knowledge(index, gold, inherited_encoder=from_parent, answers=answers)
     shipped = HybridIndex.build(passages, encoder)  # faiss whatever the store: it is only scored, never saved
     tune_encoder(encoder, tuning_pairs(train), epochs, config.training.seed)
     index = HybridIndex.build(passages, encoder, store=store)
+    attach_reranker(index, config.retrieval.reranker, config.retrieval.rerank_depth)
     return Knowledge(index, gold, epochs, shipped, from_parent, answers=answers)
+
+
+def attach_reranker(index: HybridIndex, name: str | None, depth: int | None, saved: Path | None = None) -> None:
+    """The reranker ``name`` (a CrossEncoder's hub name or folder; a run's copy in ``saved`` where that exists)
+    re-ordering ``index``'s top ``depth`` (default 20) for every search; nothing when ``name`` is None. On the CPU:
+    it reads at most ``depth`` short pairs a question."""
+    if not name:
+        return
+    from sentence_transformers import CrossEncoder
+
+    from tunesmith.models.resolve import resolve_model
+
+    path = saved if saved is not None and saved.is_dir() else resolve_model(name)
+    index.use_reranker(CrossEncoder(str(path), device="cpu", local_files_only=True), name, depth or RERANK_DEPTH)
 
 
 def record_answers(examples: list[Example], by_answer: dict[str, Passage]) -> dict[str, str]:
@@ -404,6 +422,12 @@ def plan_choices(config, knowledge: Knowledge) -> dict[str, Choice]:
         ),
         "retrieval_top_k": choice(top_k, retrieval.top_k, "RAFT: the gold passage among a few distractors"),
         "retrieval_ranking": choice(knowledge.index.mode, retrieval.ranking, _ranking_reason(knowledge, top_k)),
+        "retrieval_reranker": choice(
+            retrieval.reranker or "none",
+            retrieval.reranker,
+            "the ranking as it is: no reranker ships offline to measure one against it (set a CrossEncoder to "
+            f"re-order the top {RERANK_DEPTH})",
+        ),
         "retrieval_answer": choice(
             "generate" if retrieval.answer == "auto" else retrieval.answer,
             None if retrieval.answer == "auto" else retrieval.answer,
@@ -434,5 +458,7 @@ def save_index(knowledge: Knowledge, run_path: Path) -> None:
 
     if knowledge.encoder_epochs or knowledge.inherited_encoder:  # not the configured encoder as shipped
         save_folder(Path(run_path) / ENCODER_FOLDER, lambda folder: knowledge.index.encoder.save(str(folder)))
+    if knowledge.index.reranker is not None:
+        save_folder(Path(run_path) / RERANKER_FOLDER, lambda folder: knowledge.index.reranker.save(str(folder)))
     knowledge.index.save(Path(run_path) / INDEX_FOLDER)
     write_json(Path(run_path) / ANSWERS_FILE, knowledge.answers)
