@@ -213,14 +213,10 @@ class HybridIndex:
         pairs = [
             (query, self.passages[item].text) for query, ranked in zip(queries, ranked_lists) for item, _ in ranked
         ]
-        scores = (
-            iter(float(score) for score in self.reranker.predict(pairs, show_progress_bar=False))
-            if pairs
-            else iter(())
-        )
+        scores = iter(self.reranker.predict(pairs, show_progress_bar=False) if pairs else [])
         reranked = []
         for ranked in ranked_lists:
-            scored = [(item, next(scores)) for item, _ in ranked]
+            scored = [(item, float(next(scores))) for item, _ in ranked]
             reranked.append(sorted(scored, key=lambda pair: -pair[1]))
         return reranked
 
