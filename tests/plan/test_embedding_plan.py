@@ -115,3 +115,14 @@ def test_an_ensemble_is_chosen_in_the_config_and_costs_each_member_plus_the_dist
         config(embedding={"distill_epochs": 2})
     with pytest.raises(ConfigError, match="ensemble_members"):
         config(embedding={"ensemble_members": 0})
+
+
+def test_training_in_fp32_on_a_cpu_is_planned_at_the_measured_fp32_speed():
+    from tunesmith.plan.embedding import FP32_CPU_TEXTS_PER_SECOND, MEASURED_TEXTS_PER_SECOND
+
+    bf16 = make_embedding_plan(profile(), config(), CPU, MINILM)
+    fp32 = make_embedding_plan(profile(), config(training={"bf16": False}), CPU, MINILM)
+    assert bf16["bf16"] is True and fp32["bf16"] is False
+    ratio = MEASURED_TEXTS_PER_SECOND["cpu"] / FP32_CPU_TEXTS_PER_SECOND  # 125 / 58 texts a second
+    # validation is encoded at the same speed either way: the training part alone scales
+    assert 0.9 * ratio < fp32.estimate.train_minutes / bf16.estimate.train_minutes <= ratio

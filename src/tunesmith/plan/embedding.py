@@ -38,7 +38,8 @@ MATRYOSHKA_DIMS = value("embedding.MATRYOSHKA_DIMS")
 CLASS_NEGATIVES = value("embedding.CLASS_NEGATIVES")
 WARMUP_RATIO = value("embedding.WARMUP_RATIO")
 SPEED_MEASURED_AT_TOKENS = value("embedding.SPEED_MEASURED_AT_TOKENS")
-MEASURED_TEXTS_PER_SECOND = values("embedding.TRAIN_TEXTS_PER_SECOND")
+MEASURED_TEXTS_PER_SECOND = values("embedding.TRAIN_TEXTS_PER_SECOND")  # bf16 autocast where the device has it
+FP32_CPU_TEXTS_PER_SECOND = value("embedding.TRAIN_TEXTS_PER_SECOND_FP32.cpu")
 ENCODE_TEXTS_PER_SECOND = values("embedding.ENCODE_TEXTS_PER_SECOND")
 RUNTIME_OVERHEAD_GB = value("embedding.RUNTIME_OVERHEAD_GB")
 ACTIVATION_BYTES = value("embedding.ACTIVATION_BYTES")
@@ -243,7 +244,10 @@ def _estimate(profile, hardware, chooser, steps_per_epoch, total_steps, model) -
     # Speeds were measured at ~16 tokens a text; longer texts cost in proportion.
     at = SPEED_MEASURED_AT_TOKENS
     length_factor = max(1.0, min(chooser["max_seq_length"], profile.sequence.mean or at) / at)
-    train_seconds = texts * length_factor / MEASURED_TEXTS_PER_SECOND[hardware.device]
+    speed = MEASURED_TEXTS_PER_SECOND[hardware.device]
+    if hardware.device == "cpu" and not chooser["bf16"]:
+        speed = FP32_CPU_TEXTS_PER_SECOND
+    train_seconds = texts * length_factor / speed
     # validation after each epoch (its texts encoded once) belongs to training; the test split is scored twice
     epochs = total_steps / steps_per_epoch if steps_per_epoch else 0
     valid_texts = profile.n_valid * max(2.0, profile.texts_per_record) * math.ceil(epochs)
@@ -256,10 +260,7 @@ def _estimate(profile, hardware, chooser, steps_per_epoch, total_steps, model) -
         train_seconds += (
             length_factor
             * train_texts
-            * (
-                members / ENCODE_TEXTS_PER_SECOND[hardware.device]
-                + chooser["distill_epochs"] / MEASURED_TEXTS_PER_SECOND[hardware.device]
-            )
+            * (members / ENCODE_TEXTS_PER_SECOND[hardware.device] + chooser["distill_epochs"] / speed)
         )
         scored += 2 * members  # each member alone, then all of them again as the ensemble
     eval_seconds = scored * profile.test_texts * length_factor / ENCODE_TEXTS_PER_SECOND[hardware.device]
