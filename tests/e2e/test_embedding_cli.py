@@ -230,6 +230,11 @@ def test_an_ensemble_trains_each_member_scores_them_and_distils_them_into_the_ru
         assert list(metrics[label]["by_dimension"]) == ["32", "16", "8"], label
     report = (run / "report.md").read_text()
     assert all(label in report for label in ("member-1", "member-2", "ensemble")), report
+    run_cli("eval", run)  # a finished run finds its members again
+    [evaluation] = list((run / "evals").iterdir())
+    rescored = json.loads((evaluation / "metrics.json").read_text())
+    for label in ("member-1", "member-2", "ensemble", "tuned"):
+        assert rescored[label]["overall"]["spearman"] == pytest.approx(metrics[label]["overall"]["spearman"], abs=1e-4)
     plan = json.loads((run / "plan.json").read_text())
     assert plan["choices"]["ensemble_members"]["value"] == 2 and plan["choices"]["distill_epochs"]["value"] == 1.0
 
