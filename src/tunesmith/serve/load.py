@@ -96,7 +96,7 @@ def _load_run(path: Path, name: str | None) -> ChatModel | EmbeddingModel:
 
 def _retriever(run) -> Retriever | None:
     """A retrieval run's index (``retrieval/`` in its folder) with the encoder that built it (``retrieval-encoder/``
-    when it was tuned); None for other runs."""
+    when it was tuned) and the reranker it was scored with (``retrieval-reranker/``); None for other runs."""
     from tunesmith.tasks.rag import ANSWERS_FILE, ENCODER_FOLDER, INDEX_FOLDER, RERANKER_FOLDER, attach_reranker
 
     folder = run.path / INDEX_FOLDER
