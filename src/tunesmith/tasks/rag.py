@@ -118,13 +118,10 @@ def _index_knowledge(config, train: list[Example]) -> Knowledge:
     encoder = load_sentence_model(parent_encoder or resolve_embedding_model(config.retrieval.encoder))
     gold = {key: passage.id for key, passage in by_answer.items()}
     answers = {**inherited_answers, **record_answers(train, by_answer)}
-    epochs, from_parent = encoder_epochs(config, train), parent_encoder is not None
-    if not epochs:
-        index = HybridIndex.build(passages, encoder, store=store)
-        attach_reranker(index, config.retrieval.reranker, config.retrieval.rerank_depth)
-        return Knowledge(index, gold, inherited_encoder=from_parent, answers=answers)
-    shipped = HybridIndex.build(passages, encoder)  # faiss whatever the store: it is only scored, never saved
-    tune_encoder(encoder, tuning_pairs(train), epochs, config.training.seed)
+    epochs, from_parent, shipped = encoder_epochs(config, train), parent_encoder is not None, None
+    if epochs:
+        shipped = HybridIndex.build(passages, encoder)  # faiss whatever the store: it is only scored, never saved
+        tune_encoder(encoder, tuning_pairs(train), epochs, config.training.seed)
     index = HybridIndex.build(passages, encoder, store=store)
     attach_reranker(index, config.retrieval.reranker, config.retrieval.rerank_depth)
     return Knowledge(index, gold, epochs, shipped, from_parent, answers=answers)
