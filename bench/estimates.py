@@ -1,17 +1,22 @@
 """The plan's time estimates beside what finished runs took: the estimate is a promise to the user.
 
     python bench/estimates.py RUN [RUN ...]
+    python bench/estimates.py --train examples/presscrafters.yaml examples/msu_cs.yaml ... --workdir DIR
 
-For each run folder: training, the decoding search (runs that chose their decoding on the validation split) and
-scoring minutes as planned (plan.json) and as measured (run.json), and the ratio measured / estimate. Scoring is
-timed from its start to its end (base and tuned models; a base model whose answers came from the cache costs only
-its scoring). What a run made before these were recorded lacks shows "-".
+``--train`` first trains each config in turn (``tunesmith train``, runs under DIR/runs), then prints the table for
+those runs: one invocation, one sitting. For each run folder: training, the decoding search (runs that chose their
+decoding on the validation split) and scoring minutes as planned (plan.json) and as measured (run.json), and the
+ratio measured / estimate. Scoring is timed from its start to its end (base and tuned models; a base model whose
+answers came from the cache costs only its scoring). What a run made before these were recorded lacks shows "-".
+The last line of each run gives scoring's share of the training time.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 
@@ -32,16 +37,37 @@ def estimate_rows(run: Path) -> list[tuple[str, float, float | None]]:
 def print_estimates(runs: list[Path]) -> None:
     print(f"{'run':40}{'':10}{'estimate min':>14}{'measured min':>14}{'measured/est':>14}")
     for run in runs:
-        for what, planned, measured in estimate_rows(run):
-            took = f"{measured:14.1f}" if measured is not None else f"{'-':>14}"
+        rows = estimate_rows(run)
+        for what, planned, measured in rows:
+            took = f"{measured:14.2f}" if measured is not None else f"{'-':>14}"
             ratio = f"{measured / planned:14.2f}" if measured is not None and planned else f"{'-':>14}"
-            print(f"{run.name[:39]:40}{what:10}{planned:14.1f}{took}{ratio}")
+            print(f"{run.name[:39]:40}{what:10}{planned:14.2f}{took}{ratio}")
+        measured = {what: took for what, _, took in rows}
+        if measured.get("training") and measured.get("scoring") is not None:
+            print(f"{run.name[:39]:40}scoring is {measured['scoring'] / measured['training']:.0%} of training")
+
+
+def train_each(configs: list[Path], workdir: Path) -> list[Path]:
+    """Train every config in turn from ``workdir`` (its relative runs folder lands there); the new run folders."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    made = []
+    for config in configs:
+        before = set((workdir / "runs").glob("*/run.json"))
+        command = [sys.executable, "-m", "tunesmith.cli", "train", str(config.resolve())]
+        subprocess.run(command, cwd=workdir, check=True)
+        made += sorted(path.parent for path in set((workdir / "runs").glob("*/run.json")) - before)
+    return made
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=Path, help="finished run folders")
-    print_estimates(parser.parse_args().runs)
+    parser.add_argument("runs", nargs="*", type=Path, help="finished run folders")
+    parser.add_argument("--train", nargs="+", type=Path, default=[], help="configs to train first, in turn")
+    parser.add_argument("--workdir", type=Path, default=Path("estimates-runs"), help="where --train runs them")
+    args = parser.parse_args()
+    if not args.runs and not args.train:
+        parser.error("give run folders, or configs to --train")
+    print_estimates(args.runs + train_each(args.train, args.workdir))
 
 
 if __name__ == "__main__":

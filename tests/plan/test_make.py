@@ -155,13 +155,37 @@ def test_the_answer_budget_follows_the_training_answers_not_their_longest_outlie
 
 
 def test_the_estimate_counts_the_decoding_search_within_its_limit():
+    from dataclasses import replace
+
     summaries = make_plan(profile(300), config(), CPU, SMOL, summaries=True)
-    assert summaries["choose_decoding"] is True
-    # 20 validation examples x 10 beams (greedy and beam 4, with and without the guard), each like one test answer
-    batches_of_16 = math.ceil(50 / 16) * 16  # 50 test answers in full batches, base and tuned, each beam a sequence
-    one_sequence = summaries.estimate.eval_minutes / (batches_of_16 * summaries["num_beams"] * 2)
-    assert summaries.estimate.search_minutes == pytest.approx(min(10, one_sequence * 20 * 10), rel=0.01)
+    assert summaries["choose_decoding"] is True and summaries.estimate.search_minutes > 0
+    # greedy and beam 4, with and without the guard, on the validation examples, tuned model only: more examples
+    # cost more, up to lm.DECODING_SEARCH_EXAMPLES (64); never over the 10-minute limit
+    more = make_plan(replace(profile(300), n_valid=40), config(), CPU, SMOL, summaries=True).estimate.search_minutes
+    assert more > summaries.estimate.search_minutes
+    sixty_four, thousand = (
+        make_plan(replace(profile(300), n_valid=n), config(), CPU, SMOL, summaries=True).estimate.search_minutes
+        for n in (64, 1000)
+    )
+    assert thousand == pytest.approx(sixty_four)
+    slow = replace(CPU, matmul_gflops=1.0)
+    assert make_plan(profile(300), config(), slow, SMOL, summaries=True).estimate.search_minutes == 10
     assert make_plan(profile(300), config(), CPU, SMOL).estimate.search_minutes == 0  # Q&A: greedy, no search
+
+
+def test_scoring_is_planned_in_batches_of_64_greedy_sequences_on_a_cpu_and_the_estimate_follows_the_batch():
+    plan = make_plan(profile(300), config(), CPU, SMOL)
+    assert plan["generation_batch"] == 64 and plan.choices["generation_batch"].source == "plan"
+    assert "at most 16 sequences" in plan.choices["generation_batch"].reason  # beam search
+    sixteen = make_plan(profile(300), config(evaluation={"batch_size": 16}), CPU, SMOL)
+    assert sixteen["generation_batch"] == 16 and sixteen.choices["generation_batch"].source == "config"
+    # 50 test questions: one call of 50 sequences instead of 16 + 16 + 16 + 2, each step paying the fixed overhead
+    assert plan.estimate.eval_minutes < 0.75 * sixteen.estimate.eval_minutes
+    small = Hardware(device="cpu", name="small", cores=2, memory_gb=0.1, bf16=True, matmul_gflops=800.0)
+    tight = make_plan(profile(300), config(), small, SMOL)  # 30 layers x 576 x 340 tokens of keys and values
+    assert tight["generation_batch"] < 64 and "a quarter of the memory" in tight.choices["generation_batch"].reason
+    no_base = make_plan(profile(300), config(evaluation={"compare_base": False}), CPU, SMOL)
+    assert no_base.estimate.eval_minutes < 0.5 * plan.estimate.eval_minutes  # the base runs to max_new_tokens
 
 
 def test_the_kept_checkpoint_is_chosen_by_answers_where_they_are_enough_and_cheap():
@@ -174,7 +198,10 @@ def test_the_kept_checkpoint_is_chosen_by_answers_where_they_are_enough_and_chea
     few = make_plan(replace(profile(300), n_valid=10), config(), CPU, SMOL)
     assert few["select_by"] == "loss" and "10 validation questions: too few" in few.choices["select_by"].reason
     assert few.estimate.selection_minutes == 0
-    costly = make_plan(profile(300), config(evaluation={"max_new_tokens": 1024}), CPU, SMOL)
+    long_answers = LengthStats(mean=600, p50=600, p95=1000, p99=1000, max=1000, total=600 * 300)
+    costly = make_plan(
+        replace(profile(300), answer=long_answers), config(evaluation={"max_new_tokens": 1024}), CPU, SMOL
+    )
     assert costly["select_by"] == "loss" and "over 25% of the training time" in costly.choices["select_by"].reason
     once = make_plan(profile(300), config(training={"epochs": 1}), CPU, SMOL)
     assert once["select_by"] == "loss" and "no earlier epoch" in once.choices["select_by"].reason
@@ -182,6 +209,28 @@ def test_the_kept_checkpoint_is_chosen_by_answers_where_they_are_enough_and_chea
     assert forced["select_by"] == "answers" and forced.choices["select_by"].source == "config"
     summaries = make_plan(profile(300), config(), CPU, SMOL, summaries=True)
     assert "ROUGE-L" in summaries.choices["select_by"].reason
+
+
+def test_early_stopping_waits_on_the_loss_and_is_off_where_the_answers_decide_unless_the_config_says():
+    from dataclasses import replace
+
+    by_answers = make_plan(profile(300), config(), CPU, SMOL)
+    assert by_answers["select_by"] == "answers" and by_answers["early_stopping_patience"] is None
+    assert by_answers.choices["early_stopping_patience"].reason.startswith("off: every epoch runs")
+    by_loss = make_plan(replace(profile(300), n_valid=10), config(), CPU, SMOL)
+    assert by_loss["select_by"] == "loss" and by_loss["early_stopping_patience"] == 3
+    assert by_loss.choices["early_stopping_patience"].source == "plan"
+    unvalidated = make_plan(replace(profile(300), n_valid=0), config(), CPU, SMOL)
+    assert (
+        unvalidated["early_stopping_patience"] is None
+        and "no validation split" in unvalidated.choices["early_stopping_patience"].reason
+    )
+    for written in (2, None):  # null in the config turns it off even where the loss decides
+        configured = make_plan(
+            replace(profile(300), n_valid=10), config(training={"early_stopping_patience": written}), CPU, SMOL
+        )
+        assert configured["early_stopping_patience"] == written
+        assert configured.choices["early_stopping_patience"].source == "config"
 
 
 def test_an_apple_gpu_gets_a_plan_in_fp32_from_constants_marked_as_estimates():

@@ -80,7 +80,7 @@ def test_the_best_clear_gain_on_validation_replaces_the_plans_decoding(monkeypat
     fake_scores(
         monkeypatch, {"greedy": 0.30, "greedy, 3-gram guard": 0.31, "beam 4": 0.33, "beam 4, 3-gram guard": 0.32}
     )
-    plan, record = choose_decoding(None, [object()] * 20, summary_plan(), summary_config(), "rouge_l", 16)
+    plan, record = choose_decoding(None, [object()] * 20, summary_plan(), summary_config(), "rouge_l")
     assert record["chosen"] == "beam 4" and record["gain_over_greedy"] == pytest.approx(0.03)
     assert record["baseline"] == "greedy" and record["candidates"][2]["confidence"] == 1.0
     assert "scores" not in record["candidates"][0]  # per-example scores stay out of run.json
@@ -98,7 +98,7 @@ def test_a_gain_within_the_noise_of_the_validation_examples_keeps_greedy(monkeyp
     fake_scores(
         monkeypatch, {"greedy": greedy, "greedy, 3-gram guard": greedy, "beam 4": beam, "beam 4, 3-gram guard": beam}
     )
-    plan, record = choose_decoding(None, [object()] * 20, summary_plan(), summary_config(), "rouge_l", 16)
+    plan, record = choose_decoding(None, [object()] * 20, summary_plan(), summary_config(), "rouge_l")
     beam_row = record["candidates"][2]
     assert beam_row["score"] > record["candidates"][0]["score"] and beam_row["confidence"] < 0.95
     assert record["chosen"] == "greedy" and generation_settings(plan) == {} and plan["no_repeat_ngram_size"] == 0
@@ -106,9 +106,23 @@ def test_a_gain_within_the_noise_of_the_validation_examples_keeps_greedy(monkeyp
     assert record["candidates"][1]["confidence"] == 0.0  # identical answers: no evidence either way
 
 
+def test_greedy_candidates_decode_the_plans_batch_and_beam_search_at_most_16_sequences(monkeypatch):
+    batches = {}
+
+    def score(bundle, records, candidate, plan, metric, batch_size):
+        batches[candidate.label] = batch_size
+        return {"label": candidate.label, "num_beams": candidate.num_beams, "seconds": 1.0, "scores": [0.3] * 20}
+
+    monkeypatch.setattr(decoding, "_score", lambda *args: score(*args) | {"no_repeat_ngram_size": 0, "score": 0.3})
+    plan = summary_plan()
+    plan.choices["generation_batch"] = Choice(64, "planned", "plan")
+    choose_decoding(None, [object()] * 20, plan, summary_config(), "rouge_l")
+    assert batches == {"greedy": 64, "greedy, 3-gram guard": 64, "beam 4": 16, "beam 4, 3-gram guard": 16}
+
+
 def test_a_tie_keeps_the_cheaper_decoding(monkeypatch):
     fake_scores(monkeypatch, dict.fromkeys(["greedy", "greedy, 3-gram guard", "beam 4", "beam 4, 3-gram guard"], 0.3))
-    plan, record = choose_decoding(None, [object()] * 20, summary_plan(), summary_config(), "rouge_l", 16)
+    plan, record = choose_decoding(None, [object()] * 20, summary_plan(), summary_config(), "rouge_l")
     assert record["chosen"] == "greedy" and generation_settings(plan) == {}
     assert plan["generation_mode"] == "fast"
 
@@ -118,7 +132,7 @@ def test_a_value_set_in_the_config_keeps_its_reason(monkeypatch):
     config = summary_config(no_repeat_ngram_size=0)
     plan = summary_plan(no_repeat_ngram_size="config")
     plan.choices["no_repeat_ngram_size"] = Choice(0, "set in the config", "config")
-    chosen, _ = choose_decoding(None, [object()] * 20, plan, config, "rouge_l", 16)
+    chosen, _ = choose_decoding(None, [object()] * 20, plan, config, "rouge_l")
     assert chosen["num_beams"] == 4 and chosen.choices["no_repeat_ngram_size"].reason == "set in the config"
 
 
@@ -128,13 +142,13 @@ def test_the_search_fits_its_time_limit_and_skips_without_enough_validation(monk
     )
     # scoring 40 test examples with 4 beams, base and tuned, is estimated at 8 min: 0.025 min per example and beam;
     # 10 beams a validation example (1 + 1 + 4 + 4) fit 40 examples in the 10-minute limit
-    choose_decoding(None, [object()] * 200, summary_plan(eval_minutes=8.0), summary_config(), "rouge_l", 16)
+    choose_decoding(None, [object()] * 200, summary_plan(eval_minutes=8.0), summary_config(), "rouge_l")
     assert seen == [40] * 4
     seen.clear()
     plan = summary_plan()
-    assert choose_decoding(None, [object()] * 5, plan, summary_config(), "rouge_l", 16) == (plan, {})
+    assert choose_decoding(None, [object()] * 5, plan, summary_config(), "rouge_l") == (plan, {})
     off = summary_plan(search=False)
-    assert choose_decoding(None, [object()] * 50, off, summary_config(), "rouge_l", 16) == (off, {})
+    assert choose_decoding(None, [object()] * 50, off, summary_config(), "rouge_l") == (off, {})
     assert seen == []
 
 
@@ -145,8 +159,10 @@ def test_the_plan_searches_for_summaries_with_a_validation_split_only():
     def picked(summaries: bool, n_valid: int, **evaluation):
         chooser = Chooser()
         chooser.pick("max_new_tokens", None, 16, "")
+        chooser.pick("generation_batch", None, 16, "")
         config = SimpleNamespace(evaluation=summary_config(**evaluation).evaluation)
-        profile = SimpleNamespace(n_test=10, n_valid=n_valid)
+        lengths = SimpleNamespace(mean=40, p95=12)
+        profile = SimpleNamespace(n_test=10, n_valid=n_valid, answer=lengths, sequence=lengths)
         hardware = SimpleNamespace(matmul_gflops=100.0, device="cpu")
         _pick_generation(chooser, config, profile, hardware, SimpleNamespace(n_params=1e6), summaries)
         return chooser.choices["choose_decoding"]

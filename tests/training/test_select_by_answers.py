@@ -37,6 +37,22 @@ def test_the_epoch_with_the_best_answer_score_is_kept_and_stops_the_run(tiny_mod
     assert [line[METRIC] for line in evaluations] == SCRIPT[:4]  # logged beside the loss, every epoch
 
 
+def test_where_the_answers_decide_the_plan_runs_every_epoch_and_keeps_a_best_that_comes_after_a_dip(
+    tiny_model_dir, tmp_path
+):
+    _, run, result = train_tiny(  # early_stopping_patience unset: the plan's choice
+        tiny_model_dir,
+        tmp_path,
+        fact_examples(repeat=2),
+        fact_examples(),
+        scorer=scripted,
+        training={**TRAINING, "select_by": "answers"},
+        output={"logging_steps": 1, "keep_checkpoints": 1},
+    )
+    assert result.validation == SCRIPT and not result.stopped_early and result.steps == 12
+    assert result.best_checkpoint == "checkpoint-12" and result.best_validation == 0.7  # after two worse epochs
+
+
 def test_the_loss_decides_without_a_scorer(tiny_model_dir, tmp_path):
     _, _, result = train_tiny(
         tiny_model_dir, tmp_path, fact_examples(), fact_examples(), training={**TRAINING, "epochs": 2}

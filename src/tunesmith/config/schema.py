@@ -216,7 +216,10 @@ class TrainingConfig(Section):
         None, description="Recompute activations in the backward pass; the plan turns it on when memory is short."
     )
     early_stopping_patience: int | None = Field(
-        3, ge=1, description="Stop after this many evaluations without a better validation score; None: all epochs."
+        3,
+        ge=1,
+        description="Stop after this many evaluations without a better validation score; None: all epochs. Unset "
+        "(causal LMs and summaries), the plan picks: 3 on the validation loss, none where the answers decide.",
     )
     keep_best: bool = Field(
         True, description="End with the adapter of the best validation score (its checkpoint is never rotated out)."
@@ -289,7 +292,12 @@ class EvaluationConfig(Section):
     """How the test split is scored."""
 
     max_new_tokens: int | None = Field(None, ge=1, description="Generation length; plan sizes it from answers.")
-    batch_size: int = Field(16, ge=1, description="Sequences generated at once; each beam counts as one.")
+    batch_size: int | None = Field(
+        None,
+        ge=1,
+        description="Sequences generated at once, each beam counting as one (beam search: at most 16); the plan "
+        "picks when unset (64 on a CPU: a decoding step costs far less than 4 of 16).",
+    )
     compare_base: bool = Field(True, description="Also score the base model, side by side.")
     max_examples: int | None = Field(None, ge=1, description="Score only the first N test examples.")
     mode: Literal["fast", "quality"] | None = Field(

@@ -21,6 +21,9 @@ from tunesmith.metrics.text import METRICS, corpus_bleu, score_answer
 
 CORPUS_METRICS = ("corpus_bleu", "perplexity")
 OVERALL_METRICS = (*METRICS, *CORPUS_METRICS)
+# Perplexity reads the references in batches of at most 16, as it always did, whatever the generation batch: its
+# logits (batch x tokens x vocabulary) grow with the batch, and reading is not where scoring's time goes.
+NLL_BATCH = 16
 
 
 def evaluate_bundle(
@@ -63,7 +66,8 @@ def evaluate_bundle(
             description=f"scoring {label}",
             settings=generation,
         )
-        nll = answer_nll(bundle.model, bundle.tokenizer, examples, bundle.system_prompt, max_length, batch_size)
+        reading = min(batch_size, NLL_BATCH)
+        nll = answer_nll(bundle.model, bundle.tokenizer, examples, bundle.system_prompt, max_length, reading)
         return generations, nll
 
     for label, context in models.items():

@@ -1,6 +1,6 @@
 from tunesmith.plan.choices import Choice, Estimate, Plan
 from tunesmith.plan.hardware import Hardware, detect_hardware
-from tunesmith.plan.make import decoding_settings, generation_settings, make_plan
+from tunesmith.plan.make import decoding_settings, generation_batch, generation_settings, make_plan
 from tunesmith.plan.model_info import ModelInfo, read_model_info
 from tunesmith.plan.profile import DataProfile, LengthStats, profile_splits
 
@@ -14,6 +14,7 @@ __all__ = [
     "Plan",
     "detect_hardware",
     "decoding_settings",
+    "generation_batch",
     "generation_settings",
     "make_plan",
     "profile_splits",

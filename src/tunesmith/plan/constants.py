@@ -111,10 +111,12 @@ CONSTANTS: dict[str, Constant] = {
         "estimate (not measured)",
     ),
     "lm.GENERATION_EFFICIENCY.cpu": Constant(
-        0.07,
-        "share of the measured matmul peak that batched greedy decoding reaches on a CPU (scoring time estimate)",
-        "measured with SmolLM2-135M, batch 16, 2 CPU cores when the planner was written (that run is not kept); "
-        "bench/eval_speed.py times the same batched decoding: 17.7 s for 48 PressCrafters demo questions",
+        0.24,
+        "share of the measured matmul peak that each sequence of a batched greedy decoding step reaches on a CPU "
+        "(scoring time estimate; a step also costs lm.DECODE_STEP_OVERHEAD)",
+        "fitted with lm.DECODE_STEP_OVERHEAD.cpu to bench/eval_speed.py --batch 16,32,64,100 --skip-single "
+        "--examples 100 --max-new-tokens 128 (SmolLM2-135M base, bf16, 2 cores, 2026-12-05: 53.4 / 34.1 / 25.9 / "
+        "23.3 s) and to the MSU CS Q&A's 21 test questions at 248 tokens (batch 8 / 16 / 32: 41.1 / 30.2 / 17.9 s)",
     ),
     "lm.GENERATION_EFFICIENCY.cuda": Constant(
         0.02,
@@ -125,6 +127,36 @@ CONSTANTS: dict[str, Constant] = {
         0.03,
         "share of the measured (fp32) matmul peak that batched greedy decoding reaches on an Apple GPU",
         "estimate (not measured)",
+    ),
+    "lm.DECODE_STEP_OVERHEAD.cpu": Constant(
+        40,
+        "what a decoding step costs beyond its sequences, in sequences (reading the weights, Python): a step of b "
+        "sequences costs as b + this many",
+        "fitted with lm.GENERATION_EFFICIENCY.cpu to bench/eval_speed.py's batch sizes and the MSU CS Q&A's (see "
+        "there): the seven timings within 17% (a step of 100 sequences costs 2.5x one of 16, not 6x)",
+    ),
+    "lm.DECODE_STEP_OVERHEAD.cuda": Constant(0, "the same on a GPU", "estimate (not measured)"),
+    "lm.DECODE_STEP_OVERHEAD.mps": Constant(0, "the same on an Apple GPU", "estimate (not measured)"),
+    "lm.GENERATION_BATCH.cpu": Constant(
+        64,
+        "greedy sequences generated at once when evaluation.batch_size is unset (scoring, validation answers, "
+        "the decoding search)",
+        "bench/eval_speed.py --batch 16,32,64,100 --skip-single --examples 100 --max-new-tokens 128 "
+        "(SmolLM2-135M base, bf16, 2 cores, 2026-12-05): 53.4 / 34.1 / 25.9 / 23.3 s; 64 takes most of the gain",
+    ),
+    "lm.GENERATION_BATCH.cuda": Constant(64, "the same on a GPU", "estimate (not measured)"),
+    "lm.GENERATION_BATCH.mps": Constant(16, "the same on an Apple GPU", "estimate (not measured)"),
+    "lm.BEAM_SEQUENCES": Constant(
+        16,
+        "most sequences (prompts x beams) of one beam-search call, whatever the greedy batch",
+        "SAMSum, beam 4, 2 CPU cores: 4 prompts a call scored 98 dialogues in 188 s, 16 prompts (64 sequences) in "
+        "273 s: a smaller batch waits less for its longest beam and holds a quarter of the KV cache",
+    ),
+    "lm.TUNED_ANSWER_MARGIN": Constant(
+        1.25,
+        "a tuned model's batch of answers lasts the training answers' 95th percentile times this (scoring estimate; "
+        "the base model is planned to use the whole max_new_tokens)",
+        "MSU CS Q&A (2026-12-05): the tuned model's 21 answers took ~50 decoding steps a batch, p95 41 tokens",
     ),
     "lm.GENERATION_BEAMS.fast": Constant(
         1, "beams of the fast scoring mode: greedy decoding", "estimate (not measured): greedy is one beam"
@@ -165,6 +197,19 @@ CONSTANTS: dict[str, Constant] = {
         16,
         "fewest validation questions for choosing the kept checkpoint by its answers; below it the loss decides",
         "estimate (not measured): on fewer, one answer moves token F1 by over 0.03 and epochs are not told apart",
+    ),
+    "lm.LOSS_PATIENCE": Constant(
+        3,
+        "evaluations without a lower validation loss that stop training (training.early_stopping_patience unset)",
+        "estimate (not measured alone): the loss falls smoothly until the model overfits, then rises for good",
+    ),
+    "lm.ANSWERS_PATIENCE": Constant(
+        None,
+        "early stopping where the validation answers decide (select_by answers): None runs every epoch and keeps "
+        "the best one",
+        "bench/facts.py, PressCrafters, answers cell, 20 validation questions, 10 epochs (2026-12-05): their F1 "
+        "by epoch 0.085 0.134 0.245 0.303 0.271 0.268 0.267 0.296 0.345 0.344; patience 3 stopped after epoch 7 "
+        "and kept epoch 4, test F1 0.297 / fact recall 0.228, against 0.345 / 0.274 with every epoch (epoch 9 kept)",
     ),
     "lm.SELECTION_SHARE": Constant(
         0.25,

@@ -9,6 +9,7 @@ import math
 from dataclasses import replace
 
 from tunesmith.plan.choices import (
+    Choice,
     Chooser,
     Estimate,
     Plan,
@@ -35,12 +36,18 @@ WARMUP_RATIO = value("lm.WARMUP_RATIO")
 TRAIN_EFFICIENCY = values("lm.TRAIN_EFFICIENCY")
 GENERATION_EFFICIENCY = values("lm.GENERATION_EFFICIENCY")
 GENERATION_BEAMS = values("lm.GENERATION_BEAMS")
+GENERATION_BATCH = values("lm.GENERATION_BATCH")
+DECODE_STEP_OVERHEAD = values("lm.DECODE_STEP_OVERHEAD")
+BEAM_SEQUENCES = value("lm.BEAM_SEQUENCES")
+TUNED_ANSWER_MARGIN = value("lm.TUNED_ANSWER_MARGIN")
 QUALITY_MODE_MINUTES = value("lm.QUALITY_MODE_MINUTES")
 DECODING_SEARCH_MINUTES = value("lm.DECODING_SEARCH_MINUTES")
 DECODING_SEARCH_EXAMPLES = value("lm.DECODING_SEARCH_EXAMPLES")
 SELECTION_EXAMPLES = value("lm.SELECTION_EXAMPLES")
 MIN_SELECTION_EXAMPLES = value("lm.MIN_SELECTION_EXAMPLES")
 SELECTION_SHARE = value("lm.SELECTION_SHARE")
+LOSS_PATIENCE = value("lm.LOSS_PATIENCE")
+ANSWERS_PATIENCE = value("lm.ANSWERS_PATIENCE")
 ANSWER_LENGTH_MARGIN = value("lm.ANSWER_LENGTH_MARGIN")
 MAX_NEW_TOKENS_CAP = value("lm.MAX_NEW_TOKENS_CAP")
 PADDING_OVERHEAD = value("lm.PADDING_OVERHEAD")
@@ -117,6 +124,7 @@ def make_plan(profile: DataProfile, config, hardware: Hardware, model: ModelInfo
         f"{WARMUP_RATIO:.0%} of {total_steps} steps",
     )
     chooser.pick("max_new_tokens", config.evaluation.max_new_tokens, *_answer_budget(profile, model))
+    chooser.pick("generation_batch", config.evaluation.batch_size, *_generation_batch(profile, hardware, model))
     _pick_generation(chooser, config, profile, hardware, model, summaries)
     estimate = _estimate(chooser, profile, hardware, model, steps_per_epoch, total_steps, config)
     chooser.pick("gradient_checkpointing", training.gradient_checkpointing, *_checkpointing(estimate, hardware))
@@ -125,6 +133,7 @@ def make_plan(profile: DataProfile, config, hardware: Hardware, model: ModelInfo
     chooser.pick("select_by", training.select_by, *selection)
     if chooser["select_by"] == "answers":
         estimate = replace(estimate, selection_minutes=selection_minutes)
+    _pick_patience(chooser, training, profile.n_valid)
     return Plan(
         choices=chooser.choices,
         estimate=estimate,
@@ -210,8 +219,7 @@ def _estimate(chooser, profile, hardware, model, steps_per_epoch, total_steps, c
     epochs = total_steps / steps_per_epoch if steps_per_epoch else 0
     tokens = _epoch_tokens(chooser, profile) * epochs
     train_seconds = _train_seconds(tokens, hardware, model, chooser["bf16"])
-    eval_seconds = _eval_seconds(profile, config.evaluation, chooser["max_new_tokens"], hardware, model)
-    eval_seconds *= chooser["num_beams"]  # each beam decodes like one more sequence in the batch
+    eval_seconds = _eval_seconds(profile, config.evaluation, chooser, hardware, model, chooser["num_beams"])
     search_minutes = _search_minutes(chooser, profile, config, hardware, model)
     return Estimate(
         steps_per_epoch=steps_per_epoch,
@@ -229,12 +237,11 @@ def _search_minutes(chooser: Chooser, profile: DataProfile, config, hardware: Ha
     up to DECODING_SEARCH_EXAMPLES validation examples, tuned model only; never over its time limit."""
     if not chooser["choose_decoding"] or not profile.n_valid:
         return 0.0
-    one = config.evaluation.model_copy(update={"compare_base": False, "max_examples": 1})
-    single = replace(profile, n_test=1)
-    per_beam = _eval_seconds(single, one, chooser["max_new_tokens"], hardware, model) / 60
-    examples = min(profile.n_valid, DECODING_SEARCH_EXAMPLES)
-    beams = 2 * (1 + GENERATION_BEAMS["quality"])
-    return min(DECODING_SEARCH_MINUTES, per_beam * examples * beams)  # each beam decodes like one more sequence
+    tuned = config.evaluation.model_copy(update={"compare_base": False, "max_examples": DECODING_SEARCH_EXAMPLES})
+    valid = replace(profile, n_test=profile.n_valid)
+    beams = (GENERATION_BEAMS["fast"], GENERATION_BEAMS["quality"])
+    minutes = 2 * sum(_eval_seconds(valid, tuned, chooser, hardware, model, each) for each in beams) / 60
+    return min(DECODING_SEARCH_MINUTES, minutes)
 
 
 def _selection_minutes(chooser, profile: DataProfile, config, hardware: Hardware, model: ModelInfo, estimate) -> float:
@@ -244,7 +251,7 @@ def _selection_minutes(chooser, profile: DataProfile, config, hardware: Hardware
     once = config.evaluation.model_copy(update={"compare_base": False, "max_examples": SELECTION_EXAMPLES})
     answered = replace(profile, n_test=profile.n_valid)
     epochs = math.ceil(estimate.total_steps / max(1, estimate.steps_per_epoch))
-    return _eval_seconds(answered, once, chooser["max_new_tokens"], hardware, model) / 60 * epochs
+    return _eval_seconds(answered, once, chooser, hardware, model) / 60 * epochs
 
 
 def _selection(
@@ -272,15 +279,72 @@ def _selection(
     )
 
 
+def _pick_patience(chooser: Chooser, training, n_valid: int) -> None:
+    """Early stopping as the validation metric allows: the loss falls smoothly until it overfits, while the answers
+    to a few dozen questions dip and recover as the learning rate anneals (constants lm.*_PATIENCE)."""
+    if "early_stopping_patience" in training.model_fields_set:  # written in the config, null (off) included
+        choice = Choice(training.early_stopping_patience, "set in the config", "config")
+    elif not n_valid:
+        choice = Choice(None, "off: no validation split to stop on; every epoch runs", "plan")
+    elif chooser["select_by"] == "answers":
+        choice = Choice(
+            ANSWERS_PATIENCE,
+            "off: every epoch runs and the one with the best answers is kept; the answers of a few validation "
+            "questions dip and recover as the rate anneals (measured: stopping kept a worse epoch)",
+            "plan",
+        )
+    else:
+        choice = Choice(
+            LOSS_PATIENCE, f"stop after {LOSS_PATIENCE} evaluations without a lower validation loss", "plan"
+        )
+    chooser.choices["early_stopping_patience"] = choice
+
+
+def _generation_batch(profile: DataProfile, hardware: Hardware, model: ModelInfo) -> tuple[int, str]:
+    """Greedy sequences decoded at once: a step costs its sequences plus a fixed overhead, so larger batches pay
+    until the KV cache (every layer's keys and values of prompt and answer, at most a quarter of the memory) is
+    too big."""
+    batch = GENERATION_BATCH[hardware.device]
+    tokens = profile.sequence.p99 + 2 * profile.answer.p99  # the prompt and a generous answer
+    per_sequence = 2 * model.n_layers * model.hidden_size * tokens * 4  # keys and values, fp32 at worst
+    if hardware.memory_gb:
+        while batch > 1 and batch * per_sequence > hardware.memory_gb * 2**30 / 4:
+            batch //= 2
+    reason = f"a decoding step of {batch} sequences costs far less than {batch // 16 or 1} of 16 on {hardware.device}"
+    if batch < GENERATION_BATCH[hardware.device]:
+        reason = f"the KV cache of {batch} sequences fits a quarter of the memory"
+    return batch, reason + " (beam search: at most " + f"{BEAM_SEQUENCES} sequences a call)"
+
+
+def _decode_seconds(prompts: int, steps: float, batch: int, beams: int, hardware: Hardware, model: ModelInfo) -> float:
+    """``prompts`` answered ``batch`` sequences at a time (beams count as sequences, beam search at most
+    BEAM_SEQUENCES), each call lasting ``steps`` decoding steps; a step costs its sequences plus
+    DECODE_STEP_OVERHEAD sequences."""
+    per_call = max(1, (batch if beams == 1 else min(batch, BEAM_SEQUENCES)) // beams)
+    full, rest = divmod(prompts, per_call)
+    sequences = full * (per_call * beams + DECODE_STEP_OVERHEAD[hardware.device])
+    sequences += (rest * beams + DECODE_STEP_OVERHEAD[hardware.device]) if rest else 0
+    speed = hardware.matmul_gflops * 1e9 * GENERATION_EFFICIENCY[hardware.device]
+    return steps * sequences * 2 * model.n_params / speed
+
+
 def _eval_seconds(
-    profile: DataProfile, evaluation, max_new_tokens: int, hardware: Hardware, model: ModelInfo
+    profile: DataProfile, evaluation, chooser: Chooser, hardware: Hardware, model: ModelInfo, beams: int = 1
 ) -> float:
-    """Upper bound: every batch decodes max_new_tokens steps (the base model often does; a tuned one stops early)."""
+    """The tuned model's answers end near the training answers' 95th percentile (the batch waits for its longest);
+    the base model is planned to run to max_new_tokens, as base models often do. Reading the prompts (and the
+    references, for perplexity) adds a forward pass over each test sequence per model."""
     n_test = min(profile.n_test, evaluation.max_examples or profile.n_test)
-    batch = min(evaluation.batch_size, max(1, n_test))
-    decode_steps = math.ceil(n_test / batch) * max_new_tokens * (2 if evaluation.compare_base else 1)
-    flops_per_step = 2 * model.n_params * batch
-    return decode_steps * flops_per_step / (hardware.matmul_gflops * 1e9 * GENERATION_EFFICIENCY[hardware.device])
+    if not n_test:
+        return 0.0
+    budget, batch = chooser["max_new_tokens"], chooser["generation_batch"]
+    tuned_steps = min(budget, profile.answer.p95 * TUNED_ANSWER_MARGIN)
+    seconds = _decode_seconds(n_test, tuned_steps, batch, beams, hardware, model)
+    if evaluation.compare_base:
+        seconds += _decode_seconds(n_test, budget, batch, beams, hardware, model)
+    models = 2 if evaluation.compare_base else 1
+    reading = 2 * 2 * model.n_params * n_test * profile.sequence.mean * models
+    return seconds + reading / (hardware.matmul_gflops * 1e9 * TRAIN_EFFICIENCY[hardware.device])
 
 
 def _pick_generation(
@@ -288,8 +352,10 @@ def _pick_generation(
 ) -> None:
     """Fast (greedy) or quality (beam search) scoring, with both time estimates in the reason."""
     evaluation, summarizing = config.evaluation, summaries
-    greedy = _eval_seconds(profile, evaluation, chooser["max_new_tokens"], hardware, model) / 60
-    minutes = {mode: greedy * beams for mode, beams in GENERATION_BEAMS.items()}
+    minutes = {
+        mode: _eval_seconds(profile, evaluation, chooser, hardware, model, beams) / 60
+        for mode, beams in GENERATION_BEAMS.items()
+    }
     quality_fits = minutes["quality"] <= QUALITY_MODE_MINUTES
     planned = "quality" if summarizing and quality_fits else "fast"
     estimates = f"fast (greedy) ~{minutes['fast']:.1f} min, quality (beam {GENERATION_BEAMS['quality']}) "
@@ -341,6 +407,13 @@ def generation_settings(plan: Plan | dict) -> dict:
         length_penalty.value if length_penalty else 1.0,
         no_repeat.value if no_repeat else 0,
     )
+
+
+def generation_batch(plan: Plan, config, beams: int = 1) -> int:
+    """Sequences generated at once (the plan's choice; the config's or 16 for plans written before it existed),
+    at most BEAM_SEQUENCES for beam search with ``beams``."""
+    batch = plan.get("generation_batch") or config.evaluation.batch_size or 16
+    return batch if beams == 1 else min(batch, BEAM_SEQUENCES)
 
 
 def _peak_memory_gb(chooser: Chooser, model: ModelInfo, profile: DataProfile) -> float:

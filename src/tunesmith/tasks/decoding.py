@@ -19,7 +19,7 @@ import math
 import time
 from dataclasses import dataclass, replace
 
-from tunesmith.plan import Choice, Plan, decoding_settings
+from tunesmith.plan import Choice, Plan, decoding_settings, generation_batch
 from tunesmith.plan.constants import value, values
 
 SEARCH_MINUTES = value("lm.DECODING_SEARCH_MINUTES")
@@ -67,7 +67,7 @@ def candidates(plan: Plan, config) -> list[Candidate]:
     return [Candidate(b, g, length_penalty) for b in beams for g in guards]  # cheapest first: ties keep it
 
 
-def choose_decoding(bundle, records: list, plan: Plan, config, metric: str, batch_size: int) -> tuple[Plan, dict]:
+def choose_decoding(bundle, records: list, plan: Plan, config, metric: str) -> tuple[Plan, dict]:
     """Score each candidate decoding on the first validation ``records`` that fit the time limit and return the
     plan with the best one's settings, and the search's record (for run.json and the report); ``{}`` when there
     was nothing to choose (``choose_decoding`` off, one candidate, too few validation examples)."""
@@ -76,7 +76,8 @@ def choose_decoding(bundle, records: list, plan: Plan, config, metric: str, batc
     if not (choice and choice.value) or len(tried) < 2 or len(records or []) < MIN_EXAMPLES:
         return plan, {}
     records = records[: _examples_in_time(plan, config, tried, len(records))]
-    scored = [_score(bundle, records, candidate, plan, metric, batch_size) for candidate in tried]
+    batches = [generation_batch(plan, config, candidate.num_beams) for candidate in tried]
+    scored = [_score(bundle, records, candidate, plan, metric, batch) for candidate, batch in zip(tried, batches)]
     per_example = [row.pop("scores") for row in scored]
     baseline = next((i for i, c in enumerate(tried) if c.num_beams == 1 and not c.no_repeat_ngram_size), 0)
     for row, scores in zip(scored, per_example):

@@ -13,7 +13,16 @@ from pathlib import Path
 
 from tunesmith.data import Example, Splits, load_examples, load_splits, write_examples
 from tunesmith.errors import ConfigError
-from tunesmith.plan import Choice, Hardware, Plan, generation_settings, make_plan, profile_splits, read_model_info
+from tunesmith.plan import (
+    Choice,
+    Hardware,
+    Plan,
+    generation_batch,
+    generation_settings,
+    make_plan,
+    profile_splits,
+    read_model_info,
+)
 from tunesmith.tasks.contract import Scores, TaskData, sample_replay
 
 
@@ -147,7 +156,7 @@ class GenerativeTask:
             return None
         if distributed.world_size() > 1:
             raise ConfigError("training.select_by 'answers' runs in one process; set it to 'loss' for several")
-        score = answer_scorer(bundle, data.valid, plan, config.evaluation.batch_size, self.summaries)
+        score = answer_scorer(bundle, data.valid, plan, generation_batch(plan, config), self.summaries)
         return ValidationScorer(METRIC, score)
 
     # -- evaluation -------------------------------------------------------------------------------------------
@@ -157,8 +166,7 @@ class GenerativeTask:
         (:func:`tunesmith.tasks.rag.choose_answer`)."""
         from tunesmith.tasks.decoding import choose_decoding
 
-        batch = config.evaluation.batch_size
-        plan, decoding = choose_decoding(bundle, data.valid, plan, config, self.primary_metric, batch)
+        plan, decoding = choose_decoding(bundle, data.valid, plan, config, self.primary_metric)
         records = {"decoding_search": decoding} if decoding else {}
         if data.knowledge is not None:
             from tunesmith.tasks.rag import choose_answer
@@ -177,7 +185,7 @@ class GenerativeTask:
             bundle,
             records,
             max_new_tokens=plan["max_new_tokens"],
-            batch_size=config.evaluation.batch_size,
+            batch_size=generation_batch(plan, config, plan.get("num_beams", 1)),
             bf16=bool(plan["bf16"]),
             compare_base=compare_base,
             max_length=plan["max_length"],

@@ -321,7 +321,7 @@ def choose_answer(bundle, valid: list[Example], knowledge: Knowledge, plan, conf
     from tunesmith.metrics.generate import generate
     from tunesmith.metrics.text import score_answer
     from tunesmith.models.chat import prompt_text
-    from tunesmith.plan import generation_settings
+    from tunesmith.plan import generation_batch, generation_settings
 
     known = [example for example in valid or [] if knowledge.gold_of(example) is not None]
     if config.retrieval.answer != "auto" or len(known) < MIN_ANSWER_QUESTIONS:
@@ -332,7 +332,7 @@ def choose_answer(bundle, valid: list[Example], knowledge: Knowledge, plan, conf
         bundle.tokenizer,
         prompts,
         plan["max_new_tokens"],
-        config.evaluation.batch_size,
+        generation_batch(plan, config, plan.get("num_beams", 1)),
         bool(plan["bf16"]),
         description="choosing how to answer",
         settings=generation_settings(plan),

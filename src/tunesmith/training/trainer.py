@@ -225,7 +225,7 @@ def train(
         validation_metric=metric if validating else None,
         greater_is_better=greater,
         plateau=plateau is not None,
-        patience=config.training.early_stopping_patience,
+        patience=plan.get("early_stopping_patience", config.training.early_stopping_patience),  # older plans lack it
     )
     sampler = curriculum_sampler(config.training, bundle, train_dataset, args.num_train_epochs)
     train_dataset = train_dataset.remove_columns(
