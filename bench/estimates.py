@@ -4,10 +4,11 @@
     python bench/estimates.py --train examples/presscrafters.yaml examples/msu_cs.yaml ... --workdir DIR
 
 ``--train`` first trains each config in turn (``tunesmith train``, runs under DIR/runs), then prints the table for
-those runs: one invocation, one sitting. For each run folder: training, the decoding search (runs that chose their
-decoding on the validation split) and scoring minutes as planned (plan.json) and as measured (run.json), and the
-ratio measured / estimate. Scoring is timed from its start to its end (base and tuned models; a base model whose
-answers came from the cache costs only its scoring). What a run made before these were recorded lacks shows "-".
+those runs: one invocation, one sitting. For each run folder: training (with the validation answers after each
+epoch, where they decide), the decoding search (runs that chose their decoding on the validation split) and scoring
+minutes as planned (plan.json) and as measured (run.json), and the ratio measured / estimate. Scoring is timed from
+its start to its end (base and tuned models; where the base model's answers came from the cache, its part of the
+estimate is left out, for plans that record it). What a run made before these were recorded lacks shows "-".
 The last line of each run gives scoring's share of the training time.
 """
 
@@ -26,12 +27,18 @@ def estimate_rows(run: Path) -> list[tuple[str, float, float | None]]:
     record = json.loads((run / "run.json").read_text())
     trained = (record.get("training") or {}).get("train_seconds")
     scored = record.get("scoring_seconds")
-    rows = [("training", estimate["train_minutes"], trained / 60 if trained is not None else None)]
+    # train_seconds holds the validation answers after each epoch (training.select_by answers), planned apart
+    planned = estimate["train_minutes"] + estimate.get("selection_minutes", 0.0)
+    rows = [("training", planned, trained / 60 if trained is not None else None)]
     search = record.get("decoding_search")
     if search or estimate.get("search_minutes"):
         searched = sum(row["seconds"] for row in search["candidates"]) / 60 if search else None
         rows.append(("decoding", estimate.get("search_minutes", 0.0), searched))
-    return rows + [("scoring", estimate["eval_minutes"], scored / 60 if scored is not None else None)]
+    scoring = estimate["eval_minutes"]
+    metrics = run / "metrics.json"
+    if metrics.is_file() and (json.loads(metrics.read_text()).get("base_cache") or {}).get("reused"):
+        scoring -= estimate.get("base_eval_minutes", 0.0)  # the base model's answers came from the cache
+    return rows + [("scoring", scoring, scored / 60 if scored is not None else None)]
 
 
 def print_estimates(runs: list[Path]) -> None:

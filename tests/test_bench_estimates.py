@@ -19,3 +19,19 @@ def test_a_finished_run_shows_both_estimates_beside_its_measured_times(tiny_run_
     assert len(lines) == 4 and lines[1].split()[1] == "training" and len(lines[2].split()) == 5
     (_, _, training), (_, _, scoring) = rows
     assert lines[3].endswith(f"scoring is {scoring / training:.0%} of training")
+
+
+def test_a_run_whose_base_answers_came_from_the_cache_is_held_to_the_tuned_models_estimate(tmp_path, capsys):
+    import json
+
+    spec = importlib.util.spec_from_file_location("bench_estimates", BENCH / "estimates.py")
+    estimates = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(estimates)
+    estimate = {"train_minutes": 2.0, "selection_minutes": 0.5, "eval_minutes": 1.0, "base_eval_minutes": 0.75}
+    (tmp_path / "plan.json").write_text(json.dumps({"estimate": estimate}))
+    (tmp_path / "run.json").write_text(json.dumps({"training": {"train_seconds": 150.0}, "scoring_seconds": 15.0}))
+    assert estimates.estimate_rows(tmp_path) == [("training", 2.5, 2.5), ("scoring", 1.0, 0.25)]
+    (tmp_path / "metrics.json").write_text(json.dumps({"base_cache": {"reused": True}}))
+    assert estimates.estimate_rows(tmp_path)[1] == ("scoring", 0.25, 0.25)
+    estimates.print_estimates([tmp_path])
+    assert capsys.readouterr().out.splitlines()[-1].endswith("scoring is 10% of training")

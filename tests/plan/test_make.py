@@ -186,6 +186,8 @@ def test_scoring_is_planned_in_batches_of_64_greedy_sequences_on_a_cpu_and_the_e
     assert tight["generation_batch"] < 64 and "a quarter of the memory" in tight.choices["generation_batch"].reason
     no_base = make_plan(profile(300), config(evaluation={"compare_base": False}), CPU, SMOL)
     assert no_base.estimate.eval_minutes < 0.5 * plan.estimate.eval_minutes  # the base runs to max_new_tokens
+    assert no_base.estimate.base_eval_minutes == 0
+    assert plan.estimate.base_eval_minutes == pytest.approx(plan.estimate.eval_minutes - no_base.estimate.eval_minutes)
 
 
 def test_the_kept_checkpoint_is_chosen_by_answers_where_they_are_enough_and_cheap():

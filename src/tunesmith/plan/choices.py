@@ -28,6 +28,7 @@ class Estimate:
     peak_memory_gb: float
     search_minutes: float = 0.0  # choosing the decoding on the validation split after training (at most its limit)
     selection_minutes: float = 0.0  # answering validation questions after each epoch (training.select_by answers)
+    base_eval_minutes: float = 0.0  # the base model's part of eval_minutes (none when its answers are cached)
 
 
 @dataclass

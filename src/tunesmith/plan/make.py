@@ -219,16 +219,19 @@ def _estimate(chooser, profile, hardware, model, steps_per_epoch, total_steps, c
     epochs = total_steps / steps_per_epoch if steps_per_epoch else 0
     tokens = _epoch_tokens(chooser, profile) * epochs
     train_seconds = _train_seconds(tokens, hardware, model, chooser["bf16"])
-    eval_seconds = _eval_seconds(profile, config.evaluation, chooser, hardware, model, chooser["num_beams"])
+    tuned_seconds, base_seconds = _eval_parts(
+        profile, config.evaluation, chooser, hardware, model, chooser["num_beams"]
+    )
     search_minutes = _search_minutes(chooser, profile, config, hardware, model)
     return Estimate(
         steps_per_epoch=steps_per_epoch,
         total_steps=total_steps,
         train_tokens=int(tokens),
         train_minutes=train_seconds / 60,
-        eval_minutes=eval_seconds / 60,
+        eval_minutes=(tuned_seconds + base_seconds) / 60,
         peak_memory_gb=_peak_memory_gb(chooser, model, profile),
         search_minutes=search_minutes,
+        base_eval_minutes=base_seconds / 60,
     )
 
 
@@ -310,10 +313,10 @@ def _generation_batch(profile: DataProfile, hardware: Hardware, model: ModelInfo
     if hardware.memory_gb:
         while batch > 1 and batch * per_sequence > hardware.memory_gb * 2**30 / 4:
             batch //= 2
-    reason = f"a decoding step of {batch} sequences costs far less than {batch // 16 or 1} of 16 on {hardware.device}"
+    reason = f"greedy sequences decoded at once on {hardware.device}: a step costs its sequences plus a fixed overhead"
     if batch < GENERATION_BATCH[hardware.device]:
         reason = f"the KV cache of {batch} sequences fits a quarter of the memory"
-    return batch, reason + " (beam search: at most " + f"{BEAM_SEQUENCES} sequences a call)"
+    return batch, f"{reason} (beam search: at most {BEAM_SEQUENCES} sequences a call)"
 
 
 def _decode_seconds(prompts: int, steps: float, batch: int, beams: int, hardware: Hardware, model: ModelInfo) -> float:
@@ -331,20 +334,27 @@ def _decode_seconds(prompts: int, steps: float, batch: int, beams: int, hardware
 def _eval_seconds(
     profile: DataProfile, evaluation, chooser: Chooser, hardware: Hardware, model: ModelInfo, beams: int = 1
 ) -> float:
-    """The tuned model's answers end near the training answers' 95th percentile (the batch waits for its longest);
-    the base model is planned to run to max_new_tokens, as base models often do. Reading the prompts (and the
-    references, for perplexity) adds a forward pass over each test sequence per model."""
+    return sum(_eval_parts(profile, evaluation, chooser, hardware, model, beams))
+
+
+def _eval_parts(
+    profile: DataProfile, evaluation, chooser: Chooser, hardware: Hardware, model: ModelInfo, beams: int = 1
+) -> tuple[float, float]:
+    """Seconds scoring the tuned model and the base model (0 without ``compare_base``). The tuned model's answers
+    end near the training answers' 95th percentile (the batch waits for its longest); the base model is planned to
+    run to max_new_tokens, as base models often do. Reading the prompts (and the references, for perplexity) adds
+    a forward pass over each test sequence per model."""
     n_test = min(profile.n_test, evaluation.max_examples or profile.n_test)
     if not n_test:
-        return 0.0
+        return 0.0, 0.0
     budget, batch = chooser["max_new_tokens"], chooser["generation_batch"]
+    reading = 2 * 2 * model.n_params * n_test * profile.sequence.mean
+    reading /= hardware.matmul_gflops * 1e9 * TRAIN_EFFICIENCY[hardware.device]
     tuned_steps = min(budget, profile.answer.p95 * TUNED_ANSWER_MARGIN)
-    seconds = _decode_seconds(n_test, tuned_steps, batch, beams, hardware, model)
-    if evaluation.compare_base:
-        seconds += _decode_seconds(n_test, budget, batch, beams, hardware, model)
-    models = 2 if evaluation.compare_base else 1
-    reading = 2 * 2 * model.n_params * n_test * profile.sequence.mean * models
-    return seconds + reading / (hardware.matmul_gflops * 1e9 * TRAIN_EFFICIENCY[hardware.device])
+    tuned = _decode_seconds(n_test, tuned_steps, batch, beams, hardware, model) + reading
+    if not evaluation.compare_base:
+        return tuned, 0.0
+    return tuned, _decode_seconds(n_test, budget, batch, beams, hardware, model) + reading
 
 
 def _pick_generation(

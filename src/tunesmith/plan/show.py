@@ -34,8 +34,9 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
         f"training ~{est.train_minutes:.1f} min, "
         + (f"validation answers ~{est.selection_minutes:.1f} min, " if est.selection_minutes else "")
         + (f"choosing the decoding ~{est.search_minutes:.1f} min, " if est.search_minutes else "")
-        + f"evaluation ~{est.eval_minutes:.1f} min, "
-        f"peak memory ~{est.peak_memory_gb:.1f} GiB"
+        + f"evaluation ~{est.eval_minutes:.1f} min"
+        + (f" (the base model's ~{est.base_eval_minutes:.1f}: none if cached)" if est.base_eval_minutes else "")
+        + f", peak memory ~{est.peak_memory_gb:.1f} GiB"
     )
 
 
