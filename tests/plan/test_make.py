@@ -128,9 +128,10 @@ def test_several_processes_keep_the_global_batch_and_gpus_add_up_where_cpu_proce
     from dataclasses import replace
 
     gpu = Hardware(device="cuda", name="test gpu", cores=16, memory_gb=80, bf16=True, matmul_gflops=400_000.0)
+    unsaved = config(output={"save_checkpoints": False})  # a checkpoint's seconds do not divide among processes
     for hardware in (CPU, gpu):
-        one = make_plan(profile(2_000), config(), hardware, SMOL)
-        four = make_plan(profile(2_000), config(), replace(hardware, world_size=4), SMOL)
+        one = make_plan(profile(2_000), unsaved, hardware, SMOL)
+        four = make_plan(profile(2_000), unsaved, replace(hardware, world_size=4), SMOL)
         global_batch = four["batch_size"] * four["grad_accum"] * 4
         assert global_batch == one["batch_size"] * one["grad_accum"] == 16
         assert four.estimate.steps_per_epoch == one.estimate.steps_per_epoch == 125
@@ -140,6 +141,19 @@ def test_several_processes_keep_the_global_batch_and_gpus_add_up_where_cpu_proce
     tight = replace(CPU, memory_gb=4.5)  # CPU processes share one machine's memory (this plan: ~2.9 GiB each)
     assert not make_plan(profile(2_000), config(), tight, SMOL)["gradient_checkpointing"]
     assert make_plan(profile(2_000), config(), replace(tight, world_size=2), SMOL)["gradient_checkpointing"]
+
+
+def test_each_epoch_adds_its_checkpoint_and_validation_pass_to_the_training_estimate():
+    from dataclasses import replace
+
+    saved, unsaved = (
+        make_plan(profile(300), config(output={"save_checkpoints": on}), CPU, SMOL).estimate.train_minutes
+        for on in (True, False)
+    )
+    epochs = make_plan(profile(300), config(), CPU, SMOL)["epochs"]
+    assert (saved - unsaved) * 60 == pytest.approx(epochs * 2.5)  # lm.CHECKPOINT_SECONDS a checkpoint
+    unvalidated = make_plan(replace(profile(300), n_valid=0), config(), CPU, SMOL).estimate.train_minutes
+    assert unvalidated < saved
 
 
 def test_the_answer_budget_follows_the_training_answers_not_their_longest_outlier():

@@ -236,6 +236,13 @@ CONSTANTS: dict[str, Constant] = {
         "the measured matmul peak is bf16's on such hardware; fp32 training runs at this fraction (1/x) of it",
         "estimate (not measured)",
     ),
+    "lm.CHECKPOINT_SECONDS": Constant(
+        2.5,
+        "seconds each epoch's checkpoint (adapter, optimiser and schedule state) adds to training (time estimate)",
+        "MSU CS Q&A, bench/estimates.py --train examples/msu_cs.yaml (2 CPU cores, 2026-12-05): the 5 steps after "
+        "each epoch's checkpoint took 9.1 s against 6.3 s for the next 5; on the PressCrafters demo 0-1.4 s; the "
+        "validation loss pass is counted apart, from its tokens",
+    ),
     "lm.RUNTIME_OVERHEAD_GB": Constant(
         1.2,
         "memory of Python, torch, transformers and the tokenizer before the model (peak memory estimate)",

@@ -51,6 +51,7 @@ ANSWERS_PATIENCE = value("lm.ANSWERS_PATIENCE")
 ANSWER_LENGTH_MARGIN = value("lm.ANSWER_LENGTH_MARGIN")
 MAX_NEW_TOKENS_CAP = value("lm.MAX_NEW_TOKENS_CAP")
 PADDING_OVERHEAD = value("lm.PADDING_OVERHEAD")
+CHECKPOINT_SECONDS = value("lm.CHECKPOINT_SECONDS")
 BF16_SPEEDUP = value("lm.BF16_SPEEDUP")
 FP32_SLOWDOWN_ON_BF16_HARDWARE = value("lm.FP32_SLOWDOWN_ON_BF16_HARDWARE")
 RUNTIME_OVERHEAD_GB = value("lm.RUNTIME_OVERHEAD_GB")
@@ -115,7 +116,7 @@ def make_plan(profile: DataProfile, config, hardware: Hardware, model: ModelInfo
     chooser.pick("bf16", training.bf16, hardware.bf16, bf16_reason(hardware, BF16_GAIN))
     global_batch = chooser["batch_size"] * chooser["grad_accum"] * world
     steps_per_epoch = math.ceil(n / global_batch) if n else 0
-    _fit_time_budget(chooser, profile, hardware, model, training.time_budget_minutes)
+    _fit_time_budget(chooser, profile, hardware, model, config)
     total_steps = training.max_steps or max(1, math.ceil(steps_per_epoch * chooser["epochs"]))
     chooser.pick(
         "warmup_steps",
@@ -210,15 +211,24 @@ def _answer_budget(profile: DataProfile, model: ModelInfo) -> tuple[int, str]:
     return budget, reason + "; greedy answers that loop stop early"
 
 
-def _fit_time_budget(chooser, profile, hardware, model, budget_minutes) -> None:
-    per_epoch = _train_seconds(_epoch_tokens(chooser, profile), hardware, model, chooser["bf16"]) / 60
-    fit_epochs_to_budget(chooser, per_epoch, budget_minutes)
+def _fit_time_budget(chooser, profile, hardware, model, config) -> None:
+    per_epoch = _train_seconds(_epoch_tokens(chooser, profile), hardware, model, chooser["bf16"])
+    per_epoch += _epoch_end_seconds(profile, hardware, model, config)
+    fit_epochs_to_budget(chooser, per_epoch / 60, config.training.time_budget_minutes)
+
+
+def _epoch_end_seconds(profile: DataProfile, hardware: Hardware, model: ModelInfo, config) -> float:
+    """What ends each epoch: the validation loss (a forward pass over the validation split) and the checkpoint."""
+    reading = 2 * model.n_params * profile.n_valid * profile.sequence.mean
+    seconds = reading / (_run_gflops(hardware) * 1e9 * TRAIN_EFFICIENCY[hardware.device])
+    return seconds + (CHECKPOINT_SECONDS if config.output.save_checkpoints else 0.0)
 
 
 def _estimate(chooser, profile, hardware, model, steps_per_epoch, total_steps, config) -> Estimate:
     epochs = total_steps / steps_per_epoch if steps_per_epoch else 0
     tokens = _epoch_tokens(chooser, profile) * epochs
     train_seconds = _train_seconds(tokens, hardware, model, chooser["bf16"])
+    train_seconds += math.ceil(epochs) * _epoch_end_seconds(profile, hardware, model, config)
     tuned_seconds, base_seconds = _eval_parts(
         profile, config.evaluation, chooser, hardware, model, chooser["num_beams"]
     )
