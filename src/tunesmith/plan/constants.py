@@ -142,7 +142,8 @@ CONSTANTS: dict[str, Constant] = {
         "greedy sequences generated at once when evaluation.batch_size is unset (scoring, validation answers, "
         "the decoding search)",
         "bench/eval_speed.py --batch 16,32,64,100 --skip-single --examples 100 --max-new-tokens 128 "
-        "(SmolLM2-135M base, bf16, 2 cores, 2026-12-05): 53.4 / 34.1 / 25.9 / 23.3 s; 64 takes most of the gain",
+        "(SmolLM2-135M base, bf16, 2 cores, 2026-12-05): 53.4 / 34.1 / 25.9 / 23.3 s, in a later sitting 62.3 / "
+        "39.2 / 37.5 / 33.2 s; 64 takes most of the gain",
     ),
     "lm.GENERATION_BATCH.cuda": Constant(64, "the same on a GPU", "estimate (not measured)"),
     "lm.GENERATION_BATCH.mps": Constant(16, "the same on an Apple GPU", "estimate (not measured)"),
