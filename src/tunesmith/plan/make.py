@@ -250,21 +250,26 @@ def _search_minutes(chooser: Chooser, profile: DataProfile, config, hardware: Ha
     up to DECODING_SEARCH_EXAMPLES validation examples, tuned model only; never over its time limit."""
     if not chooser["choose_decoding"] or not profile.n_valid:
         return 0.0
-    tuned = config.evaluation.model_copy(update={"compare_base": False, "max_examples": DECODING_SEARCH_EXAMPLES})
-    valid = replace(profile, n_test=profile.n_valid)
     beams = (GENERATION_BEAMS["fast"], GENERATION_BEAMS["quality"])
-    minutes = 2 * sum(_eval_seconds(valid, tuned, chooser, hardware, model, each) for each in beams) / 60
-    return min(DECODING_SEARCH_MINUTES, minutes)
+    seconds = sum(
+        _valid_answers_seconds(chooser, profile, config, hardware, model, DECODING_SEARCH_EXAMPLES, each)
+        for each in beams
+    )
+    return min(DECODING_SEARCH_MINUTES, 2 * seconds / 60)
 
 
 def _selection_minutes(chooser, profile: DataProfile, config, hardware: Hardware, model: ModelInfo, estimate) -> float:
     """Answering up to SELECTION_EXAMPLES validation questions greedily after each epoch, tuned model only."""
     if not profile.n_valid:
         return 0.0
-    once = config.evaluation.model_copy(update={"compare_base": False, "max_examples": SELECTION_EXAMPLES})
-    answered = replace(profile, n_test=profile.n_valid)
     epochs = math.ceil(estimate.total_steps / max(1, estimate.steps_per_epoch))
-    return _eval_seconds(answered, once, chooser, hardware, model) / 60 * epochs
+    return _valid_answers_seconds(chooser, profile, config, hardware, model, SELECTION_EXAMPLES) / 60 * epochs
+
+
+def _valid_answers_seconds(chooser, profile, config, hardware, model, most: int, beams: int = 1) -> float:
+    """The tuned model answering up to ``most`` validation questions (the decoding search, selection by answers)."""
+    tuned = config.evaluation.model_copy(update={"compare_base": False, "max_examples": most})
+    return _eval_seconds(replace(profile, n_test=profile.n_valid), tuned, chooser, hardware, model, beams)
 
 
 def _selection(
