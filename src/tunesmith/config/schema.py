@@ -53,6 +53,7 @@ NOT_FOR_TASK: dict[str, tuple[str, ...]] = {
         "training.curriculum",  # the causal curriculum; pairs have embedding.curriculum
         "training.curriculum_phases",  # phases of training.curriculum
         "training.packing",  # packs a causal model's token sequences into one row
+        "training.compile",  # compiles a causal model's blocks for the Hugging Face trainer's steps
         "evaluation.max_new_tokens",  # generation length: an embedding run generates nothing
         "evaluation.mode",  # greedy or beam-search generation
         "evaluation.num_beams",  # beam-search generation
@@ -239,6 +240,12 @@ class TrainingConfig(Section):
         False,
         description="Pack each micro-batch's examples into one row (no padding); attention stays within each "
         "example (positions restart at 0). Off by default: not every model's attention honours it.",
+    )
+    compile: bool = Field(
+        False,
+        description="torch.compile each repeated block (a decoder's layers) in place for the training steps: "
+        "about 1.2x the tokens/s on a CPU after ~30 s of compiling; needs a C++ compiler there. Evaluation and "
+        "scoring stay eager.",
     )
     curriculum_phases: int = Field(
         3, ge=1, description="Curriculum phases: phase k of N trains on the easiest k/N share of the data."

@@ -22,6 +22,7 @@ from tunesmith.runs import RunFolder
 from tunesmith.schedules import PlateauReducer, plateau_reducer, schedule_settings
 from tunesmith.training.adaptive import ScheduledTrainerMixin
 from tunesmith.training.callbacks import log_saved_model, standard_callbacks, train_interruptibly
+from tunesmith.training.compiled import compiled_blocks
 from tunesmith.training.curriculum import CurriculumSampler, base_loss_scores, label_scores, length_scores
 from tunesmith.training.memory import frozen_linears_in_bf16
 
@@ -92,6 +93,12 @@ class _TunesmithTrainer(ScheduledTrainerMixin, Trainer):
         mask = inputs.get("attention_mask")
         self.real_tokens_seen += int(mask.sum()) if mask is not None else ids.numel()
         return super().training_step(model, inputs, num_items_in_batch)
+
+    def evaluate(self, *args, **kwargs):
+        # blocks compiled for the training steps (training.compile) run eager here: the validation pass and the
+        # scorer's generated answers would each compile other graphs for a few calls
+        with torch.compiler.set_stance("force_eager"):
+            return super().evaluate(*args, **kwargs)
 
     def log(self, logs: dict, *args, **kwargs) -> None:
         if self._scorer is not None and "eval_loss" in logs:
@@ -250,7 +257,10 @@ def train(
     use_cache, base_config.use_cache = base_config.use_cache, False  # a cache disables the packed attention mask
     started = time.time()
     try:
-        with frozen_linears_in_bf16(bundle.model, enabled=args.bf16):
+        with (
+            frozen_linears_in_bf16(bundle.model, enabled=args.bf16),
+            compiled_blocks(bundle.model, config.training.compile, use_cpu),
+        ):
             output = train_interruptibly(trainer, resume_from)
     finally:
         base_config.use_cache = use_cache
