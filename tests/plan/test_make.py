@@ -124,6 +124,27 @@ def test_gradient_checkpointing_only_when_the_estimated_peak_does_not_fit():
     )
 
 
+def test_compiling_where_it_pays_twice_over_on_a_measured_decoder_and_the_estimate_counts_it():
+    from dataclasses import replace
+
+    compiler, llama = replace(CPU, cpp_compiler=True), replace(SMOL, model_type="llama")
+    small, large = profile(30), profile(20_000)
+    assert make_plan(large, config(), CPU, llama)["compile"] is False  # no C++ compiler
+    assert "no C++ compiler" in make_plan(large, config(), CPU, llama).choices["compile"].reason
+    assert make_plan(large, config(), compiler, SMOL)["compile"] is False  # model type not measured
+    assert make_plan(small, config(), compiler, llama)["compile"] is False  # ~1 min of training: would not pay twice
+    eager = make_plan(large, config(training={"compile": False}), compiler, llama)
+    compiled = make_plan(large, config(), compiler, llama)
+    assert compiled["compile"] is True and "saves ~" in compiled.choices["compile"].reason
+    step_minutes = eager.estimate.train_minutes - compiled.estimate.train_minutes
+    assert step_minutes > 0.5  # 1/1.23 of the steps' time plus 30 s
+    gpu = Hardware(device="cuda", name="gpu", cores=8, memory_gb=80, bf16=True, matmul_gflops=4e5, cpp_compiler=True)
+    assert make_plan(large, config(), gpu, llama)["compile"] is False  # not measured on a GPU
+    forced = make_plan(small, config(training={"compile": True}), compiler, llama)
+    unforced = make_plan(small, config(training={"compile": False}), compiler, llama)
+    assert forced["compile"] is True and forced.estimate.train_minutes > unforced.estimate.train_minutes
+
+
 def test_several_processes_keep_the_global_batch_and_gpus_add_up_where_cpu_processes_do_not():
     from dataclasses import replace
 

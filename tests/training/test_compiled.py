@@ -16,7 +16,7 @@ def test_the_repeated_blocks_are_the_decoder_layers_not_the_lora_modules(tiny_mo
 
 
 def test_no_cpp_compiler_is_a_config_error_before_training(monkeypatch, tiny_model_dir):
-    monkeypatch.setattr(compiled.shutil, "which", lambda name: None)
+    monkeypatch.setattr("tunesmith.plan.hardware.shutil.which", lambda name: None)
     model = add_lora(load_base_model(tiny_model_dir), 4, 8, 0.0, "all-linear")
     with pytest.raises(ConfigError, match="training.compile.*C\\+\\+ compiler"):
         with compiled.compiled_blocks(model, enabled=True, on_cpu=True):

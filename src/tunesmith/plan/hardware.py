@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ class Hardware:
     bf16: bool
     matmul_gflops: float  # measured, in the dtype training will use: one GPU, or the whole CPU machine
     world_size: int = 1  # processes training together (accelerate launch, torchrun), each on this hardware
+    cpp_compiler: bool = False  # a C++ compiler torch.compile's CPU code can be built with (training.compile)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,7 +77,19 @@ def detect_hardware(world_size: int = 1) -> Hardware:
         bf16=bf16,
         matmul_gflops=gflops,
         world_size=world_size,
+        cpp_compiler=cpp_compiler() is not None,
     )
+
+
+def cpp_compiler() -> str | None:
+    """The C++ compiler torch.compile (inductor) builds CPU code with, where it is installed; else None."""
+    from torch._inductor.cpp_builder import get_cpp_compiler
+
+    try:
+        compiler = get_cpp_compiler()
+    except Exception:  # inductor raises its own error types where it finds none
+        return None
+    return shutil.which(compiler) if compiler else None
 
 
 def _matmul_gflops(dtype, device: str, size: int = 1024, windows: int = 4, seconds: float = 0.1) -> float:

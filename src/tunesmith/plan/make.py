@@ -52,6 +52,9 @@ ANSWER_LENGTH_MARGIN = value("lm.ANSWER_LENGTH_MARGIN")
 MAX_NEW_TOKENS_CAP = value("lm.MAX_NEW_TOKENS_CAP")
 PADDING_OVERHEAD = value("lm.PADDING_OVERHEAD")
 CHECKPOINT_SECONDS = value("lm.CHECKPOINT_SECONDS")
+COMPILE_SPEEDUP = values("lm.COMPILE_SPEEDUP")
+COMPILE_SECONDS = values("lm.COMPILE_SECONDS")
+COMPILE_MODEL_TYPES = value("lm.COMPILE_MODEL_TYPES")
 BF16_SPEEDUP = value("lm.BF16_SPEEDUP")
 FP32_SLOWDOWN_ON_BF16_HARDWARE = value("lm.FP32_SLOWDOWN_ON_BF16_HARDWARE")
 RUNTIME_OVERHEAD_GB = value("lm.RUNTIME_OVERHEAD_GB")
@@ -129,6 +132,10 @@ def make_plan(profile: DataProfile, config, hardware: Hardware, model: ModelInfo
     _pick_generation(chooser, config, profile, hardware, model, summaries)
     estimate = _estimate(chooser, profile, hardware, model, steps_per_epoch, total_steps, config)
     chooser.pick("gradient_checkpointing", training.gradient_checkpointing, *_checkpointing(estimate, hardware))
+    saving = _compile_saving_seconds(estimate, hardware, model, chooser["bf16"])
+    chooser.pick("compile", training.compile, *_compiling(chooser, hardware, model, saving))
+    if chooser["compile"] and saving is not None:
+        estimate = replace(estimate, train_minutes=estimate.train_minutes - saving / 60)
     selection_minutes = _selection_minutes(chooser, profile, config, hardware, model, estimate)
     selection = _selection(profile, hardware, estimate, selection_minutes, summaries)
     chooser.pick("select_by", training.select_by, *selection)
@@ -160,6 +167,32 @@ def _checkpointing(estimate: Estimate, hardware: Hardware) -> tuple[bool, str]:
     if needed > hardware.memory_gb:
         return True, f"{what} > {hardware.memory_gb:.1f} GiB of memory: recompute activations in the backward pass"
     return False, f"{what} fits in {hardware.memory_gb:.1f} GiB"
+
+
+def _compile_saving_seconds(estimate: Estimate, hardware: Hardware, model: ModelInfo, bf16: bool) -> float | None:
+    """Training seconds compiling the decoder layers saves (negative: costs); None where it is not measured."""
+    if hardware.device not in COMPILE_SPEEDUP:
+        return None
+    steps = _train_seconds(estimate.train_tokens, hardware, model, bf16)
+    return steps * (1 - 1 / COMPILE_SPEEDUP[hardware.device]) - COMPILE_SECONDS[hardware.device]
+
+
+def _compiling(chooser: Chooser, hardware: Hardware, model: ModelInfo, saving: float | None) -> tuple[bool, str]:
+    """Compile the decoder layers for training (training.compile) where it is measured to pay at least twice
+    its compiling time: on a CPU (with a C++ compiler), one process, a decoder of a measured family."""
+    if saving is None:
+        return False, f"not measured on {hardware.device}"
+    if model.encoder_decoder or model.model_type not in COMPILE_MODEL_TYPES:
+        return False, f"measured on {', '.join(COMPILE_MODEL_TYPES)} decoders only (training.compile: true tries it)"
+    if hardware.world_size > 1 or chooser["gradient_checkpointing"]:
+        return False, "measured in one process without recomputed activations only"
+    if not hardware.cpp_compiler:
+        return False, "no C++ compiler found for torch.compile's CPU code"
+    compiling = COMPILE_SECONDS[hardware.device]
+    gain = f"{COMPILE_SPEEDUP[hardware.device]:.2f}x tokens/s after ~{compiling:.0f} s compiling"
+    if saving < compiling:
+        return False, f"would save under {compiling:.0f} s of training ({gain})"
+    return True, f"saves ~{saving / 60:.1f} min of training ({gain}; the estimate counts both)"
 
 
 def _max_length(profile: DataProfile, model: ModelInfo, hardware: Hardware) -> tuple[int, str]:

@@ -16,6 +16,7 @@ class ModelInfo:
     max_positions: int
     has_chat_template: bool = True  # False: a base decoder gets tunesmith's default template (the plan says so)
     encoder_decoder: bool = False
+    model_type: str = ""  # config.json's model_type: llama, qwen2, gpt2, ...
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -31,6 +32,7 @@ def read_model_info(folder: Path) -> ModelInfo:
         max_positions=config.get("max_position_embeddings", 2048),
         has_chat_template=has_chat_template(Path(folder)),
         encoder_decoder=bool(config.get("is_encoder_decoder")),
+        model_type=str(config.get("model_type", "")),
     )
 
 

@@ -11,7 +11,6 @@ module (PEFT, the answer-only loss and checkpoints see the same model). Evaluati
 
 from __future__ import annotations
 
-import shutil
 from contextlib import contextmanager
 
 from tunesmith.errors import ConfigError
@@ -36,18 +35,12 @@ def repeated_blocks(model) -> list:
 
 def require_compiler() -> None:
     """torch.compile's CPU code is C++ built at run time: refuse before training where no compiler is found."""
-    from torch._inductor.cpp_builder import get_cpp_compiler
+    from tunesmith.plan.hardware import cpp_compiler
 
-    try:
-        compiler = get_cpp_compiler()
-    except Exception as error:  # inductor raises its own error types when it finds none
-        compiler, reason = None, str(error)
-    else:
-        reason = f"{compiler} not found"
-    if not compiler or not shutil.which(compiler):
+    if cpp_compiler() is None:
         raise ConfigError(
-            f"training.compile: torch.compile needs a C++ compiler on a CPU ({reason}); install g++ or clang++, "
-            "or set training.compile: false"
+            "training.compile: torch.compile needs a C++ compiler on a CPU and none was found; install g++ or "
+            "clang++, or set training.compile: false"
         )
 
 

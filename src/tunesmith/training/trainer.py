@@ -259,7 +259,7 @@ def train(
     try:
         with (
             frozen_linears_in_bf16(bundle.model, enabled=args.bf16),
-            compiled_blocks(bundle.model, config.training.compile, use_cpu),
+            compiled_blocks(bundle.model, bool(plan.get("compile", config.training.compile)), use_cpu),
         ):
             output = train_interruptibly(trainer, resume_from)
     finally:
