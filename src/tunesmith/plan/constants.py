@@ -241,7 +241,7 @@ CONSTANTS: dict[str, Constant] = {
         1.23,
         "training tokens/s with each decoder layer compiled (training.compile) over eager, once compiled, on a CPU",
         "bench/train_three_way.py --steps 24 (SmolLM2-135M, LoRA r=16, bf16, 2 cores, 2026-12-05): 586 against 478 "
-        "steady tokens/s; three more sittings at micro-batch 2 and 4: 1.19-1.23x",
+        "steady tokens/s; four more sittings at micro-batch 2 and 4: 1.18-1.23x",
     ),
     "lm.COMPILE_SECONDS.cpu": Constant(
         30,

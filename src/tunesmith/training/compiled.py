@@ -1,11 +1,11 @@
 """Regional compilation of the training steps (issue 23): ``torch.compile`` on each repeated block, in place.
 
-On 2 CPU cores with SmolLM2-135M and LoRA (MSU CS Q&A, bf16), compiling each decoder layer took ~30 s (the first
-two micro-batches: one static graph, then a dynamic one) and then trained at 1.2x the eager tokens/s (micro-batch
-2: 494 vs 402; micro-batch 4: 610 vs 504) with no more memory (1.88 vs 1.93 GiB), inductor fusing the norms,
-activations and rotary embeddings around the matmuls. The blocks share one compiled graph (the same code with
-their weights as inputs), accelerate's ``is_repeated_blocks`` finds them, and a block compiled in place keeps its
-module (PEFT, the answer-only loss and checkpoints see the same model). Evaluation runs eager
+On 2 CPU cores with SmolLM2-135M and LoRA (MSU CS Q&A, bf16), compiling the decoder layers (dynamic shapes from
+the start: one graph for every length) took 23-32 s before the first step and then trained at 1.18-1.23x the eager
+tokens/s (micro-batch 2: 494 vs 402; micro-batch 4: 614 vs 504) with no more memory (1.86 vs 1.93 GiB), inductor
+fusing the norms, activations and rotary embeddings around the matmuls. The blocks share one compiled graph (the
+same code with their weights as inputs), accelerate's ``is_repeated_blocks`` finds them, and a block compiled in
+place keeps its module (PEFT, the answer-only loss and checkpoints see the same model). Evaluation runs eager
 (``torch.compiler.set_stance``): a validation pass or generated answers would compile other graphs for a few calls.
 """
 
