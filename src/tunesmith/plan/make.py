@@ -252,9 +252,14 @@ def _fit_time_budget(chooser, profile, hardware, model, config) -> None:
 
 def _epoch_end_seconds(profile: DataProfile, hardware: Hardware, model: ModelInfo, config) -> float:
     """What ends each epoch: the validation loss (a forward pass over the validation split) and the checkpoint."""
-    reading = 2 * model.n_params * profile.n_valid * profile.sequence.mean
-    seconds = reading / (_run_gflops(hardware) * 1e9 * TRAIN_EFFICIENCY[hardware.device])
-    return seconds + (CHECKPOINT_SECONDS if config.output.save_checkpoints else 0.0)
+    reading = _forward_seconds(profile.n_valid * profile.sequence.mean, _run_gflops(hardware), hardware, model)
+    return reading + (CHECKPOINT_SECONDS if config.output.save_checkpoints else 0.0)
+
+
+def _forward_seconds(tokens: float, gflops: float, hardware: Hardware, model: ModelInfo) -> float:
+    """A forward pass (2N flops a token) over ``tokens`` at ``gflops`` and the training efficiency: the validation
+    loss pass, scoring's reading of prompts and references."""
+    return 2 * model.n_params * tokens / (gflops * 1e9 * TRAIN_EFFICIENCY[hardware.device])
 
 
 def _estimate(chooser, profile, hardware, model, steps_per_epoch, total_steps, config) -> Estimate:
@@ -396,8 +401,8 @@ def _eval_parts(
     if not n_test:
         return 0.0, 0.0
     budget, batch = chooser["max_new_tokens"], chooser["generation_batch"]
-    reading = 2 * 2 * model.n_params * n_test * profile.sequence.mean
-    reading /= hardware.matmul_gflops * 1e9 * TRAIN_EFFICIENCY[hardware.device]
+    # two passes a model: the prompts, and the references for perplexity
+    reading = 2 * _forward_seconds(n_test * profile.sequence.mean, hardware.matmul_gflops, hardware, model)
     tuned_steps = min(budget, profile.answer.p95 * TUNED_ANSWER_MARGIN)
     tuned = _decode_seconds(n_test, tuned_steps, batch, beams, hardware, model) + reading
     if not evaluation.compare_base:
