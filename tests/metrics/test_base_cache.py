@@ -8,7 +8,7 @@ from transformers import AutoModelForCausalLM
 
 from tunesmith.data import Example
 from tunesmith.metrics import evaluate as evaluate_module
-from tunesmith.metrics.base_cache import cache_dir, weights_fingerprint
+from tunesmith.metrics.base_cache import CACHE_VERSION, cache_dir, weights_fingerprint
 from tunesmith.metrics.evaluate import evaluate_bundle
 from tunesmith.models.load import CausalBundle, load_tokenizer
 
@@ -88,4 +88,4 @@ def test_an_unreadable_entry_is_generated_and_written_again(bundle, monkeypatch)
     entry.write_text("{not json")
     made = count_generations(monkeypatch)
     assert "base_cache" not in score(bundle, examples()) and made[0] == "scoring base"
-    assert json.loads(entry.read_text())["version"] == 1
+    assert json.loads(entry.read_text())["version"] == CACHE_VERSION

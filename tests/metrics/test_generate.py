@@ -1,6 +1,7 @@
 """Batched generation: beams count toward the batch, and batching does not change what each prompt gets."""
 
 import pytest
+import torch
 
 from tunesmith.metrics.generate import generate
 from tunesmith.models.load import load_base_model, load_tokenizer
@@ -141,3 +142,43 @@ def test_a_greedy_answer_in_a_loop_stops_and_keeps_the_block_once(model_and_toke
     assert steps[0].shape[1] - prompt_length == len(block) * 3  # stopped when the third copy ended, not at 60
     [plain] = generate(model, tokenizer, ["one two three"], 8, batch_size=1)
     assert not plain.looped  # an answer that does not loop is decoded as before
+
+
+def generate_options(model, monkeypatch) -> list[dict]:
+    """Records the options of each ``model.generate`` call and the dtype of the weights it ran with."""
+    calls, real_generate = [], model.generate
+
+    def recording(**kwargs):
+        calls.append({**kwargs, "dtype": model.dtype})
+        return real_generate(**kwargs)
+
+    monkeypatch.setattr(model, "generate", recording)
+    return calls
+
+
+def test_bf16_decoding_runs_on_bf16_weights_and_gives_the_fp32_ones_back(tiny_model_dir, monkeypatch):
+    model, tokenizer = load_base_model(tiny_model_dir), load_tokenizer(tiny_model_dir)
+    before = {name: (parameter.data_ptr(), parameter.data.clone()) for name, parameter in model.named_parameters()}
+    calls = generate_options(model, monkeypatch)
+    answers = generate(model, tokenizer, PROMPTS, 6, batch_size=8, bf16=True)
+    assert len(answers) == len(PROMPTS) and [call["dtype"] for call in calls] == [torch.bfloat16]
+    for name, parameter in model.named_parameters():
+        address, values = before[name]  # the very same storage, not a copy cast back
+        assert parameter.data_ptr() == address and parameter.dtype == torch.float32
+        assert torch.equal(parameter.data, values)
+    calls.clear()
+    generate(model, tokenizer, PROMPTS, 6, batch_size=8)  # fp32 asked: the weights as they are
+    assert [call["dtype"] for call in calls] == [torch.float32]
+
+
+def test_bf16_decoding_writes_what_the_same_weights_in_bf16_write(tiny_model_dir):
+    """Greedy and beam search alike: the answers of a bf16 call are those of a bf16 copy of the model."""
+    import copy
+
+    model, tokenizer = load_base_model(tiny_model_dir), load_tokenizer(tiny_model_dir)
+    half = copy.deepcopy(model).to(torch.bfloat16)
+    for settings in ({}, {"num_beams": 4}):
+        answers = generate(model, tokenizer, PROMPTS, 4, batch_size=8, bf16=True, settings=settings)
+        copied = generate(half, tokenizer, PROMPTS, 4, batch_size=8, bf16=True, settings=settings)
+        assert [answer.text for answer in answers] == [answer.text for answer in copied]
+        assert any(answer.text for answer in answers)

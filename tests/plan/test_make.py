@@ -279,3 +279,15 @@ def test_an_apple_gpu_gets_a_plan_in_fp32_from_constants_marked_as_estimates():
     assert plan.estimate.train_minutes > 0 and plan.estimate.eval_minutes > 0
     for name in ("lm.MAX_LENGTH_CAP", "lm.TOKENS_PER_MICRO_BATCH", "lm.TRAIN_EFFICIENCY", "lm.GENERATION_EFFICIENCY"):
         assert "not measured" in CONSTANTS[f"{name}.mps"].source  # the plan says which numbers it guessed
+
+
+def test_a_longer_prompt_makes_scoring_slower_through_the_kv_cache_each_step_reads():
+    from dataclasses import replace
+
+    from tunesmith.plan.make import decode_context
+
+    short = profile(300)
+    dialogue = replace(short, sequence=replace(short.sequence, mean=430))  # 400 prompt tokens, the same answers
+    quick, slow = (make_plan(each, config(), CPU, SMOL).estimate.eval_minutes for each in (short, dialogue))
+    assert slow > 1.5 * quick
+    assert decode_context(100, 20) == 110  # the prompt and, on average, half the answer

@@ -164,7 +164,9 @@ def test_the_plan_searches_for_summaries_with_a_validation_split_only():
         lengths = SimpleNamespace(mean=40, p95=12)
         profile = SimpleNamespace(n_test=10, n_valid=n_valid, answer=lengths, sequence=lengths)
         hardware = SimpleNamespace(matmul_gflops=100.0, device="cpu")
-        _pick_generation(chooser, config, profile, hardware, SimpleNamespace(n_params=1e6), summaries)
+        _pick_generation(
+            chooser, config, profile, hardware, SimpleNamespace(n_params=1e6, n_layers=2, hidden_size=64), summaries
+        )
         return chooser.choices["choose_decoding"]
 
     assert picked(True, 10).value is True and "validation split" in picked(True, 10).reason

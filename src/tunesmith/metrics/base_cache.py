@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tunesmith.atomic import write_json
 
-CACHE_VERSION = 1  # bump when what an entry holds changes meaning
+CACHE_VERSION = 2  # bump when what an entry holds changes meaning (2: bf16 decoding with bf16 weights on a CPU)
 
 
 def cache_dir() -> Path:

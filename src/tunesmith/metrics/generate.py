@@ -1,8 +1,17 @@
-"""Batched generation, greedy or beam search: left padding, KV cache, prompts sorted by length (little waste)."""
+"""Batched generation, greedy or beam search: left padding, KV cache, prompts sorted by length (little waste).
+
+bf16 on a CPU decodes with the weights themselves in bf16 for the call: autocast alone casts every frozen fp32
+weight again at every decoding step. SmolLM2-135M, 2 cores, 64 prompts a call, bf16 autocast against bf16 weights:
+the demo's test questions (61 tokens, 128 new) 17.0 -> 11.7 / 10.8 s, SAMSum dialogues (up to 373 tokens, 96 new)
+53.2 -> 36.6 / 28.4 s, 16 dialogues in beam search (4 beams, trigram guard) 33.2 -> 22.8 s. A static KV cache
+(transformers' cache_implementation="static") measured no faster on those prompts (13.4 / 11.5, 32.7 / 33.9 and
+26.6 s) and changed where beam search ended, so the growing cache stays.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -47,7 +56,10 @@ def generate(
     previous_side, tokenizer.padding_side = tokenizer.padding_side, "right" if encoder_decoder else "left"
     model.eval()
     try:
-        with tqdm(total=len(prompts), desc=description, unit="ex", dynamic_ncols=True) as bar:
+        with (
+            _bf16_weights(model, bf16 and model.device.type == "cpu"),
+            tqdm(total=len(prompts), desc=description, unit="ex", dynamic_ncols=True) as bar,
+        ):
             for start in range(0, len(order), prompts_per_call):
                 chunk = order[start : start + prompts_per_call]
                 texts = _generate_batch(model, tokenizer, [prompts[i] for i in chunk], max_new_tokens, bf16, settings)
@@ -57,6 +69,23 @@ def generate(
     finally:
         tokenizer.padding_side = previous_side
     return answers
+
+
+@contextmanager
+def _bf16_weights(model, enabled: bool) -> Iterator[None]:
+    """The model's fp32 parameters in bf16 while the block runs, the very same fp32 tensors back afterwards
+    (buffers such as rotary frequencies stay fp32). Holds a bf16 copy of the weights beside the fp32 ones."""
+    if not enabled:
+        yield
+        return
+    kept = [(parameter, parameter.data) for parameter in model.parameters() if parameter.dtype == torch.float32]
+    try:
+        for parameter, data in kept:
+            parameter.data = data.to(torch.bfloat16)
+        yield
+    finally:
+        for parameter, data in kept:
+            parameter.data = data
 
 
 @torch.inference_mode()

@@ -111,12 +111,14 @@ CONSTANTS: dict[str, Constant] = {
         "estimate (not measured)",
     ),
     "lm.GENERATION_EFFICIENCY.cpu": Constant(
-        0.24,
-        "share of the measured matmul peak that each sequence of a batched greedy decoding step reaches on a CPU "
-        "(scoring time estimate; a step also costs lm.DECODE_STEP_OVERHEAD)",
-        "fitted with lm.DECODE_STEP_OVERHEAD.cpu to bench/eval_speed.py --batch 16,32,64,100 --skip-single "
-        "--examples 100 --max-new-tokens 128 (SmolLM2-135M base, bf16, 2 cores, 2026-12-05: 53.4 / 34.1 / 25.9 / "
-        "23.3 s) and to the MSU CS Q&A's 21 test questions at 248 tokens (batch 8 / 16 / 32: 41.1 / 30.2 / 17.9 s)",
+        0.59,
+        "share of the measured matmul peak that each sequence of a batched decoding step reaches on a CPU, with the "
+        "weights in bf16 for the call (scoring time estimate; a step also costs lm.DECODE_STEP_OVERHEAD and each "
+        "sequence its context, lm.DECODE_CONTEXT_COST)",
+        "fitted with lm.DECODE_STEP_OVERHEAD.cpu and lm.DECODE_CONTEXT_COST.cpu by bench/decode_estimate.py --fit "
+        "(SmolLM2-135M base, bf16, 2 cores, peak 972 GFLOP/s, 2026-12-05): 13 calls, the demo's questions greedy "
+        "at 128 and 512 new tokens, 64 SAMSum dialogues greedy, 32 in beam search; decoding 16.1 / 107.0 / 14.1 / "
+        "32.3 s against 16.5 / 101 / 14.0 / 31 s fitted. Before bf16 weights (autocast alone): 0.24",
     ),
     "lm.GENERATION_EFFICIENCY.cuda": Constant(
         0.02,
@@ -132,11 +134,22 @@ CONSTANTS: dict[str, Constant] = {
         40,
         "what a decoding step costs beyond its sequences, in sequences (reading the weights, Python): a step of b "
         "sequences costs as b + this many",
-        "fitted with lm.GENERATION_EFFICIENCY.cpu to bench/eval_speed.py's batch sizes and the MSU CS Q&A's (see "
-        "there): the seven timings within 17% (a step of 100 sequences costs 2.5x one of 16, not 6x)",
+        "fitted with lm.GENERATION_EFFICIENCY.cpu by bench/decode_estimate.py --fit (see there): 40.2 sequences; the "
+        "same 40 fitted before to bench/eval_speed.py's batch sizes (a step of 100 sequences costs 2.5x one of 16)",
     ),
     "lm.DECODE_STEP_OVERHEAD.cuda": Constant(0, "the same on a GPU", "estimate (not measured)"),
     "lm.DECODE_STEP_OVERHEAD.mps": Constant(0, "the same on an Apple GPU", "estimate (not measured)"),
+    "lm.DECODE_CONTEXT_COST.cpu": Constant(
+        30,
+        "what a context token (prompt or answer so far, in the KV cache) costs a decoding step, in multiples of its "
+        "attention flops (4 x layers x hidden) at the decoding matmul speed: attention reads and concatenates the "
+        "cache, it barely computes",
+        "fitted with lm.GENERATION_EFFICIENCY.cpu by bench/decode_estimate.py --fit (see there): 30.2; SmolLM2-135M, "
+        "64 sequences a step: ~60 ms at "
+        "~125 tokens of context, 147 ms at ~420",
+    ),
+    "lm.DECODE_CONTEXT_COST.cuda": Constant(1, "the same on a GPU", "estimate (not measured)"),
+    "lm.DECODE_CONTEXT_COST.mps": Constant(1, "the same on an Apple GPU", "estimate (not measured)"),
     "lm.GENERATION_BATCH.cpu": Constant(
         64,
         "greedy sequences generated at once when evaluation.batch_size is unset (scoring, validation answers, "

@@ -38,6 +38,7 @@ GENERATION_EFFICIENCY = values("lm.GENERATION_EFFICIENCY")
 GENERATION_BEAMS = values("lm.GENERATION_BEAMS")
 GENERATION_BATCH = values("lm.GENERATION_BATCH")
 DECODE_STEP_OVERHEAD = values("lm.DECODE_STEP_OVERHEAD")
+DECODE_CONTEXT_COST = values("lm.DECODE_CONTEXT_COST")
 BEAM_SEQUENCES = value("lm.BEAM_SEQUENCES")
 TUNED_ANSWER_MARGIN = value("lm.TUNED_ANSWER_MARGIN")
 QUALITY_MODE_MINUTES = value("lm.QUALITY_MODE_MINUTES")
@@ -372,16 +373,32 @@ def _generation_batch(profile: DataProfile, hardware: Hardware, model: ModelInfo
     return batch, f"{reason} (beam search: at most {BEAM_SEQUENCES} sequences a call)"
 
 
-def _decode_seconds(prompts: int, steps: float, batch: int, beams: int, hardware: Hardware, model: ModelInfo) -> float:
+def _decode_seconds(
+    prompts: int, steps: float, batch: int, beams: int, context: float, hardware: Hardware, model: ModelInfo
+) -> float:
     """``prompts`` answered ``batch`` sequences at a time (beams count as sequences, beam search at most
-    BEAM_SEQUENCES), each call lasting ``steps`` decoding steps; a step costs its sequences plus
-    DECODE_STEP_OVERHEAD sequences."""
+    BEAM_SEQUENCES), each call lasting ``steps`` decoding steps, each sequence attending over ``context`` tokens a
+    step on average (:func:`decode_context`)."""
     per_call = max(1, (batch if beams == 1 else min(batch, BEAM_SEQUENCES)) // beams)
     full, rest = divmod(prompts, per_call)
-    sequences = full * (per_call * beams + DECODE_STEP_OVERHEAD[hardware.device])
-    sequences += (rest * beams + DECODE_STEP_OVERHEAD[hardware.device]) if rest else 0
-    speed = hardware.matmul_gflops * 1e9 * GENERATION_EFFICIENCY[hardware.device]
-    return steps * sequences * 2 * model.n_params / speed
+    seconds = full * decode_step_seconds(per_call * beams, context, hardware, model)
+    seconds += decode_step_seconds(rest * beams, context, hardware, model) if rest else 0.0
+    return steps * seconds
+
+
+def decode_context(prompt_tokens: float, steps: float) -> float:
+    """Tokens each sequence's attention reads per decoding step, on average: the prompt and half the answer."""
+    return prompt_tokens + steps / 2
+
+
+def decode_step_seconds(sequences: int, context: float, hardware: Hardware, model: ModelInfo) -> float:
+    """One decoding step of ``sequences`` sequences each attending over ``context`` tokens: each sequence costs its
+    weights' 2N flops at GENERATION_EFFICIENCY of the matmul peak, the step DECODE_STEP_OVERHEAD sequences more,
+    and each context token its attention (4 x layers x hidden flops) DECODE_CONTEXT_COST times over."""
+    device = hardware.device
+    attention = 4 * model.n_layers * model.hidden_size * context * DECODE_CONTEXT_COST[device]
+    flops = sequences * (2 * model.n_params + attention) + DECODE_STEP_OVERHEAD[device] * 2 * model.n_params
+    return flops / (hardware.matmul_gflops * 1e9 * GENERATION_EFFICIENCY[device])
 
 
 def _eval_seconds(
@@ -404,10 +421,12 @@ def _eval_parts(
     # two passes a model: the prompts, and the references for perplexity
     reading = 2 * _forward_seconds(n_test * profile.sequence.mean, hardware.matmul_gflops, hardware, model)
     tuned_steps = min(budget, profile.answer.p95 * TUNED_ANSWER_MARGIN)
-    tuned = _decode_seconds(n_test, tuned_steps, batch, beams, hardware, model) + reading
+    prompt = max(1.0, profile.sequence.mean - profile.answer.mean)
+    tuned = _decode_seconds(n_test, tuned_steps, batch, beams, decode_context(prompt, tuned_steps), hardware, model)
     if not evaluation.compare_base:
-        return tuned, 0.0
-    return tuned, _decode_seconds(n_test, budget, batch, beams, hardware, model) + reading
+        return tuned + reading, 0.0
+    base = _decode_seconds(n_test, budget, batch, beams, decode_context(prompt, budget), hardware, model)
+    return tuned + reading, base + reading
 
 
 def _pick_generation(
