@@ -182,3 +182,18 @@ def test_bf16_decoding_writes_what_the_same_weights_in_bf16_write(tiny_model_dir
         copied = generate(half, tokenizer, PROMPTS, 4, batch_size=8, bf16=True, settings=settings)
         assert [answer.text for answer in answers] == [answer.text for answer in copied]
         assert any(answer.text for answer in answers)
+
+
+def test_the_vocabulary_projection_reads_contiguous_hidden_states_during_generation_only(tiny_model_dir):
+    """A strided slice reaching the projection made torch expand the weight once per sequence (see
+    ``_contiguous_head``); the hook that copies it is gone once ``generate`` returns."""
+    from peft import LoraConfig, get_peft_model
+
+    model = get_peft_model(load_base_model(tiny_model_dir), LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
+    tokenizer, head = load_tokenizer(tiny_model_dir), model.get_output_embeddings()
+    seen = []
+    spy = head.register_forward_hook(lambda module, args, output: seen.append(args[0].is_contiguous()))
+    answers = generate(model, tokenizer, PROMPTS, 4, batch_size=8)
+    spy.remove()
+    assert len(answers) == len(PROMPTS) and seen and all(seen)
+    assert not head._forward_pre_hooks and not head._forward_hooks

@@ -58,6 +58,7 @@ def generate(
     try:
         with (
             _bf16_weights(model, bf16 and model.device.type == "cpu"),
+            _contiguous_head(model),
             tqdm(total=len(prompts), desc=description, unit="ex", dynamic_ncols=True) as bar,
         ):
             for start in range(0, len(order), prompts_per_call):
@@ -86,6 +87,24 @@ def _bf16_weights(model, enabled: bool) -> Iterator[None]:
     finally:
         for parameter, data in kept:
             parameter.data = data
+
+
+@contextmanager
+def _contiguous_head(model) -> Iterator[None]:
+    """The vocabulary projection's input made contiguous while the block runs. After the prompt, only its last
+    position is projected, a strided slice of the hidden states; through a PEFT model torch's matmul then expanded
+    the [vocab, hidden] weight into one copy per sequence (a bmm of 64 x 49152 x 576: 6.3 s of a 9.4 s call for 64
+    demo questions, SmolLM2-135M, 2 cores; the plain model's call took 3.0 s). With the slice copied first (64 x 576
+    numbers) the same call took 2.7 s."""
+    head = model.get_output_embeddings()
+    if head is None:
+        yield
+        return
+    handle = head.register_forward_pre_hook(lambda module, args: (args[0].contiguous(), *args[1:]))
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 @torch.inference_mode()
