@@ -88,9 +88,10 @@ def record_calls(model) -> list[dict]:
 
 def call_estimate(call: dict, hardware, info) -> tuple[float, float]:
     """The plan's seconds for one recorded call: reading its prompts (a forward pass), and its decoding steps."""
-    context = decode_context(call["prompt"], call["steps"])
-    decoding = call["steps"] * decode_step_seconds(call["prompts"] * call["beams"], context, hardware, info)
     sequences = call["prompts"] * call["beams"]  # beam search reads each prompt once a beam
+    decoding = call["steps"] * decode_step_seconds(
+        sequences, decode_context(call["prompt"], call["steps"]), hardware, info
+    )
     return _forward_seconds(sequences * call["prompt"], hardware.matmul_gflops, hardware, info), decoding
 
 
@@ -106,22 +107,26 @@ def prompts_for(kind: str, count: int, tokenizer) -> list[str]:
 
 def fit(calls: list[dict], hardware, info) -> tuple[float, float, float]:
     """(efficiency, step overhead in sequences, context cost) that fit the calls' seconds a decoding step best,
-    relative error squared, non-negative least squares: a step's seconds x peak = (sequences + overhead) 2N / e +
-    sequences x context x 4 layers x hidden x cost / e."""
+    relative error squared, non-negative least squares. The terms are decode_step_seconds's, split so they are
+    linear in the unknowns: a step's seconds x peak = sequences 2N / e + 2N x overhead / e + sequences x context x
+    4 layers x hidden x cost / e."""
     import numpy as np
     from scipy.optimize import nnls
 
-    rows, targets = [], []
+    rows = []
     for call in calls:
         if call["steps"] < 2:
             continue
         sequences = call["prompts"] * call["beams"]
         context = decode_context(call["prompt"], call["steps"])
-        seconds = call["step"] * hardware.matmul_gflops * 1e9
-        features = [sequences * 2 * info.n_params, 2 * info.n_params, sequences * 4 * info.n_layers * info.hidden_size]
-        rows.append([feature * (context if index == 2 else 1) / seconds for index, feature in enumerate(features)])
-        targets.append(1.0)
-    (inverse, overhead, cost), _ = nnls(np.array(rows), np.array(targets))
+        work = call["step"] * hardware.matmul_gflops * 1e9  # the step's seconds at the peak, in flops
+        terms = (
+            sequences * 2 * info.n_params,
+            2 * info.n_params,
+            sequences * context * 4 * info.n_layers * info.hidden_size,
+        )
+        rows.append([term / work for term in terms])  # divided by the step: relative error
+    (inverse, overhead, cost), _ = nnls(np.array(rows), np.ones(len(rows)))
     return 1 / inverse, overhead / inverse, cost / inverse
 
 

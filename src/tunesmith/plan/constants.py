@@ -145,8 +145,7 @@ CONSTANTS: dict[str, Constant] = {
         "attention flops (4 x layers x hidden) at the decoding matmul speed: attention reads and concatenates the "
         "cache, it barely computes",
         "fitted with lm.GENERATION_EFFICIENCY.cpu by bench/decode_estimate.py --fit (see there): 30.2; SmolLM2-135M, "
-        "64 sequences a step: ~60 ms at "
-        "~125 tokens of context, 147 ms at ~420",
+        "64 sequences a step: ~60 ms at ~125 tokens of context, 147 ms at ~420",
     ),
     "lm.DECODE_CONTEXT_COST.cuda": Constant(1, "the same on a GPU", "estimate (not measured)"),
     "lm.DECODE_CONTEXT_COST.mps": Constant(1, "the same on an Apple GPU", "estimate (not measured)"),
