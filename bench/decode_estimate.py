@@ -3,12 +3,13 @@
 Real prompts, real answers: each cell runs ``generate`` as scoring does (prompts sorted by length, the planned
 batch, bf16 where the machine has it, greedy or beam search) and records every ``model.generate`` call: its
 sequences, padded prompt length, decoding steps taken, the seconds to its first logits (reading the prompts) and
-after. The estimates are the plan's own for what each call did: a forward pass over its prompts
-(tunesmith.plan.make._forward_seconds) and decode_step_seconds over the steps it took with the context
-decode_context counts, so the ratios test the cost model, not the guess of how long answers run. ``--fit`` prints
-the efficiency, step overhead and context cost that fit the calls' step times best (relative error, non-negative
-least squares): where lm.GENERATION_EFFICIENCY.cpu, lm.DECODE_STEP_OVERHEAD.cpu and lm.DECODE_CONTEXT_COST.cpu
-come from.
+after. The estimates are the plan's own for what each call did: prefill_seconds for reading its padded prompts
+and decode_step_seconds over the steps it took with the context decode_context counts, so the ratios test the
+cost model, not the guess of how long answers run or prompts are. ``--fit`` prints the efficiency, step overhead
+and context cost that fit the calls' step times best, and the efficiency and context cost that fit their prompt
+reading (relative error, non-negative least squares): where lm.GENERATION_EFFICIENCY.cpu,
+lm.DECODE_STEP_OVERHEAD.cpu, lm.DECODE_CONTEXT_COST.cpu, lm.PREFILL_EFFICIENCY.cpu and
+lm.PREFILL_CONTEXT_COST.cpu come from.
 
     cell          prompts                                     decoding
     qa            PressCrafters test questions (~60 tokens)   greedy, 64 a call, 128 new tokens
@@ -36,7 +37,7 @@ from tunesmith.models import resolve_model
 from tunesmith.models.chat import prompt_text
 from tunesmith.models.load import load_base_model, load_tokenizer
 from tunesmith.plan import detect_hardware, read_model_info
-from tunesmith.plan.make import _forward_seconds, decode_context, decode_step_seconds
+from tunesmith.plan.make import decode_context, decode_step_seconds, prefill_seconds
 
 MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 QUESTIONS = Path(__file__).resolve().parents[1] / "src" / "tunesmith" / "samples" / "presscrafters" / "test.jsonl"
@@ -92,7 +93,7 @@ def call_estimate(call: dict, hardware, info) -> tuple[float, float]:
     decoding = call["steps"] * decode_step_seconds(
         sequences, decode_context(call["prompt"], call["steps"]), hardware, info
     )
-    return _forward_seconds(sequences * call["prompt"], hardware.matmul_gflops, hardware, info), decoding
+    return prefill_seconds(sequences, call["prompt"], hardware, info), decoding
 
 
 def prompts_for(kind: str, count: int, tokenizer) -> list[str]:
@@ -110,24 +111,41 @@ def fit(calls: list[dict], hardware, info) -> tuple[float, float, float]:
     relative error squared, non-negative least squares. The terms are decode_step_seconds's, split so they are
     linear in the unknowns: a step's seconds x peak = sequences 2N / e + 2N x overhead / e + sequences x context x
     4 layers x hidden x cost / e."""
-    import numpy as np
-    from scipy.optimize import nnls
-
     rows = []
     for call in calls:
         if call["steps"] < 2:
             continue
         sequences = call["prompts"] * call["beams"]
         context = decode_context(call["prompt"], call["steps"])
-        work = call["step"] * hardware.matmul_gflops * 1e9  # the step's seconds at the peak, in flops
         terms = (
             sequences * 2 * info.n_params,
             2 * info.n_params,
             sequences * context * 4 * info.n_layers * info.hidden_size,
         )
-        rows.append([term / work for term in terms])  # divided by the step: relative error
-    (inverse, overhead, cost), _ = nnls(np.array(rows), np.ones(len(rows)))
+        rows.append((terms, call["step"]))
+    inverse, overhead, cost = _nnls(rows, hardware)
     return 1 / inverse, overhead / inverse, cost / inverse
+
+
+def fit_prefill(calls: list[dict], hardware, info) -> tuple[float, float]:
+    """(efficiency, context cost) that fit the calls' prompt reading best, as :func:`fit` does: its seconds x peak
+    = tokens 2N / e + tokens x padded prompt x 4 layers x hidden x cost / e (prefill_seconds's terms)."""
+    rows = []
+    for call in calls:
+        tokens = call["prompts"] * call["beams"] * call["prompt"]
+        terms = (tokens * 2 * info.n_params, tokens * call["prompt"] * 4 * info.n_layers * info.hidden_size)
+        rows.append((terms, call["prefill"]))
+    inverse, cost = _nnls(rows, hardware)
+    return 1 / inverse, cost / inverse
+
+
+def _nnls(rows: list[tuple[tuple, float]], hardware):
+    """Non-negative least squares of each row's terms (flops) against its seconds at the peak, relative error."""
+    import numpy as np
+    from scipy.optimize import nnls
+
+    matrix = [[term / (seconds * hardware.matmul_gflops * 1e9) for term in terms] for terms, seconds in rows]
+    return nnls(np.array(matrix), np.ones(len(matrix)))[0]
 
 
 def main() -> None:
@@ -166,7 +184,9 @@ def main() -> None:
         every += calls
     if args.fit:
         efficiency, overhead, cost = fit(every, hardware, info)
-        print(f"best fit: efficiency {efficiency:.3f}, step overhead {overhead} sequences, context cost {cost:g}")
+        print(f"decoding best fit: efficiency {efficiency:.3f}, step overhead {overhead:.1f}, context cost {cost:g}")
+        efficiency, cost = fit_prefill(every, hardware, info)
+        print(f"reading best fit: efficiency {efficiency:.3f}, context cost {cost:g}")
 
 
 if __name__ == "__main__":

@@ -35,3 +35,19 @@ def test_a_run_whose_base_answers_came_from_the_cache_is_held_to_the_tuned_model
     assert estimates.estimate_rows(tmp_path)[1] == ("scoring", 0.25, 0.25)
     estimates.print_estimates([tmp_path])
     assert capsys.readouterr().out.splitlines()[-1].endswith("scoring is 10% of training")
+
+
+def test_replanning_a_run_makes_its_plan_again_for_the_machine_speed_it_measured(tiny_run_dir, capsys):
+    import json
+
+    spec = importlib.util.spec_from_file_location("bench_estimates", BENCH / "estimates.py")
+    estimates = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(estimates)
+
+    planned = json.loads((tiny_run_dir / "plan.json").read_text())["estimate"]
+    again = estimates.replanned_estimate(tiny_run_dir)  # today's planner, the same config, data and machine speed
+    assert again["train_minutes"] == planned["train_minutes"] and again["eval_minutes"] == planned["eval_minutes"]
+    estimates.print_estimates([tiny_run_dir], replan=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert "replanned" in lines[0] and len(lines[1].split()) == 7  # run, what, estimate, measured, ratio, twice
+    assert lines[1].split()[2] == lines[1].split()[5]  # nothing changed since: the same estimate

@@ -21,7 +21,7 @@ from tunesmith import continual, distributed
 from tunesmith.config import RunConfig, config_from_dict, dump_config
 from tunesmith.errors import DISK_ERRORS, ConfigError, RunError, RunInterrupted
 from tunesmith.models.load import check_remote_code
-from tunesmith.plan import Plan, detect_hardware
+from tunesmith.plan import Hardware, Plan, detect_hardware
 from tunesmith.plan.show import print_plan
 from tunesmith.reports import write_report
 from tunesmith.runs import RunFolder
@@ -44,12 +44,13 @@ class Prepared:
     plan: Plan
 
 
-def prepare(config: RunConfig, processes: int | None = None) -> Prepared:
+def prepare(config: RunConfig, processes: int | None = None, hardware: Hardware | None = None) -> Prepared:
     """Everything before training: data checked, model located, plan made. Nothing is written.
 
     With several processes, each loads the data but the main process's plan is the one all of them follow
     (hardware timings differ a little from process to process). ``processes`` plans for that many processes
-    from a single one (``tunesmith plan --processes N``).
+    from a single one (``tunesmith plan --processes N``); ``hardware`` plans for a machine as measured before
+    instead of measuring this one (bench/estimates.py --replan: a finished run's plan, made again today).
     """
     task = get_task(config.task)
     data = task.load_data(config)
@@ -60,8 +61,8 @@ def prepare(config: RunConfig, processes: int | None = None) -> Prepared:
     check_remote_code(model_dir, config.model.trust_remote_code)
     if config.model.trust_remote_code and distributed.is_main():
         console.print(f"[yellow]model.trust_remote_code: the Python code shipped in {model_dir} may run[/yellow]")
-    hardware = lambda: detect_hardware(processes or distributed.world_size())  # noqa: E731
-    plan = distributed.share_from_main(lambda: task.plan(config, data, model_dir, hardware()))
+    machine = lambda: hardware or detect_hardware(processes or distributed.world_size())  # noqa: E731
+    plan = distributed.share_from_main(lambda: task.plan(config, data, model_dir, machine()))
     parent = continual.parent_choice(config)
     if parent is not None:
         plan.choices["continue_from"] = parent

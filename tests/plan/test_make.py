@@ -215,7 +215,8 @@ def test_scoring_is_planned_in_batches_of_64_greedy_sequences_on_a_cpu_and_the_e
     sixteen = make_plan(profile(300), config(evaluation={"batch_size": 16}), CPU, SMOL)
     assert sixteen["generation_batch"] == 16 and sixteen.choices["generation_batch"].source == "config"
     # 50 test questions: one call of 50 sequences instead of 16 + 16 + 16 + 2, each step paying the fixed overhead
-    assert plan.estimate.eval_minutes < 0.75 * sixteen.estimate.eval_minutes
+    # (less than that saves: the one call is padded to the longest prompt, the four to theirs)
+    assert plan.estimate.eval_minutes < 0.85 * sixteen.estimate.eval_minutes
     small = Hardware(device="cpu", name="small", cores=2, memory_gb=0.1, bf16=True, matmul_gflops=800.0)
     tight = make_plan(profile(300), config(), small, SMOL)  # 30 layers x 576 x 340 tokens of keys and values
     assert tight["generation_batch"] < 64 and "a quarter of the memory" in tight.choices["generation_batch"].reason
@@ -287,7 +288,39 @@ def test_a_longer_prompt_makes_scoring_slower_through_the_kv_cache_each_step_rea
     from tunesmith.plan.make import decode_context
 
     short = profile(300)
-    dialogue = replace(short, sequence=replace(short.sequence, mean=430))  # 400 prompt tokens, the same answers
+    longer = {"mean": 430, "p50": 430, "p95": 460, "p99": 470, "max": 480}  # ~400 prompt tokens, the same answers
+    dialogue = replace(short, sequence=replace(short.sequence, **longer))
     quick, slow = (make_plan(each, config(), CPU, SMOL).estimate.eval_minutes for each in (short, dialogue))
     assert slow > 1.5 * quick
     assert decode_context(100, 20) == 110  # the prompt and, on average, half the answer
+
+
+def test_each_generation_call_reads_and_attends_over_prompts_padded_to_its_longest():
+    from dataclasses import replace
+
+    from tunesmith.plan.make import _generate_seconds, _quantile
+
+    even = profile(300)
+    even = replace(even, sequence=replace(even.sequence, mean=200, p50=200, p95=200, p99=200, max=200))
+    outlier = replace(even, sequence=replace(even.sequence, max=1000))  # one long prompt in the data
+    assert _quantile(even.sequence, 0.5) == _quantile(even.sequence, 1.0) == 200
+    assert _quantile(outlier.sequence, 0.995) == 600  # halfway from the 99th percentile to the longest
+    assert _quantile(even.answer, 0.25) == 22.5  # below the median: towards half of it
+    # 64 prompts in two calls of 32: the first holds the longest prompts and is padded to them
+    two_calls = [_generate_seconds(each, 64, 50, 32, 1, CPU, SMOL) for each in (even, outlier)]
+    assert two_calls[1] > 1.2 * two_calls[0]
+    # the same prompts in calls of 4: only the first call waits on the outlier
+    many_calls = [_generate_seconds(each, 64, 50, 4, 1, CPU, SMOL) for each in (even, outlier)]
+    assert many_calls[1] / many_calls[0] < two_calls[1] / two_calls[0]
+
+
+def test_a_tuned_models_call_decodes_until_its_longest_answer_and_an_untuned_one_to_the_budget():
+    from tunesmith.plan.make import _generate_seconds
+
+    data = profile(300)  # training answers: median 30, 95th percentile 50, longest 68 tokens
+    one_by_one, all_at_once = (_generate_seconds(data, 64, 200, batch, 1, CPU, SMOL) for batch in (1, 64))
+    base = _generate_seconds(data, 64, 200, 64, 1, CPU, SMOL, tuned=False)
+    assert base > 2 * all_at_once  # 200 steps against ~80: the longest of 64 answers, 25% over
+    capped = _generate_seconds(data, 64, 40, 64, 1, CPU, SMOL)
+    assert capped == _generate_seconds(data, 64, 40, 64, 1, CPU, SMOL, tuned=False)  # the budget bounds both
+    assert one_by_one > all_at_once  # alone, an answer ends sooner, but each step pays the fixed overhead

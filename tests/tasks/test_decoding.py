@@ -153,6 +153,7 @@ def test_the_search_fits_its_time_limit_and_skips_without_enough_validation(monk
 
 
 def test_the_plan_searches_for_summaries_with_a_validation_split_only():
+    from tunesmith.plan import LengthStats
     from tunesmith.plan.choices import Chooser
     from tunesmith.plan.make import _pick_generation
 
@@ -161,7 +162,7 @@ def test_the_plan_searches_for_summaries_with_a_validation_split_only():
         chooser.pick("max_new_tokens", None, 16, "")
         chooser.pick("generation_batch", None, 16, "")
         config = SimpleNamespace(evaluation=summary_config(**evaluation).evaluation)
-        lengths = SimpleNamespace(mean=40, p95=12)
+        lengths = LengthStats(mean=40, p50=10, p95=12, p99=14, max=16, total=400)
         profile = SimpleNamespace(n_test=10, n_valid=n_valid, answer=lengths, sequence=lengths)
         hardware = SimpleNamespace(matmul_gflops=100.0, device="cpu")
         _pick_generation(

@@ -149,6 +149,36 @@ CONSTANTS: dict[str, Constant] = {
     ),
     "lm.DECODE_CONTEXT_COST.cuda": Constant(1, "the same on a GPU", "estimate (not measured)"),
     "lm.DECODE_CONTEXT_COST.mps": Constant(1, "the same on an Apple GPU", "estimate (not measured)"),
+    "lm.PERPLEXITY_EFFICIENCY.cpu": Constant(
+        0.17,
+        "share of the measured (bf16) matmul peak that scoring's perplexity pass over the test sequences reaches on "
+        "a CPU: a forward pass in fp32, 16 sequences at a time",
+        "metrics.perplexity.answer_nll timed on the 100 test examples of two runs of bench/estimates.py --train "
+        "(SmolLM2-135M base, 2 cores, peak 1,043 GFLOP/s, 2026-12-05): SAMSum 21,928 tokens in 35.2 s (0.161), "
+        "the demo 7,941 in 10.9 s (0.189). Planned before at lm.TRAIN_EFFICIENCY.cpu (0.23)",
+    ),
+    "lm.PERPLEXITY_EFFICIENCY.cuda": Constant(0.35, "the same on a GPU", "estimate (not measured)"),
+    "lm.PERPLEXITY_EFFICIENCY.mps": Constant(0.25, "the same on an Apple GPU", "estimate (not measured)"),
+    "lm.PREFILL_EFFICIENCY.cpu": Constant(
+        0.83,
+        "share of the measured matmul peak that reading a batch of prompts before decoding reaches on a CPU, "
+        "weights in bf16 (scoring time estimate; each prompt token also costs its attention, "
+        "lm.PREFILL_CONTEXT_COST)",
+        "fitted with lm.PREFILL_CONTEXT_COST.cpu by bench/decode_estimate.py --fit (SmolLM2-135M base, bf16, 2 "
+        "cores, peak 868 GFLOP/s, 2026-12-05): 0.830; the 13 calls read their prompts in 2.6 / 2.4 / 17.0 / 14.0 s "
+        "(the demo's questions, 64 a call, twice; 64 SAMSum dialogues in one call; 32 in beam search). Planned "
+        "before at the training pass's efficiency (0.23) and the mean prompt, not the padded one",
+    ),
+    "lm.PREFILL_EFFICIENCY.cuda": Constant(0.3, "the same on a GPU", "estimate (not measured)"),
+    "lm.PREFILL_EFFICIENCY.mps": Constant(0.25, "the same on an Apple GPU (fp32)", "estimate (not measured)"),
+    "lm.PREFILL_CONTEXT_COST.cpu": Constant(
+        3.9,
+        "what each token of a padded prompt costs every other token of it while the prompts are read, in multiples "
+        "of its attention flops (4 x layers x hidden)",
+        "fitted with lm.PREFILL_EFFICIENCY.cpu by bench/decode_estimate.py --fit (see there): 3.92",
+    ),
+    "lm.PREFILL_CONTEXT_COST.cuda": Constant(1, "the same on a GPU", "estimate (not measured)"),
+    "lm.PREFILL_CONTEXT_COST.mps": Constant(1, "the same on an Apple GPU", "estimate (not measured)"),
     "lm.GENERATION_BATCH.cpu": Constant(
         64,
         "greedy sequences generated at once when evaluation.batch_size is unset (scoring, validation answers, "
@@ -167,9 +197,10 @@ CONSTANTS: dict[str, Constant] = {
     ),
     "lm.TUNED_ANSWER_MARGIN": Constant(
         1.25,
-        "a tuned model's batch of answers lasts the training answers' 95th percentile times this (scoring estimate; "
-        "the base model is planned to use the whole max_new_tokens)",
-        "MSU CS Q&A (2026-12-05): the tuned model's 21 answers took ~50 decoding steps a batch, p95 41 tokens",
+        "a tuned model's call of n answers lasts the longest of n training answers (their 1 - 1/(n+1) quantile) "
+        "times this (scoring estimate; the base model is planned to use the whole max_new_tokens)",
+        "MSU CS Q&A (2026-12-05): the tuned model's 21 answers took ~50 decoding steps in one call, p95 (the "
+        "longest of 21) 41 tokens",
     ),
     "lm.GENERATION_BEAMS.fast": Constant(
         1, "beams of the fast scoring mode: greedy decoding", "estimate (not measured): greedy is one beam"

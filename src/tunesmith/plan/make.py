@@ -21,7 +21,7 @@ from tunesmith.plan.choices import (
 from tunesmith.plan.constants import value, values
 from tunesmith.plan.hardware import Hardware
 from tunesmith.plan.model_info import ModelInfo
-from tunesmith.plan.profile import DataProfile
+from tunesmith.plan.profile import DataProfile, LengthStats
 
 # The planner's numbers, each with the measurement it came from: see tunesmith.plan.constants.
 EPOCHS_BY_SIZE = value("lm.EPOCHS_BY_SIZE")
@@ -35,6 +35,9 @@ TOKENS_PER_MICRO_BATCH = values("lm.TOKENS_PER_MICRO_BATCH")
 WARMUP_RATIO = value("lm.WARMUP_RATIO")
 TRAIN_EFFICIENCY = values("lm.TRAIN_EFFICIENCY")
 GENERATION_EFFICIENCY = values("lm.GENERATION_EFFICIENCY")
+PREFILL_EFFICIENCY = values("lm.PREFILL_EFFICIENCY")
+PERPLEXITY_EFFICIENCY = values("lm.PERPLEXITY_EFFICIENCY")
+PREFILL_CONTEXT_COST = values("lm.PREFILL_CONTEXT_COST")
 GENERATION_BEAMS = values("lm.GENERATION_BEAMS")
 GENERATION_BATCH = values("lm.GENERATION_BATCH")
 DECODE_STEP_OVERHEAD = values("lm.DECODE_STEP_OVERHEAD")
@@ -259,7 +262,7 @@ def _epoch_end_seconds(profile: DataProfile, hardware: Hardware, model: ModelInf
 
 def _forward_seconds(tokens: float, gflops: float, hardware: Hardware, model: ModelInfo) -> float:
     """A forward pass (2N flops a token) over ``tokens`` at ``gflops`` and the training efficiency: the validation
-    loss pass, scoring's reading of prompts and references."""
+    loss pass."""
     return 2 * model.n_params * tokens / (gflops * 1e9 * TRAIN_EFFICIENCY[hardware.device])
 
 
@@ -306,9 +309,11 @@ def _selection_minutes(chooser, profile: DataProfile, config, hardware: Hardware
 
 
 def _valid_answers_seconds(chooser, profile, config, hardware, model, most: int, beams: int = 1) -> float:
-    """The tuned model answering up to ``most`` validation questions (the decoding search, selection by answers)."""
-    tuned = config.evaluation.model_copy(update={"compare_base": False, "max_examples": most})
-    return _eval_seconds(replace(profile, n_test=profile.n_valid), tuned, chooser, hardware, model, beams)
+    """The tuned model answering up to ``most`` validation questions (the decoding search, selection by answers):
+    its answers alone, no perplexity pass."""
+    asked = min(profile.n_valid, most)
+    budget, batch = chooser["max_new_tokens"], chooser["generation_batch"]
+    return _generate_seconds(profile, asked, budget, batch, beams, hardware, model) if asked else 0.0
 
 
 def _selection(
@@ -373,17 +378,54 @@ def _generation_batch(profile: DataProfile, hardware: Hardware, model: ModelInfo
     return batch, f"{reason} (beam search: at most {BEAM_SEQUENCES} sequences a call)"
 
 
-def _decode_seconds(
-    prompts: int, steps: float, batch: int, beams: int, context: float, hardware: Hardware, model: ModelInfo
+def _generate_seconds(
+    profile: DataProfile,
+    prompts: int,
+    budget: int,
+    batch: int,
+    beams: int,
+    hardware: Hardware,
+    model: ModelInfo,
+    tuned: bool = True,
 ) -> float:
-    """``prompts`` answered ``batch`` sequences at a time (beams count as sequences, beam search at most
-    BEAM_SEQUENCES), each call lasting ``steps`` decoding steps, each sequence attending over ``context`` tokens a
-    step on average (:func:`decode_context`)."""
+    """``prompts`` answered as :func:`tunesmith.metrics.generate.generate` answers them: longest first, ``batch``
+    sequences a call (beams count as sequences, beam search at most BEAM_SEQUENCES). Each call reads its prompts
+    padded to its longest (:func:`prefill_seconds`), then decodes until its longest answer ends, each sequence
+    attending over that padded prompt and half its answer (:func:`decode_context`). The longest prompt and answer of
+    each call come from the profile's length quantiles (:func:`_quantile`): with a few calls, the first waits on the
+    longest prompts (measured: 64 SAMSum dialogues in two calls of 32 padded to ~660 and ~190 tokens, mean ~200).
+    A tuned model's longest answer is the training answers' longest among as many, TUNED_ANSWER_MARGIN over, at
+    most ``budget``; an untuned one is planned to run to ``budget``, as base models often do."""
     per_call = max(1, (batch if beams == 1 else min(batch, BEAM_SEQUENCES)) // beams)
-    full, rest = divmod(prompts, per_call)
-    seconds = full * decode_step_seconds(per_call * beams, context, hardware, model)
-    seconds += decode_step_seconds(rest * beams, context, hardware, model) if rest else 0.0
-    return steps * seconds
+    seconds = 0.0
+    for start in range(0, prompts, per_call):
+        rows = min(per_call, prompts - start)
+        padded = max(1.0, _quantile(profile.sequence, 1 - (start + 0.5) / prompts) - profile.answer.mean)
+        steps = min(budget, TUNED_ANSWER_MARGIN * _quantile(profile.answer, 1 - 1 / (rows + 1))) if tuned else budget
+        seconds += prefill_seconds(rows * beams, padded, hardware, model)
+        seconds += steps * decode_step_seconds(rows * beams, decode_context(padded, steps), hardware, model)
+    return seconds
+
+
+def _quantile(lengths: LengthStats, share: float) -> float:
+    """The length at quantile ``share``, interpolated between the median, 95th and 99th percentiles and the maximum
+    (below the median: towards half the median)."""
+    points = ((0.0, lengths.p50 / 2), (0.5, lengths.p50), (0.95, lengths.p95), (0.99, lengths.p99), (1.0, lengths.max))
+    share = min(1.0, max(0.0, share))
+    for (low, below), (high, above) in zip(points, points[1:]):
+        if share <= high:
+            return below + (above - below) * (share - low) / (high - low)
+    return float(lengths.max)
+
+
+def prefill_seconds(sequences: int, padded: float, hardware: Hardware, model: ModelInfo) -> float:
+    """Reading ``sequences`` prompts padded to ``padded`` tokens before the first decoding step: a forward pass of
+    2N flops a token and its attention over the prompt (4 x layers x hidden flops a token of context,
+    PREFILL_CONTEXT_COST times over) at PREFILL_EFFICIENCY of the matmul peak (weights in bf16 where they can be)."""
+    device = hardware.device
+    attention = 4 * model.n_layers * model.hidden_size * padded * PREFILL_CONTEXT_COST[device]
+    flops = sequences * padded * (2 * model.n_params + attention)
+    return flops / (hardware.matmul_gflops * 1e9 * PREFILL_EFFICIENCY[device])
 
 
 def decode_context(prompt_tokens: float, steps: float) -> float:
@@ -410,23 +452,19 @@ def _eval_seconds(
 def _eval_parts(
     profile: DataProfile, evaluation, chooser: Chooser, hardware: Hardware, model: ModelInfo, beams: int = 1
 ) -> tuple[float, float]:
-    """Seconds scoring the tuned model and the base model (0 without ``compare_base``). The tuned model's answers
-    end near the training answers' 95th percentile (the batch waits for its longest); the base model is planned to
-    run to max_new_tokens, as base models often do. Reading the prompts (and the references, for perplexity) adds
-    a forward pass over each test sequence per model."""
+    """Seconds scoring the tuned model and the base model (0 without ``compare_base``): each model's answers
+    (:func:`_generate_seconds`) and a forward pass over each test sequence for the perplexity of the references
+    (fp32, at PERPLEXITY_EFFICIENCY of the matmul peak)."""
     n_test = min(profile.n_test, evaluation.max_examples or profile.n_test)
     if not n_test:
         return 0.0, 0.0
     budget, batch = chooser["max_new_tokens"], chooser["generation_batch"]
-    # two passes a model: the prompts, and the references for perplexity
-    reading = 2 * _forward_seconds(n_test * profile.sequence.mean, hardware.matmul_gflops, hardware, model)
-    tuned_steps = min(budget, profile.answer.p95 * TUNED_ANSWER_MARGIN)
-    prompt = max(1.0, profile.sequence.mean - profile.answer.mean)
-    tuned = _decode_seconds(n_test, tuned_steps, batch, beams, decode_context(prompt, tuned_steps), hardware, model)
+    reading = 2 * model.n_params * n_test * profile.sequence.mean  # the perplexity pass's flops
+    reading /= hardware.matmul_gflops * 1e9 * PERPLEXITY_EFFICIENCY[hardware.device]
+    tuned = _generate_seconds(profile, n_test, budget, batch, beams, hardware, model)
     if not evaluation.compare_base:
         return tuned + reading, 0.0
-    base = _decode_seconds(n_test, budget, batch, beams, decode_context(prompt, budget), hardware, model)
-    return tuned + reading, base + reading
+    return tuned + reading, _generate_seconds(profile, n_test, budget, batch, beams, hardware, model, False) + reading
 
 
 def _pick_generation(
