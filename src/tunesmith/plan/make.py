@@ -393,7 +393,8 @@ def _generate_seconds(
     padded to its longest (:func:`prefill_seconds`), then decodes until its longest answer ends, each sequence
     attending over that padded prompt and half its answer (:func:`decode_context`). The longest prompt and answer of
     each call come from the profile's length quantiles (:func:`_quantile`): with a few calls, the first waits on the
-    longest prompts (measured: 64 SAMSum dialogues in two calls of 32 padded to ~660 and ~190 tokens, mean ~200).
+    longest prompts (SAMSum's decoding search: 64 dialogues in two calls of 32, padded to 435 and 169 tokens,
+    the mean prompt 186).
     A tuned model's longest answer is the training answers' longest among as many, TUNED_ANSWER_MARGIN over, at
     most ``budget``; an untuned one is planned to run to ``budget``, as base models often do."""
     per_call = max(1, (batch if beams == 1 else min(batch, BEAM_SEQUENCES)) // beams)
