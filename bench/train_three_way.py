@@ -202,6 +202,7 @@ def run_tunesmith(
     }
     bundle = build_causal(folder, plan, 0.0, None)
     dataset = encode_examples(bundle.tokenizer, train, 2048, None)
+    plan["max_length"] = -(-max(len(ids) for ids in dataset["input_ids"]) // 16) * 16  # the plan's: longest, to 16
     run = RunFolder.create(out, "bench")
     started = time.perf_counter()
     trained = tunesmith_train(bundle, dataset, None, plan, config, run, use_cpu=True)

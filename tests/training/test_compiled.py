@@ -24,6 +24,27 @@ def test_no_cpp_compiler_is_a_config_error_before_training(monkeypatch, tiny_mod
     assert all(block._compiled_call_impl is None for block in compiled.repeated_blocks(model))
 
 
+def test_short_sequences_train_with_the_eager_attention_on_a_cpu_and_get_their_own_back_after(tiny_model_dir):
+    import torch
+
+    model = add_lora(load_base_model(tiny_model_dir), 4, 8, 0.0, "all-linear")
+    config = model.get_base_model().config
+    before = config._attn_implementation
+    assert before == "sdpa"
+    ids = torch.randint(0, config.vocab_size, (2, 12))
+    with torch.no_grad():
+        reference = model(input_ids=ids).logits
+    with compiled.compiled_blocks(model, enabled=True, on_cpu=True, max_length=128):
+        assert config._attn_implementation == "eager"
+        with torch.no_grad(), torch.compiler.set_stance("force_eager"):
+            assert torch.allclose(model(input_ids=ids).logits, reference, atol=1e-5)  # the same numbers (fp32)
+    assert config._attn_implementation == before
+    longest = compiled.EAGER_ATTENTION_MAX_LENGTH + 16
+    for on_cpu, max_length in ((True, longest), (False, 128), (True, None)):
+        with compiled.compiled_blocks(model, enabled=True, on_cpu=on_cpu, max_length=max_length):
+            assert config._attn_implementation == before  # long sequences, a GPU, or no length known: unchanged
+
+
 def test_the_setting_is_refused_for_embeddings():
     from tunesmith.config import config_from_dict
 
@@ -49,3 +70,4 @@ def test_compiled_training_matches_eager_and_ends_eager(tmp_path, tiny_model_dir
     assert result.validation == pytest.approx(eager.validation, rel=0.01)  # evaluated (eager) after each epoch
     blocks = compiled.repeated_blocks(bundle.model)
     assert blocks and all(block._compiled_call_impl is None for block in blocks)
+    assert bundle.model.get_base_model().config._attn_implementation == "sdpa"  # eager attention while training

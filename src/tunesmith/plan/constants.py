@@ -97,10 +97,12 @@ CONSTANTS: dict[str, Constant] = {
     ),
     "lm.WARMUP_RATIO": Constant(0.06, "share of the optimiser steps spent warming up", "estimate (not measured)"),
     "lm.TRAIN_EFFICIENCY.cpu": Constant(
-        0.23,
+        0.26,
         "share of the measured matmul peak that LoRA training reaches on a CPU (training time estimate)",
-        "measured with SmolLM2-135M, bf16, 2 CPU cores when the planner was written (that run is not kept); "
-        "bench/train_three_way.py measures the same share (MFU) today: 29% on the MSU CS Q&A at micro-batch 4",
+        "bench/estimates.py --replan (2026-12-05, SmolLM2-135M, bf16, 2 cores): 0.26 puts the training of the demo "
+        "(5.04 min measured, compiled), MSU CS Q&A (2.16, compiled) and SAMSum (12.13, long sequences) at 0.91, "
+        "0.88 and 1.17 of their estimates, against 0.83, 0.79 and 1.05 at 0.23 (first measured when the planner was "
+        "written); bench/train_three_way.py reads 29-31% eager on the MSU CS Q&A at micro-batch 4",
     ),
     "lm.TRAIN_EFFICIENCY.cuda": Constant(
         0.35, "share of the measured matmul peak that LoRA training reaches on a GPU", "estimate (not measured)"
@@ -285,6 +287,21 @@ CONSTANTS: dict[str, Constant] = {
         "training tokens/s with each decoder layer compiled (training.compile) over eager, once compiled, on a CPU",
         "bench/train_three_way.py --steps 24 (SmolLM2-135M, LoRA r=16, bf16, 2 cores, 2026-12-05): 586 against 478 "
         "steady tokens/s; four more sittings at micro-batch 2 and 4: 1.18-1.23x",
+    ),
+    "lm.COMPILE_SPEEDUP_EAGER_ATTENTION.cpu": Constant(
+        1.4,
+        "the same where the compiled layers use the eager attention (sequences of at most "
+        "lm.EAGER_ATTENTION_MAX_LENGTH.cpu tokens): inductor fuses its mask, softmax and casts, where the CPU "
+        "flash-attention kernel's backward took 22% of a compiled step",
+        "bench/train_three_way.py --steps 24 (SmolLM2-135M, LoRA r=16, bf16, 2 cores, MSU CS Q&A up to 128 tokens, "
+        "2026-12-05), two sittings: 658 against 472 and 823 against 566 steady tokens/s (1.39x, 1.45x)",
+    ),
+    "lm.EAGER_ATTENTION_MAX_LENGTH.cpu": Constant(
+        256,
+        "the longest sequences (max_length) the compiled layers train with transformers' eager attention on a CPU "
+        "(tunesmith.training.compiled); longer ones keep SDPA",
+        "measured at up to 128 tokens (MSU CS Q&A); estimate (not measured) beyond: at 256 the probabilities it keeps "
+        "for the backward pass take 30 layers x 9 heads x 256^2 x 6 bytes = 106 MiB a sequence (SmolLM2-135M)",
     ),
     "lm.COMPILE_SECONDS.cpu": Constant(
         30,

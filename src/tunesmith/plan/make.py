@@ -57,6 +57,8 @@ MAX_NEW_TOKENS_CAP = value("lm.MAX_NEW_TOKENS_CAP")
 PADDING_OVERHEAD = value("lm.PADDING_OVERHEAD")
 CHECKPOINT_SECONDS = value("lm.CHECKPOINT_SECONDS")
 COMPILE_SPEEDUP = values("lm.COMPILE_SPEEDUP")
+COMPILE_SPEEDUP_EAGER_ATTENTION = value("lm.COMPILE_SPEEDUP_EAGER_ATTENTION.cpu")
+EAGER_ATTENTION_MAX_LENGTH = value("lm.EAGER_ATTENTION_MAX_LENGTH.cpu")
 COMPILE_SECONDS = values("lm.COMPILE_SECONDS")
 COMPILE_MODEL_TYPES = value("lm.COMPILE_MODEL_TYPES")
 BF16_SPEEDUP = value("lm.BF16_SPEEDUP")
@@ -136,7 +138,7 @@ def make_plan(profile: DataProfile, config, hardware: Hardware, model: ModelInfo
     _pick_generation(chooser, config, profile, hardware, model, summaries)
     estimate = _estimate(chooser, profile, hardware, model, steps_per_epoch, total_steps, config)
     chooser.pick("gradient_checkpointing", training.gradient_checkpointing, *_checkpointing(estimate, hardware))
-    saving = _compile_saving_seconds(estimate, hardware, model, chooser["bf16"])
+    saving = _compile_saving_seconds(estimate, hardware, model, chooser["bf16"], chooser["max_length"])
     chooser.pick("compile", training.compile, *_compiling(chooser, hardware, model, saving))
     if chooser["compile"] and saving is not None:
         estimate = replace(estimate, train_minutes=estimate.train_minutes - saving / 60)
@@ -173,12 +175,22 @@ def _checkpointing(estimate: Estimate, hardware: Hardware) -> tuple[bool, str]:
     return False, f"{what} fits in {hardware.memory_gb:.1f} GiB"
 
 
-def _compile_saving_seconds(estimate: Estimate, hardware: Hardware, model: ModelInfo, bf16: bool) -> float | None:
+def _compile_saving_seconds(
+    estimate: Estimate, hardware: Hardware, model: ModelInfo, bf16: bool, max_length: int
+) -> float | None:
     """Training seconds compiling the decoder layers saves (negative: costs); None where it is not measured."""
     if hardware.device not in COMPILE_SPEEDUP:
         return None
     steps = _train_seconds(estimate.train_tokens, hardware, model, bf16)
-    return steps * (1 - 1 / COMPILE_SPEEDUP[hardware.device]) - COMPILE_SECONDS[hardware.device]
+    return steps * (1 - 1 / _compile_speedup(hardware, max_length)) - COMPILE_SECONDS[hardware.device]
+
+
+def _compile_speedup(hardware: Hardware, max_length: int) -> float:
+    """Compiled over eager tokens/s: more on a CPU where sequences are short enough for the eager attention, which
+    the compiled layers use there (tunesmith.training.compiled)."""
+    if hardware.device == "cpu" and max_length <= EAGER_ATTENTION_MAX_LENGTH:
+        return COMPILE_SPEEDUP_EAGER_ATTENTION
+    return COMPILE_SPEEDUP[hardware.device]
 
 
 def _compiling(chooser: Chooser, hardware: Hardware, model: ModelInfo, saving: float | None) -> tuple[bool, str]:
@@ -193,7 +205,7 @@ def _compiling(chooser: Chooser, hardware: Hardware, model: ModelInfo, saving: f
     if not hardware.cpp_compiler:
         return False, "no C++ compiler found for torch.compile's CPU code"
     compiling = COMPILE_SECONDS[hardware.device]
-    gain = f"{COMPILE_SPEEDUP[hardware.device]:.2f}x tokens/s after ~{compiling:.0f} s compiling"
+    gain = f"{_compile_speedup(hardware, chooser['max_length']):.2f}x tokens/s after ~{compiling:.0f} s compiling"
     if saving < compiling:
         return False, f"would save under {compiling:.0f} s of training ({gain})"
     return True, f"saves ~{saving / 60:.1f} min of training ({gain}; the estimate counts both)"

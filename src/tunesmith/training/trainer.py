@@ -259,7 +259,9 @@ def train(
     try:
         with (
             frozen_linears_in_bf16(bundle.model, enabled=args.bf16),
-            compiled_blocks(bundle.model, bool(plan.get("compile", config.training.compile)), use_cpu),
+            compiled_blocks(
+                bundle.model, bool(plan.get("compile", config.training.compile)), use_cpu, plan.get("max_length")
+            ),
         ):
             output = train_interruptibly(trainer, resume_from)
     finally:
