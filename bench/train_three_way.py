@@ -186,7 +186,8 @@ def run_tunesmith(
                 "gradient_checkpointing": checkpointing,
                 "compile": compiled,
             },
-            "output": {"logging_steps": 1, "save_checkpoints": False},
+            # no TensorBoard event files: the baselines report to nothing either (report_to="none")
+            "output": {"logging_steps": 1, "save_checkpoints": False, "tensorboard": False},
         }
     )
     plan = {
