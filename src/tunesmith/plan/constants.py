@@ -294,7 +294,8 @@ CONSTANTS: dict[str, Constant] = {
         "lm.EAGER_ATTENTION_MAX_LENGTH.cpu tokens): inductor fuses its mask, softmax and casts, where the CPU "
         "flash-attention kernel's backward took 22% of a compiled step",
         "bench/train_three_way.py --steps 24 (SmolLM2-135M, LoRA r=16, bf16, 2 cores, MSU CS Q&A up to 128 tokens, "
-        "2026-12-05), two sittings: 658 against 472 and 823 against 566 steady tokens/s (1.39x, 1.45x)",
+        "2026-12-05), four sittings: 658 against 472, 823 against 566, 791 against 538 and, on a fresh clone, 704 "
+        "against 535 steady tokens/s (1.39x, 1.45x, 1.47x, 1.31x)",
     ),
     "lm.EAGER_ATTENTION_MAX_LENGTH.cpu": Constant(
         256,

@@ -8,14 +8,15 @@ same code with their weights as inputs), accelerate's ``is_repeated_blocks`` fin
 place keeps its module (PEFT, the answer-only loss and checkpoints see the same model). Evaluation runs eager
 (``torch.compiler.set_stance``): a validation pass or generated answers would compile other graphs for a few calls.
 
-On a CPU the compiled blocks use transformers' eager attention (a matmul, the softmax, a matmul) where sequences
-are short: torch's CPU flash-attention kernel, which SDPA picks, spent 22% of a compiled step in its backward alone
-at 56-80 tokens (torch.profiler: 2.6 ms a call for 4 sequences x 9 heads x 72 tokens), while inductor fuses the
-eager one's mask, softmax and casts around two small matmuls. bench/train_three_way.py --steps 24, two sittings:
-compiled 658 and 823 steady tokens/s against 472 and 566 eager (1.39x, 1.45x; with SDPA it was 1.23x), 40.0% and
-44.4% of the bf16 matmul peak, no more memory. The eager attention keeps its probabilities for the backward pass
-(micro-batch x heads x length^2), so it is used up to lm.EAGER_ATTENTION_MAX_LENGTH.cpu tokens only; it holds for
-the validation pass and answers between epochs too (the same numbers as SDPA's, tested in fp32).
+On a CPU the compiled blocks use transformers' eager attention (a matmul, the softmax, a matmul) where sequences are
+short: torch's CPU flash-attention kernel, which SDPA picks, spent 22% of a compiled step in its backward alone at
+56-80 tokens (torch.profiler: 2.6 ms a call for 4 sequences x 9 heads x 72 tokens), while inductor fuses the eager
+one's mask, softmax and casts around two small matmuls. bench/train_three_way.py --steps 24, two sittings: compiled
+658 and 823 steady tokens/s against 472 and 566 eager (1.39x, 1.45x; with SDPA it was 1.23x), 40.0% and 44.4% of the
+bf16 matmul peak (39.1-44.4% in five sittings, 1.31-1.47x), no more memory. The eager attention keeps its
+probabilities for the backward pass (micro-batch x heads x length^2), so it is used up to
+lm.EAGER_ATTENTION_MAX_LENGTH.cpu tokens only; it holds for the validation pass and answers between epochs too (the
+same numbers as SDPA's, tested in fp32).
 """
 
 from __future__ import annotations
