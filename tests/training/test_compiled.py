@@ -39,7 +39,9 @@ def test_short_sequences_train_with_the_eager_attention_on_a_cpu_and_get_their_o
         with torch.no_grad(), torch.compiler.set_stance("force_eager"):
             assert torch.allclose(model(input_ids=ids).logits, reference, atol=1e-5)  # the same numbers (fp32)
     assert config._attn_implementation == before
-    longest = compiled.EAGER_ATTENTION_MAX_LENGTH + 16
+    from tunesmith.plan.make import EAGER_ATTENTION_MAX_LENGTH
+
+    longest = EAGER_ATTENTION_MAX_LENGTH + 16
     for on_cpu, max_length in ((True, longest), (False, 128), (True, None)):
         with compiled.compiled_blocks(model, enabled=True, on_cpu=on_cpu, max_length=max_length):
             assert config._attn_implementation == before  # long sequences, a GPU, or no length known: unchanged

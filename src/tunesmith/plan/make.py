@@ -186,11 +186,16 @@ def _compile_saving_seconds(
 
 
 def _compile_speedup(hardware: Hardware, max_length: int) -> float:
-    """Compiled over eager tokens/s: more on a CPU where sequences are short enough for the eager attention, which
-    the compiled layers use there (tunesmith.training.compiled)."""
-    if hardware.device == "cpu" and max_length <= EAGER_ATTENTION_MAX_LENGTH:
+    """Compiled over eager tokens/s: more where the compiled layers use the eager attention."""
+    if compiled_eager_attention(hardware.device == "cpu", max_length):
         return COMPILE_SPEEDUP_EAGER_ATTENTION
     return COMPILE_SPEEDUP[hardware.device]
+
+
+def compiled_eager_attention(on_cpu: bool, max_length: int | None) -> bool:
+    """Whether compiled training layers use transformers' eager attention (tunesmith.training.compiled): on a CPU,
+    for sequences of at most EAGER_ATTENTION_MAX_LENGTH tokens."""
+    return on_cpu and max_length is not None and max_length <= EAGER_ATTENTION_MAX_LENGTH
 
 
 def _compiling(chooser: Chooser, hardware: Hardware, model: ModelInfo, saving: float | None) -> tuple[bool, str]:
@@ -272,10 +277,12 @@ def _epoch_end_seconds(profile: DataProfile, hardware: Hardware, model: ModelInf
     return reading + (CHECKPOINT_SECONDS if config.output.save_checkpoints else 0.0)
 
 
-def _forward_seconds(tokens: float, gflops: float, hardware: Hardware, model: ModelInfo) -> float:
-    """A forward pass (2N flops a token) over ``tokens`` at ``gflops`` and the training efficiency: the validation
-    loss pass."""
-    return 2 * model.n_params * tokens / (gflops * 1e9 * TRAIN_EFFICIENCY[hardware.device])
+def _forward_seconds(
+    tokens: float, gflops: float, hardware: Hardware, model: ModelInfo, efficiency: dict = TRAIN_EFFICIENCY
+) -> float:
+    """A forward pass (2N flops a token) over ``tokens`` at ``gflops`` and ``efficiency`` (by device): the training
+    pass's for the validation loss, PERPLEXITY_EFFICIENCY for scoring's perplexity pass."""
+    return 2 * model.n_params * tokens / (gflops * 1e9 * efficiency[hardware.device])
 
 
 def _estimate(chooser, profile, hardware, model, steps_per_epoch, total_steps, config) -> Estimate:
@@ -306,8 +313,7 @@ def _search_minutes(chooser: Chooser, profile: DataProfile, config, hardware: Ha
         return 0.0
     beams = (GENERATION_BEAMS["fast"], GENERATION_BEAMS["quality"])
     seconds = sum(
-        _valid_answers_seconds(chooser, profile, config, hardware, model, DECODING_SEARCH_EXAMPLES, each)
-        for each in beams
+        _valid_answers_seconds(chooser, profile, hardware, model, DECODING_SEARCH_EXAMPLES, each) for each in beams
     )
     return min(DECODING_SEARCH_MINUTES, 2 * seconds / 60)
 
@@ -317,10 +323,10 @@ def _selection_minutes(chooser, profile: DataProfile, config, hardware: Hardware
     if not profile.n_valid:
         return 0.0
     epochs = math.ceil(estimate.total_steps / max(1, estimate.steps_per_epoch))
-    return _valid_answers_seconds(chooser, profile, config, hardware, model, SELECTION_EXAMPLES) / 60 * epochs
+    return _valid_answers_seconds(chooser, profile, hardware, model, SELECTION_EXAMPLES) / 60 * epochs
 
 
-def _valid_answers_seconds(chooser, profile, config, hardware, model, most: int, beams: int = 1) -> float:
+def _valid_answers_seconds(chooser, profile, hardware, model, most: int, beams: int = 1) -> float:
     """The tuned model answering up to ``most`` validation questions (the decoding search, selection by answers):
     its answers alone, no perplexity pass."""
     asked = min(profile.n_valid, most)
@@ -472,8 +478,8 @@ def _eval_parts(
     if not n_test:
         return 0.0, 0.0
     budget, batch = chooser["max_new_tokens"], chooser["generation_batch"]
-    reading = 2 * model.n_params * n_test * profile.sequence.mean  # the perplexity pass's flops
-    reading /= hardware.matmul_gflops * 1e9 * PERPLEXITY_EFFICIENCY[hardware.device]
+    tokens = n_test * profile.sequence.mean
+    reading = _forward_seconds(tokens, hardware.matmul_gflops, hardware, model, PERPLEXITY_EFFICIENCY)
     tuned = _generate_seconds(profile, n_test, budget, batch, beams, hardware, model)
     if not evaluation.compare_base:
         return tuned + reading, 0.0

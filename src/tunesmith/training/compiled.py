@@ -24,9 +24,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from tunesmith.errors import ConfigError
-from tunesmith.plan.constants import value
-
-EAGER_ATTENTION_MAX_LENGTH = value("lm.EAGER_ATTENTION_MAX_LENGTH.cpu")  # where it is measured to pay
+from tunesmith.plan.make import compiled_eager_attention
 
 
 def repeated_blocks(model) -> list:
@@ -61,7 +59,8 @@ def require_compiler() -> None:
 def compiled_blocks(model, enabled: bool, on_cpu: bool, max_length: int | None = None):
     """Compile the model's repeated blocks in place for the duration (``dynamic``: micro-batches differ in length)
     and return them to eager afterwards; yields how many blocks were compiled. On a CPU with sequences of at most
-    EAGER_ATTENTION_MAX_LENGTH tokens (``max_length``), the eager attention meanwhile (see the module's note)."""
+    lm.EAGER_ATTENTION_MAX_LENGTH.cpu tokens (``max_length``), the eager attention meanwhile (see the module's note;
+    the plan's compile estimate follows the same rule, tunesmith.plan.make.compiled_eager_attention)."""
     if not enabled:
         yield 0
         return
@@ -70,7 +69,7 @@ def compiled_blocks(model, enabled: bool, on_cpu: bool, max_length: int | None =
     blocks = repeated_blocks(model)
     if not blocks:
         raise ConfigError("training.compile: this model has no repeated blocks (layers) to compile")
-    short = on_cpu and max_length is not None and max_length <= EAGER_ATTENTION_MAX_LENGTH
+    short = compiled_eager_attention(on_cpu, max_length)
     with attention_implementation(model, "eager" if short else None):
         for block in blocks:
             block.compile(dynamic=True)
