@@ -77,10 +77,11 @@ def _bf16_weights(model, enabled: bool) -> Iterator[None]:
     """The model's fp32 parameters in bf16 while the block runs, the very same fp32 tensors back afterwards
     (buffers such as rotary frequencies stay fp32). Holds a bf16 copy of the weights beside the fp32 ones.
 
-    Not training.memory.frozen_linears_in_bf16, its training-time sibling: that one frees the fp32 originals and
-    leaves the tied head and trainable weights alone; decoding wants every weight in bf16 (the head is the largest
-    matmul of a step) and the exact originals back, since training or perplexity may run on them afterwards. Inside
-    that block (answers scored between epochs) the linears it cast are already bf16 and stay as they are."""
+    Not training.memory.frozen_linears_in_bf16, its training-time sibling: that one frees the fp32 originals, gives a
+    tied head a bf16 copy and leaves the embedding and trainable weights alone; decoding wants every weight in bf16
+    (the head is the largest matmul of a step) and the exact originals back, since training or perplexity may run
+    on them afterwards. Inside that block (answers scored between epochs) the linears it cast are already bf16 and
+    stay as they are."""
     if not enabled:
         yield
         return
