@@ -72,6 +72,18 @@ def main_first():
         wait_for_everyone()
 
 
+def leave() -> None:
+    """Leave the process group once this process's collective work is done (nothing, where it never joined).
+
+    A process that exits inside the group can die in its exit (SIGABRT, "terminate called without an active
+    exception": gloo's worker threads still hold work when the interpreter tears down, pytorch/pytorch#190489). It
+    happened to a two-process CPU run whose second process returned after training while the main one scored."""
+    import torch.distributed
+
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
 def take_the_cores() -> None:
     """Once training is over the main process scores alone: on a CPU it takes the cores the others had."""
     sharing = local_world_size()

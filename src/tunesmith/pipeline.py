@@ -176,8 +176,9 @@ def _train_and_score(run: RunFolder, prepared: Prepared, resume_from: Path | Non
         stage.enter(TRAINING)
         bundle = task.build(config, plan, prepared.model_dir)
         result = task.train(bundle, data, plan, config, run, resume_from)
+        distributed.leave()  # the main process scores, reports and writes alone
         if not distributed.is_main():
-            return run  # the main process scores, reports and writes; the others' part ends with training
+            return run  # the others' part ends with training
         if plan.hardware["device"] == "cpu":
             distributed.take_the_cores()
         if result.sharded:  # this process holds only its shard of the trained weights
