@@ -6,6 +6,7 @@ invocation, on test questions that ask the training facts in words no run traine
     rewrites K    + K rule-made rewrites of every fact's questions (rewrites.k, generator rules), selected by answers
     documents     + each distinct training answer also trained as plain text (documents.answers), by answers
     rewrites K + documents
+    pissa         answers, with the adapter started from the weights' principal directions (lora.use_pissa)
 
 Every cell trains the same number of epochs (the plan's for the config, without its time budget, so a busy machine
 cannot change what is compared); rewrites and documents add rows to an epoch, and so training time, which the table
@@ -41,6 +42,7 @@ def cells(k: int) -> dict[str, dict]:
         f"rewrites {k}": {**answers, **rewrites},
         "documents": {**answers, **documents},
         f"rewrites {k} + documents": {**answers, **rewrites, **documents},
+        "pissa": {**answers, "lora": {"use_pissa": True}},
     }
 
 

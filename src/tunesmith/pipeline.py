@@ -181,7 +181,7 @@ def _train_and_score(run: RunFolder, prepared: Prepared, resume_from: Path | Non
             return run  # the others' part ends with training
         if plan.hardware["device"] == "cpu":
             distributed.take_the_cores()
-        if result.sharded:  # this process holds only its shard of the trained weights
+        if result.sharded or result.converted:  # a shard of the weights, or an adapter saved in another form
             bundle = task.load_trained(run.path, config, prepared.model_dir)
         run.update(training=_without_none(result.__dict__))
         stage.enter("choosing decoding")

@@ -89,3 +89,19 @@ def test_the_examples_hold_run_configs_of_every_task():
 def test_every_shipped_example_config_parses(path):
     config = load_config(path)
     assert config.data.train.is_absolute()
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"lora": {"use_pissa": True, "use_dora": True}}, "use_pissa and use_dora cannot be combined"),
+        (
+            {"lora": {"use_pissa": True}, "continue_from": "earlier", "continual": {"parent_kl_weight": 0.1}},
+            "lora.use_pissa cannot be combined with continual.parent_kl_weight",
+        ),
+    ],
+)
+def test_pissa_is_refused_where_it_cannot_work(extra, expected):
+    with pytest.raises(ConfigError, match=expected):
+        config_from_dict({"data": {"train": "t.jsonl"}, **extra})
+    config_from_dict({"data": {"train": "t.jsonl"}, "lora": {"use_pissa": True}, "continue_from": "earlier"})

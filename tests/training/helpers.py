@@ -28,15 +28,24 @@ def fact_examples(pairs=FACTS, repeat: int = 1) -> list[Example]:
     ]
 
 
-def train_tiny(model_dir, runs_dir, train_examples, valid_examples, with_difficulty=False, scorer=None, **sections):
-    """Plan and train (``scorer``: a function of the bundle giving train()'s ValidationScorer); returns (bundle,
-    run folder, TrainResult)."""
+def train_tiny(
+    model_dir,
+    runs_dir,
+    train_examples,
+    valid_examples,
+    with_difficulty=False,
+    scorer=None,
+    lora_options=None,
+    **sections,
+):
+    """Plan and train (``scorer``: a function of the bundle giving train()'s ValidationScorer; ``lora_options``:
+    add_lora's further settings); returns (bundle, run folder, TrainResult)."""
     config = config_from_dict({"data": {"train": "unused.jsonl"}, **sections})
     stats = LengthStats(30, 30, 30, 30, 30, 480)
     profile = DataProfile(len(train_examples), len(valid_examples), 0, 0, stats, stats, train_tokens=480)
     info = ModelInfo(n_params=40_000, hidden_size=48, n_layers=2, vocab_size=600, max_positions=256)
     plan = make_plan(profile, config, CPU, info)
-    bundle = build_causal(model_dir, plan, 0.0, None)
+    bundle = build_causal(model_dir, plan, 0.0, None, **(lora_options or {}))
     run = RunFolder.create(runs_dir, "tiny")
     encode = lambda examples: encode_examples(bundle.tokenizer, examples, plan["max_length"], None)  # noqa: E731
     train_data = encode_examples(bundle.tokenizer, train_examples, plan["max_length"], None, with_difficulty)

@@ -63,6 +63,9 @@ NOT_FOR_TASK: dict[str, tuple[str, ...]] = {
         "evaluation.cache_base_scores",  # the base model's generated answers
         "evaluation.batch_size",  # sequences generated at once; encoding uses embedding.eval_batch_size
         "continual.parent_kl_weight",  # KL to the previous round on a causal model's answer tokens
+        "lora.use_dora",  # the encoder's adapter is plain LoRA (tasks.embedding.attach_lora)
+        "lora.use_rslora",  # the encoder's adapter is plain LoRA
+        "lora.use_pissa",  # the encoder's adapter is plain LoRA
     ),
 }
 # Where a setting rejected for a task lives for that task, named in the error.
@@ -199,6 +202,22 @@ class LoraConfig(Section):
         description="rsLoRA (Kalajdzievski 2023): scale updates by alpha/sqrt(r) instead of alpha/r, so high ranks "
         "learn as fast as low ones (PEFT). Off by default: not yet measured to pay on tunesmith's data.",
     )
+    use_pissa: bool = Field(
+        False,
+        description="PiSSA (Meng et al. 2024): the adapter starts from each weight's r principal singular directions "
+        "and the frozen base keeps the rest (PEFT's init_lora_weights='pissa_niter_4', a fast SVD). The saved "
+        "adapter is converted to plain LoRA of rank 2r on the untouched base, so scoring, export and serving see an "
+        "ordinary adapter. Off by default: not yet measured to pay on tunesmith's data.",
+    )
+
+    @model_validator(mode="after")
+    def _pissa_without_dora(self) -> LoraConfig:
+        if self.use_pissa and self.use_dora:
+            raise ValueError(
+                "use_pissa and use_dora cannot be combined: a PiSSA adapter is saved converted to plain LoRA, "
+                "which has no place for DoRA's magnitudes"
+            )
+        return self
 
 
 class TrainingConfig(Section):
@@ -563,6 +582,16 @@ class RunConfig(Section):
     def _the_tasks_default_model(self) -> RunConfig:
         if "name" not in self.model.model_fields_set:
             self.model.name = DEFAULT_MODEL_BY_TASK[self.task]
+        return self
+
+    @model_validator(mode="after")
+    def _pissa_keeps_no_parent(self) -> RunConfig:
+        if self.lora.use_pissa and self.continue_from and self.continual.parent_kl_weight > 0:
+            raise ValueError(
+                "lora.use_pissa cannot be combined with continual.parent_kl_weight: the pull toward the parent "
+                "reads the model with its adapter off, and PiSSA moves the adapter's part out of the base; set "
+                "one of them off"
+            )
         return self
 
     @model_validator(mode="after")

@@ -22,6 +22,7 @@ class CausalBundle:
     model: Any
     tokenizer: Any
     system_prompt: str | None
+    residual_base: bool = False  # PiSSA: the adapter's start was cut out of the base, which holds the rest
 
 
 def is_encoder_decoder(folder: Path) -> bool:
@@ -112,14 +113,36 @@ _REMOTE_CODE_HINT = (
 )
 
 
+# PEFT's PiSSA start by a fast SVD (4 subspace iterations; seconds where a full SVD of a 1.5B model takes minutes),
+# random but drawn after the run's set_seed, so a resumed run cuts the same residual base.
+PISSA_INIT = "pissa_niter_4"
+
+
 def add_lora(model, r: int, alpha: float, dropout: float, target_modules, task_type: str = "CAUSAL_LM", **options):
-    """A fresh PEFT LoRA adapter; ``options`` are further peft.LoraConfig settings (use_dora, use_rslora)."""
+    """A fresh PEFT LoRA adapter; ``options`` are further peft.LoraConfig settings (use_dora, use_rslora,
+    init_lora_weights: PISSA_INIT)."""
     from peft import LoraConfig, get_peft_model
 
     config = LoraConfig(
         r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules, task_type=task_type, **options
     )
     return get_peft_model(model, config)
+
+
+def save_adapter(model, folder: Path, state_dict: dict | None = None, initial: Path | None = None) -> None:
+    """The model's adapter saved to ``folder``; with ``initial`` (the adapter as it started, PiSSA) converted to a
+    plain LoRA adapter of twice the rank on the untouched base (PEFT's path_initial_model_for_weight_conversion).
+    PEFT rewrites the initial adapter's config while converting, so it reads a scratch copy."""
+    import shutil
+    import tempfile
+
+    if initial is None:
+        model.save_pretrained(folder, state_dict=state_dict)
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        start = Path(scratch) / "initial"
+        shutil.copytree(initial, start)
+        model.save_pretrained(folder, state_dict=state_dict, path_initial_model_for_weight_conversion=str(start))
 
 
 def load_trained_model(
@@ -143,7 +166,7 @@ def build_causal(
     tokenizer = load_tokenizer(folder, trust_remote_code)
     model = load_base_model(folder, trust_remote_code)
     model = add_lora(model, plan["lora_r"], plan["lora_alpha"], lora_dropout, plan["target_modules"], **options)
-    return CausalBundle(model=model, tokenizer=tokenizer, system_prompt=system_prompt)
+    return CausalBundle(model, tokenizer, system_prompt, _cuts_the_base(options))
 
 
 def build_seq2seq(folder: Path, plan, lora_dropout: float, trust_remote_code: bool = False, **options) -> CausalBundle:
@@ -152,4 +175,8 @@ def build_seq2seq(folder: Path, plan, lora_dropout: float, trust_remote_code: bo
     model = load_seq2seq_model(folder, trust_remote_code)
     shape = (plan["lora_r"], plan["lora_alpha"], lora_dropout, plan["target_modules"])
     model = add_lora(model, *shape, "SEQ_2_SEQ_LM", **options)
-    return CausalBundle(model=model, tokenizer=load_tokenizer(folder, trust_remote_code), system_prompt=None)
+    return CausalBundle(model, load_tokenizer(folder, trust_remote_code), None, _cuts_the_base(options))
+
+
+def _cuts_the_base(options: dict) -> bool:
+    return str(options.get("init_lora_weights", "")).startswith("pissa")

@@ -94,9 +94,10 @@ def make_plan(profile: DataProfile, config, hardware: Hardware, model: ModelInfo
     chooser.pick(
         "target_modules", lora.target_modules, "all-linear", "attention and MLP layers: facts live in the MLP"
     )
-    variant = "+".join(name for name, used in (("DoRA", lora.use_dora), ("rsLoRA", lora.use_rslora)) if used)
+    variants = (("DoRA", lora.use_dora), ("rsLoRA", lora.use_rslora), ("PiSSA", lora.use_pissa))
+    variant = "+".join(name for name, used in variants if used)
     chooser.pick(
-        "lora_variant", variant or None, "LoRA", "plain LoRA: DoRA and rsLoRA are not yet measured to pay here"
+        "lora_variant", variant or None, "LoRA", "plain LoRA: DoRA, rsLoRA and PiSSA are not yet measured to pay here"
     )
     if summaries:
         epochs_reason = f"{n} examples: a summary's style and length are learned in a few passes"

@@ -118,9 +118,11 @@ class GenerativeTask:
         return plan, tokenizer
 
     def build(self, config, plan: Plan, model_dir: Path):
-        from tunesmith.models.load import build_causal, build_seq2seq, is_encoder_decoder
+        from tunesmith.models.load import PISSA_INIT, build_causal, build_seq2seq, is_encoder_decoder
 
         options = {"use_dora": config.lora.use_dora, "use_rslora": config.lora.use_rslora}
+        if config.lora.use_pissa:
+            options["init_lora_weights"] = PISSA_INIT
         options["trust_remote_code"] = config.model.trust_remote_code
         if self.summaries and is_encoder_decoder(model_dir):
             return build_seq2seq(model_dir, plan, config.lora.dropout, **options)

@@ -18,6 +18,7 @@ from tunesmith.atomic import save_folder
 from tunesmith.errors import ConfigError
 from tunesmith.models.chat import training_collator
 from tunesmith.models.heads import answer_only_loss, supports_answer_only_head
+from tunesmith.models.load import save_adapter
 from tunesmith.runs import RunFolder
 from tunesmith.schedules import PlateauReducer, plateau_reducer, schedule_settings
 from tunesmith.training.adaptive import ScheduledTrainerMixin
@@ -25,6 +26,9 @@ from tunesmith.training.callbacks import log_saved_model, standard_callbacks, tr
 from tunesmith.training.compiled import compiled_blocks
 from tunesmith.training.curriculum import CurriculumSampler, base_loss_scores, label_scores, length_scores
 from tunesmith.training.memory import frozen_linears_in_bf16
+
+# A PiSSA adapter as it started (the run folder keeps it: the trained one is saved as the difference from it)
+INITIAL_ADAPTER = "adapter-initial"
 
 
 @dataclass
@@ -40,6 +44,7 @@ class TrainResult:
     best_validation: float | None = None
     stopped_early: bool = False
     sharded: bool = False  # weights were split across processes (FSDP, DeepSpeed ZeRO): score a reloaded copy
+    converted: bool = False  # the adapter was saved in another form than the one in memory (PiSSA): score a reload
     stages: list[dict] | None = None  # runs trained in stages: each stage's own result
 
 
@@ -253,6 +258,9 @@ def train(
         scorer=scorer if validating else None,
     )
     trainer.remove_callback(PrinterCallback)
+    initial = run.path / INITIAL_ADAPTER if bundle.residual_base else None
+    if initial is not None and trainer.is_world_process_zero() and not (initial / "adapter_config.json").is_file():
+        save_folder(initial, lambda folder: save_adapter(bundle.model, folder))  # kept for a resumed run
     base_config = bundle.model.get_base_model().config
     use_cache, base_config.use_cache = base_config.use_cache, False  # a cache disables the packed attention mask
     started = time.time()
@@ -271,7 +279,7 @@ def train(
     # Sharded weights (FSDP, ZeRO-3) are gathered by every process together; the main one writes them.
     state_dict = trainer.accelerator.get_state_dict(trainer.model) if sharded else None
     if trainer.is_world_process_zero():
-        save_folder(run.adapter_dir, lambda folder: _save_adapter(bundle, folder, state_dict))
+        save_folder(run.adapter_dir, lambda folder: _save_adapter(bundle, folder, state_dict, initial))
         log_saved_model(callbacks, run.adapter_dir, "adapter")
     history = trainer.state.log_history
     losses = [entry["loss"] for entry in history if "loss" in entry]
@@ -288,11 +296,12 @@ def train(
         best_validation=trainer.state.best_metric,
         stopped_early=output.global_step < trainer.state.max_steps,
         sharded=sharded,
+        converted=initial is not None,
     )
 
 
-def _save_adapter(bundle, folder: Path, state_dict: dict | None = None) -> None:
-    bundle.model.save_pretrained(folder, state_dict=state_dict)
+def _save_adapter(bundle, folder: Path, state_dict: dict | None = None, initial: Path | None = None) -> None:
+    save_adapter(bundle.model, folder, state_dict, initial)
     bundle.tokenizer.save_pretrained(folder)
 
 
