@@ -324,3 +324,16 @@ def test_a_tuned_models_call_decodes_until_its_longest_answer_and_an_untuned_one
     capped = _generate_seconds(data, 64, 40, 64, 1, CPU, SMOL)
     assert capped == _generate_seconds(data, 64, 40, 64, 1, CPU, SMOL, tuned=False)  # the budget bounds both
     assert one_by_one > all_at_once  # alone, an answer ends sooner, but each step pays the fixed overhead
+
+
+def test_training_time_counts_each_tokens_attention_over_its_sequence():
+    from tunesmith.plan.make import TRAIN_CONTEXT_COST, TRAIN_EFFICIENCY, _train_seconds
+
+    tokens = 100_000
+    short, long = (_train_seconds(tokens, CPU, SMOL, True, context) for context in (64, 512))
+    weights = 4 * SMOL.n_params * tokens / (CPU.matmul_gflops * 1e9 * TRAIN_EFFICIENCY["cpu"])
+    attention_per_token = 4 * SMOL.n_layers * SMOL.hidden_size * TRAIN_CONTEXT_COST["cpu"]
+    assert long - short == pytest.approx(
+        attention_per_token * (512 - 64) * tokens / (CPU.matmul_gflops * 1e9 * TRAIN_EFFICIENCY["cpu"])
+    )
+    assert short > weights  # even short sequences pay for their attention

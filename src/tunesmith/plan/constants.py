@@ -97,13 +97,25 @@ CONSTANTS: dict[str, Constant] = {
     ),
     "lm.WARMUP_RATIO": Constant(0.06, "share of the optimiser steps spent warming up", "estimate (not measured)"),
     "lm.TRAIN_EFFICIENCY.cpu": Constant(
-        0.26,
+        0.34,
         "share of the measured matmul peak that LoRA training reaches on a CPU (training time estimate)",
-        "bench/estimates.py --replan (2026-12-05, SmolLM2-135M, bf16, 2 cores): 0.26 puts the training of the demo "
-        "(5.04 min measured, compiled), MSU CS Q&A (2.16, compiled) and SAMSum (12.13, long sequences) at 0.91, "
-        "0.88 and 1.17 of their estimates, against 0.83, 0.79 and 1.05 at 0.23 (first measured when the planner was "
-        "written); bench/train_three_way.py reads 29-31% eager on the MSU CS Q&A at micro-batch 4",
+        "bench/estimates.py --replan (2026-12-06, SmolLM2-135M, bf16, 2 cores) on four runs: 0.34 with "
+        "lm.TRAIN_CONTEXT_COST.cpu 10 and a 1.5x compile speed-up puts the training of the demo (4.43 min measured at "
+        "a matmul reading of 802 GFLOP/s; 4.43 at 1,006, bench/facts.py's answers cell), MSU CS Q&A (2.06, not "
+        "compiled) and SAMSum (12.13 on 2026-12-05, sequences of 224 tokens on average) at 0.80, 0.96, 0.95 and "
+        "1.19 of their estimates, against 0.66, 0.80, 0.81 and 1.17 at 0.26 without the attention term; "
+        "bench/train_three_way.py reads 36.8% eager on the MSU CS Q&A at micro-batch 4 (fresh clone, 2026-12-06)",
     ),
+    "lm.TRAIN_CONTEXT_COST.cpu": Constant(
+        10,
+        "what each token of a training sequence costs every other token of it, forward and backward, in multiples of "
+        "its attention flops (4 x layers x hidden)",
+        "fitted with lm.TRAIN_EFFICIENCY.cpu and lm.COMPILE_SPEEDUP_EAGER_ATTENTION.cpu by bench/estimates.py "
+        "--replan (2026-12-06, see lm.TRAIN_EFFICIENCY.cpu); the backward pass reads the attention twice more and "
+        "the eager kernel computes the masked half too, so 3-6x its flops is expected before the CPU's efficiency",
+    ),
+    "lm.TRAIN_CONTEXT_COST.cuda": Constant(1, "the same on a GPU", "estimate (not measured)"),
+    "lm.TRAIN_CONTEXT_COST.mps": Constant(1, "the same on an Apple GPU", "estimate (not measured)"),
     "lm.TRAIN_EFFICIENCY.cuda": Constant(
         0.35, "share of the measured matmul peak that LoRA training reaches on a GPU", "estimate (not measured)"
     ),
@@ -289,13 +301,14 @@ CONSTANTS: dict[str, Constant] = {
         "steady tokens/s; four more sittings at micro-batch 2 and 4: 1.18-1.23x",
     ),
     "lm.COMPILE_SPEEDUP_EAGER_ATTENTION.cpu": Constant(
-        1.4,
+        1.5,
         "the same where the compiled layers use the eager attention (sequences of at most "
         "lm.EAGER_ATTENTION_MAX_LENGTH.cpu tokens): inductor fuses its mask, softmax and casts, where the CPU "
         "flash-attention kernel's backward took 22% of a compiled step",
-        "bench/train_three_way.py --steps 24 (SmolLM2-135M, LoRA r=16, bf16, 2 cores, MSU CS Q&A up to 128 tokens, "
-        "2026-12-05), four sittings: 658 against 472, 823 against 566, 791 against 538 and, on a fresh clone, 704 "
-        "against 535 steady tokens/s (1.39x, 1.45x, 1.47x, 1.31x)",
+        "bench/train_three_way.py --steps 24 (SmolLM2-135M, LoRA r=16, bf16, 2 cores, MSU CS Q&A up to 128 tokens): "
+        "on 2026-12-05 four sittings, 658 against 472, 823 against 566, 791 against 538 and, on a fresh clone, 704 "
+        "against 535 steady tokens/s (1.39x, 1.45x, 1.47x, 1.31x); on a fresh clone on 2026-12-06, with the tied "
+        "head's bf16 copy and the heap trimmed every 4 steps, 941 against 620 (1.52x)",
     ),
     "lm.EAGER_ATTENTION_MAX_LENGTH.cpu": Constant(
         256,

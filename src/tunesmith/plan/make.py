@@ -38,6 +38,7 @@ GENERATION_EFFICIENCY = values("lm.GENERATION_EFFICIENCY")
 PREFILL_EFFICIENCY = values("lm.PREFILL_EFFICIENCY")
 PERPLEXITY_EFFICIENCY = values("lm.PERPLEXITY_EFFICIENCY")
 PREFILL_CONTEXT_COST = values("lm.PREFILL_CONTEXT_COST")
+TRAIN_CONTEXT_COST = values("lm.TRAIN_CONTEXT_COST")
 GENERATION_BEAMS = values("lm.GENERATION_BEAMS")
 GENERATION_BATCH = values("lm.GENERATION_BATCH")
 DECODE_STEP_OVERHEAD = values("lm.DECODE_STEP_OVERHEAD")
@@ -97,7 +98,10 @@ def make_plan(profile: DataProfile, config, hardware: Hardware, model: ModelInfo
     variants = (("DoRA", lora.use_dora), ("rsLoRA", lora.use_rslora), ("PiSSA", lora.use_pissa))
     variant = "+".join(name for name, used in variants if used)
     chooser.pick(
-        "lora_variant", variant or None, "LoRA", "plain LoRA: DoRA, rsLoRA and PiSSA are not yet measured to pay here"
+        "lora_variant",
+        variant or None,
+        "LoRA",
+        "plain LoRA: PiSSA won on one Q&A set and lost on another (bench/facts.py); DoRA and rsLoRA not yet measured",
     )
     if summaries:
         epochs_reason = f"{n} examples: a summary's style and length are learned in a few passes"
@@ -139,7 +143,8 @@ def make_plan(profile: DataProfile, config, hardware: Hardware, model: ModelInfo
     _pick_generation(chooser, config, profile, hardware, model, summaries)
     estimate = _estimate(chooser, profile, hardware, model, steps_per_epoch, total_steps, config)
     chooser.pick("gradient_checkpointing", training.gradient_checkpointing, *_checkpointing(estimate, hardware))
-    saving = _compile_saving_seconds(estimate, hardware, model, chooser["bf16"], chooser["max_length"])
+    context = profile.sequence.mean
+    saving = _compile_saving_seconds(estimate, hardware, model, chooser["bf16"], chooser["max_length"], context)
     chooser.pick("compile", training.compile, *_compiling(chooser, hardware, model, saving))
     if chooser["compile"] and saving is not None:
         estimate = replace(estimate, train_minutes=estimate.train_minutes - saving / 60)
@@ -177,12 +182,12 @@ def _checkpointing(estimate: Estimate, hardware: Hardware) -> tuple[bool, str]:
 
 
 def _compile_saving_seconds(
-    estimate: Estimate, hardware: Hardware, model: ModelInfo, bf16: bool, max_length: int
+    estimate: Estimate, hardware: Hardware, model: ModelInfo, bf16: bool, max_length: int, context: float
 ) -> float | None:
     """Training seconds compiling the decoder layers saves (negative: costs); None where it is not measured."""
     if hardware.device not in COMPILE_SPEEDUP:
         return None
-    steps = _train_seconds(estimate.train_tokens, hardware, model, bf16)
+    steps = _train_seconds(estimate.train_tokens, hardware, model, bf16, context)
     return steps * (1 - 1 / _compile_speedup(hardware, max_length)) - COMPILE_SECONDS[hardware.device]
 
 
@@ -235,9 +240,12 @@ def _task_learning_rate(summaries: bool, model: ModelInfo) -> tuple[float, str]:
     return _learning_rate(model), "high for a small model: facts, not only style"
 
 
-def _train_seconds(tokens: float, hardware: Hardware, model: ModelInfo, bf16: bool) -> float:
-    # LoRA: forward (2N) and backward through activations (2N) flops per token; frozen weights get no gradients.
-    flops = 4 * model.n_params * tokens
+def _train_seconds(tokens: float, hardware: Hardware, model: ModelInfo, bf16: bool, context: float) -> float:
+    """Training steps over ``tokens`` in sequences of ``context`` tokens on average. LoRA: forward (2N) and backward
+    through activations (2N) flops a token, frozen weights getting no gradients, and each token's attention over
+    its sequence (4 x layers x hidden flops a token of context, TRAIN_CONTEXT_COST times over)."""
+    attention = 4 * model.n_layers * model.hidden_size * context * TRAIN_CONTEXT_COST[hardware.device]
+    flops = (4 * model.n_params + attention) * tokens
     speed = _run_gflops(hardware) * 1e9 * TRAIN_EFFICIENCY[hardware.device]
     if hardware.bf16 and not bf16:
         speed /= FP32_SLOWDOWN_ON_BF16_HARDWARE  # the measured peak is bf16's; fp32 runs at a fraction of it
@@ -267,7 +275,8 @@ def _answer_budget(profile: DataProfile, model: ModelInfo) -> tuple[int, str]:
 
 
 def _fit_time_budget(chooser, profile, hardware, model, config) -> None:
-    per_epoch = _train_seconds(_epoch_tokens(chooser, profile), hardware, model, chooser["bf16"])
+    epoch = _epoch_tokens(chooser, profile)
+    per_epoch = _train_seconds(epoch, hardware, model, chooser["bf16"], profile.sequence.mean)
     per_epoch += _epoch_end_seconds(profile, hardware, model, config)
     fit_epochs_to_budget(chooser, per_epoch / 60, config.training.time_budget_minutes)
 
@@ -289,7 +298,7 @@ def _forward_seconds(
 def _estimate(chooser, profile, hardware, model, steps_per_epoch, total_steps, config) -> Estimate:
     epochs = total_steps / steps_per_epoch if steps_per_epoch else 0
     tokens = _epoch_tokens(chooser, profile) * epochs
-    train_seconds = _train_seconds(tokens, hardware, model, chooser["bf16"])
+    train_seconds = _train_seconds(tokens, hardware, model, chooser["bf16"], profile.sequence.mean)
     train_seconds += math.ceil(epochs) * _epoch_end_seconds(profile, hardware, model, config)
     tuned_seconds, base_seconds = _eval_parts(
         profile, config.evaluation, chooser, hardware, model, chooser["num_beams"]
