@@ -70,8 +70,8 @@ def _while_saving_the_adapter(kind: str) -> None:
 
     original = trainer._save_adapter
 
-    def save_then_stop(bundle, folder, state_dict=None):
-        original(bundle, folder, state_dict)  # complete in its staging folder, never published
+    def save_then_stop(bundle, folder, *args):
+        original(bundle, folder, *args)  # complete in its staging folder, never published
         _signal(kind)
 
     trainer._save_adapter = save_then_stop

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from transformers import set_seed
+
 from tunesmith.config import config_from_dict
 from tunesmith.data import Example
 from tunesmith.models.chat import encode_examples
@@ -45,6 +47,7 @@ def train_tiny(
     profile = DataProfile(len(train_examples), len(valid_examples), 0, 0, stats, stats, train_tokens=480)
     info = ModelInfo(n_params=40_000, hidden_size=48, n_layers=2, vocab_size=600, max_positions=256)
     plan = make_plan(profile, config, CPU, info)
+    set_seed(config.training.seed)  # the adapter's random start too, as the pipeline does: runs compare alike
     bundle = build_causal(model_dir, plan, 0.0, None, **(lora_options or {}))
     run = RunFolder.create(runs_dir, "tiny")
     encode = lambda examples: encode_examples(bundle.tokenizer, examples, plan["max_length"], None)  # noqa: E731
