@@ -7,6 +7,8 @@ invocation, on test questions that ask the training facts in words no run traine
     documents     + each distinct training answer also trained as plain text (documents.answers), by answers
     rewrites K + documents
     pissa         answers, with the adapter started from the weights' principal directions (lora.use_pissa)
+    full          answers, every weight trained instead of an adapter (training.method full) at the plan's rate;
+                  --full-rates adds a cell "full lr R" for each rate R
 
 Every cell trains the same number of epochs (the plan's for the config, without its time budget, so a busy machine
 cannot change what is compared); rewrites and documents add rows to an epoch, and so training time, which the table
@@ -14,7 +16,7 @@ shows. The base model is scored once, in the first cell. Prints token F1, fact r
 the tuned model on the test split, the epoch kept, the training rows and minutes.
 
 Usage: python bench/facts.py [--config examples/presscrafters.yaml] [--k 4] [--cells loss,answers,...]
-       [--epochs N] [--max-examples N] [--out DIR]
+       [--full-rates 1e-4,2e-4] [--epochs N] [--max-examples N] [--out DIR]
 """
 
 from __future__ import annotations
@@ -31,11 +33,12 @@ from retrieval_qa import planned_epochs, with_absolute_data
 SHOWN = ("token_f1", "fact_recall", "rouge_l", "exact_match")
 
 
-def cells(k: int) -> dict[str, dict]:
+def cells(k: int, full_rates: tuple[float, ...] = ()) -> dict[str, dict]:
     """Each cell's settings on top of the config."""
     answers = {"training": {"select_by": "answers"}}
     rewrites = {"rewrites": {"k": k, "generator": "rules"}}
     documents = {"documents": {"answers": True}}
+    full = {"select_by": "answers", "method": "full"}
     return {
         "loss": {"training": {"select_by": "loss"}},
         "answers": answers,
@@ -43,6 +46,8 @@ def cells(k: int) -> dict[str, dict]:
         "documents": {**answers, **documents},
         f"rewrites {k} + documents": {**answers, **rewrites, **documents},
         "pissa": {**answers, "lora": {"use_pissa": True}},
+        "full": {"training": full},
+        **{f"full lr {rate:g}": {"training": {**full, "learning_rate": rate}} for rate in full_rates},
     }
 
 
@@ -80,6 +85,7 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=REPO / "examples" / "presscrafters.yaml")
     parser.add_argument("--k", type=int, default=4, help="rewrites per fact in the rewrite cells")
     parser.add_argument("--cells", help="comma-separated cell names (default: all)")
+    parser.add_argument("--full-rates", default="", help="comma-separated learning rates of extra full cells")
     parser.add_argument("--epochs", type=float, help="epochs for every cell (default: the plan's)")
     parser.add_argument("--max-examples", type=int, help="score only the first N test questions")
     parser.add_argument("--out", type=Path, help="keep the run folders here")
@@ -90,7 +96,7 @@ def main() -> None:
     raw["training"]["epochs"] = args.epochs or planned_epochs(raw, source)
     if args.max_examples:
         raw["evaluation"] = {**raw.get("evaluation", {}), "max_examples": args.max_examples}
-    grid = cells(args.k)
+    grid = cells(args.k, tuple(float(rate) for rate in args.full_rates.split(",") if rate.strip()))
     chosen = [name.strip() for name in args.cells.split(",")] if args.cells else list(grid)
     unknown = [name for name in chosen if name not in grid]
     if unknown:

@@ -135,9 +135,10 @@ def qa_records() -> list[dict]:
     return [json.loads(line) for line in (SAMPLES / "train.jsonl").read_text().splitlines()]
 
 
-def train_tiny_run(workdir: Path, model_dir: Path, lora: dict | None = None) -> Path:
+def train_tiny_run(workdir: Path, model_dir: Path, lora: dict | None = None, **sections) -> Path:
     """Train a finished tunesmith run on the tiny Llama in a few seconds (24 examples, 2 epochs); its folder.
-    ``lora`` adds settings to the config's lora section."""
+    ``lora`` adds settings to the config's lora section (``training: {method: full}``: no lora section), and
+    ``sections`` to the others (a top-level setting such as ``continue_from`` as it is)."""
     import yaml
 
     from tunesmith.config import config_from_dict
@@ -156,6 +157,10 @@ def train_tiny_run(workdir: Path, model_dir: Path, lora: dict | None = None) -> 
         "evaluation": {"max_new_tokens": 8, "compare_base": False},
         "output": {"runs_dir": str(workdir / "runs"), "save_checkpoints": False},
     }
+    for name, settings in sections.items():
+        raw[name] = {**raw.get(name, {}), **settings} if isinstance(settings, dict) else settings
+    if raw["training"].get("method") == "full":
+        del raw["lora"]
     (workdir / "run.yaml").write_text(yaml.safe_dump(raw))
     return train_run(config_from_dict(raw, str(workdir / "run.yaml"))).path
 

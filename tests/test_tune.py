@@ -65,3 +65,18 @@ def test_the_command_line_runs_a_study(tmp_path, tiny_model_dir, monkeypatch):
     config = make_config(tmp_path, tiny_model_dir, training={"bf16": False, "epochs": 2})
     output = run_cli("tune", config, "--trials", "1")
     assert "1 trials; best" in output and "tune.md" in output
+
+
+def test_a_full_fine_tune_searches_no_rank_and_its_trials_keep_no_lora_section(tmp_path, tiny_model_dir, monkeypatch):
+    import tunesmith.tune as tune_module
+
+    config = load_config(make_config(tmp_path, tiny_model_dir, training={"bf16": False, "method": "full"}))
+    plan = {"learning_rate": 5e-5, "epochs": 3, "method": "full"}
+    space = tune_module._space(config, plan)
+    assert "lora_r" not in space and {"learning_rate", "epochs"} <= set(space)
+    seen = []
+    monkeypatch.setattr("tunesmith.pipeline.train_run", lambda trial_config: seen.append(trial_config) or 1 / 0)
+    trial = optuna.create_study().ask()
+    with pytest.raises(ZeroDivisionError):
+        tune_module._objective(trial, config, space, "loss")
+    assert seen[0].training.method == "full" and not seen[0].lora.model_fields_set

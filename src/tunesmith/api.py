@@ -147,7 +147,7 @@ def load(run: Run | str | Path, runs_dir: str | Path = "runs"):
         )
     from tunesmith.models.merge import merged_model
 
-    return merged_model(finished.base_dir, finished.adapter_dir, finished.trust_remote_code)
+    return merged_model(finished.base_dir, finished.trained_dir, finished.trust_remote_code)
 
 
 def report(run: Run | str | Path, runs_dir: str | Path = "runs") -> Path:

@@ -84,12 +84,13 @@ def _space(config: RunConfig, plan) -> dict[str, tuple]:
     rate, epochs = plan["learning_rate"], float(plan["epochs"])
     space = {
         "learning_rate": (rate, lambda trial: trial.suggest_float("learning_rate", rate / 4, rate * 2, log=True)),
-        "lora_r": (plan["lora_r"], lambda trial: trial.suggest_categorical("lora_r", _ranks(plan["lora_r"]))),
         "epochs": (
             epochs,
             lambda trial: trial.suggest_float("epochs", max(0.5, epochs / 2), max(1.0, epochs * 1.5)),
         ),
     }
+    if plan.get("method", "lora") == "lora":  # a full fine-tune has no rank to search
+        space["lora_r"] = (plan["lora_r"], lambda trial: trial.suggest_categorical("lora_r", _ranks(plan["lora_r"])))
     if config.task == "causal_lm" and not config.retrieval.enabled:
         space["rewrites_k"] = (config.rewrites.k, lambda trial: trial.suggest_categorical("rewrites_k", REWRITES))
         space["documents"] = (
@@ -119,7 +120,8 @@ def _objective(trial, config: RunConfig, space: dict, select_by: str) -> float:
         "select_by": select_by,
         "time_budget_minutes": None,  # the trial's epochs are the search's, not a budget's
     }
-    raw["lora"] = {**raw.get("lora", {}), "r": params["lora_r"], "alpha": 2 * params["lora_r"]}
+    if "lora_r" in params:
+        raw["lora"] = {**raw.get("lora", {}), "r": params["lora_r"], "alpha": 2 * params["lora_r"]}
     if "rewrites_k" in params:
         raw["rewrites"] = {**raw.get("rewrites", {}), "k": params["rewrites_k"]}
         raw["documents"] = {**raw.get("documents", {}), "answers": params["documents"]}

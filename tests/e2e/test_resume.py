@@ -1,4 +1,5 @@
-"""A run stopped after its first checkpoint and resumed ends with the same adapter as a run never stopped."""
+"""A run stopped after its first checkpoint and resumed ends with the same adapter (or, fine-tuned in full, the same
+model) as a run never stopped."""
 
 import json
 
@@ -18,12 +19,16 @@ class Killed(RuntimeError):
 
 
 def adapter_weights(run_path):
+    if (run_path / "model" / "model.safetensors").is_file():  # training.method full
+        return load_file(run_path / "model" / "model.safetensors")
     return load_file(run_path / "adapter" / "adapter_model.safetensors")
 
 
-def test_resumed_run_matches_an_uninterrupted_one(tmp_path, tiny_model_dir, monkeypatch):
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_resumed_run_matches_an_uninterrupted_one(tmp_path, tiny_model_dir, monkeypatch, method):
+    training = {"epochs": 3, "batch_size": 4, "grad_accum": 1, "bf16": False, "learning_rate": 1e-2}
     overrides = {
-        "training": {"epochs": 3, "batch_size": 4, "grad_accum": 1, "bf16": False, "learning_rate": 1e-2},
+        "training": {**training, "method": method},
         # every evaluation after the first stalls: the resumed run must carry the plateau state to match
         "schedule": {"plateau": {"patience": 1, "threshold": 0.9}},
     }

@@ -337,3 +337,38 @@ def test_training_time_counts_each_tokens_attention_over_its_sequence():
         attention_per_token * (512 - 64) * tokens / (CPU.matmul_gflops * 1e9 * TRAIN_EFFICIENCY["cpu"])
     )
     assert short > weights  # even short sequences pay for their attention
+
+
+def test_full_fine_tuning_trains_every_weight_at_a_lower_rate_and_costs_more_time_and_memory():
+    from dataclasses import replace
+
+    lora = make_plan(profile(200), config(), CPU, SMOL)
+    full = make_plan(profile(200), config(training={"method": "full"}), CPU, SMOL)
+    assert lora["method"] == "lora" and full["method"] == "full" and full.choices["method"].source == "config"
+    assert "lora_r" not in full.choices and "lora_variant" not in full.choices
+    assert full["learning_rate"] < lora["learning_rate"] / 4
+    # 6 flops a weight and token instead of 4; 12 bytes a weight more (gradient and AdamW's two moments)
+    assert full.estimate.train_minutes > 1.2 * lora.estimate.train_minutes
+    extra_gb = full.estimate.peak_memory_gb - lora.estimate.peak_memory_gb
+    assert extra_gb == pytest.approx(SMOL.n_params * 12 / 2**30, rel=1e-6)
+    compiler, llama = replace(CPU, cpp_compiler=True), replace(SMOL, model_type="llama")
+    uncompiled = make_plan(profile(20_000), config(training={"method": "full"}), compiler, llama)
+    assert uncompiled["compile"] is False and "LoRA adapters only" in uncompiled.choices["compile"].reason
+
+
+def test_the_plan_trains_in_full_only_where_measured_ahead_and_the_model_fits_the_machine(monkeypatch):
+    from dataclasses import replace
+
+    import tunesmith.plan.make as make
+
+    assert make_plan(profile(200), config(), CPU, SMOL)["method"] == "lora"  # FULL_BY_DEFAULT: as measured
+    monkeypatch.setattr(make, "FULL_BY_DEFAULT", True)
+    assert make_plan(profile(200), config(), CPU, SMOL)["method"] == "full"
+    small = make_plan(profile(200), config(), replace(CPU, memory_gb=3), SMOL)  # 2 GiB of state > half of 3
+    assert small["method"] == "lora" and "too large for this machine" in small.choices["method"].reason
+    unknown = make_plan(profile(200), config(), replace(CPU, memory_gb=None), SMOL)
+    assert unknown["method"] == "lora"
+    assert make_plan(profile(200), config(lora={"r": 8}), CPU, SMOL)["method"] == "lora"
+    kl = config(continue_from="runs/earlier", continual={"parent_kl_weight": 0.1})
+    assert make_plan(profile(200), kl, CPU, SMOL)["method"] == "lora"
+    assert make_plan(profile(200), config(), CPU, SMOL, summaries=True)["method"] == "lora"

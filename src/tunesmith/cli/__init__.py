@@ -94,7 +94,7 @@ def plan(
 
 @app.command()
 def train(config_path: OptionalConfigPath = None, resume: ResumeDir = None, processes: Processes = None) -> None:
-    """Plan, train a LoRA adapter, and score base vs fine-tuned on the test split, in a new run folder.
+    """Plan, train a LoRA adapter (or every weight), score base vs fine-tuned on the test split, in a new run folder.
 
     Works unchanged under ``accelerate launch`` and ``torchrun``; ``--processes N`` starts that launcher itself.
     """

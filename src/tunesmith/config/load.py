@@ -51,8 +51,12 @@ def section_from_dict(section: type[BaseModel], raw: dict[str, Any], source: str
 
 
 def dump_config(config: RunConfig) -> str:
-    """The config as YAML, every default written out except the settings that do not apply to its task."""
-    return yaml.safe_dump(drop_not_for_task(json.loads(config.model_dump_json())), sort_keys=False)
+    """The config as YAML, every default written out except the settings that do not apply to its task (nor, for
+    a full fine-tune, the LoRA section)."""
+    raw = drop_not_for_task(json.loads(config.model_dump_json()))
+    if config.training.method == "full":
+        raw.pop("lora", None)
+    return yaml.safe_dump(raw, sort_keys=False)
 
 
 def drop_not_for_task(raw: dict[str, Any]) -> dict[str, Any]:

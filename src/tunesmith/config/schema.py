@@ -66,6 +66,7 @@ NOT_FOR_TASK: dict[str, tuple[str, ...]] = {
         "lora.use_dora",  # the encoder's adapter is plain LoRA (tasks.embedding.attach_lora)
         "lora.use_rslora",  # the encoder's adapter is plain LoRA
         "lora.use_pissa",  # the encoder's adapter is plain LoRA
+        "training.method",  # an encoder's full or LoRA training is embedding.method
     ),
 }
 # Where a setting rejected for a task lives for that task, named in the error.
@@ -78,6 +79,7 @@ USE_INSTEAD: dict[str, dict[str, str]] = {
         "training.max_length": "embedding.max_seq_length",
         "training.curriculum": "embedding.curriculum",
         "evaluation.batch_size": "embedding.eval_batch_size",
+        "training.method": "embedding.method",
     },
 }
 
@@ -224,6 +226,11 @@ class LoraConfig(Section):
 class TrainingConfig(Section):
     """Optimisation settings."""
 
+    method: Literal["lora", "full"] | None = Field(
+        None,
+        description="What is trained: a LoRA adapter (the lora section), or every weight of the model (full "
+        "fine-tuning, saved as a whole model folder); the plan picks when unset.",
+    )
     epochs: float | None = Field(None, gt=0, description="Passes over the training data; plan chooses when unset.")
     max_steps: int | None = Field(None, gt=0, description="Stop after this many optimiser steps (overrides epochs).")
     batch_size: int | None = Field(None, ge=1, description="Examples per forward pass.")
@@ -592,6 +599,23 @@ class RunConfig(Section):
                 "lora.use_pissa cannot be combined with continual.parent_kl_weight: the pull toward the parent "
                 "reads the model with its adapter off, and PiSSA moves the adapter's part out of the base; set "
                 "one of them off"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _full_training_has_no_adapter(self) -> RunConfig:
+        if self.training.method != "full":
+            return self
+        lora = sorted(self.lora.model_fields_set)
+        if lora:
+            raise ValueError(
+                f"training.method is 'full' (every weight trained, no adapter): lora.{', lora.'.join(lora)} "
+                "does not apply; remove it or set training.method to 'lora'"
+            )
+        if self.continue_from and self.continual.parent_kl_weight > 0:
+            raise ValueError(
+                "training.method 'full' cannot be combined with continual.parent_kl_weight: the pull toward the "
+                "parent reads the model with its adapter off, and a full fine-tune has none; set one of them off"
             )
         return self
 

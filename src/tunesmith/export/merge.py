@@ -20,7 +20,7 @@ def merged_model(run: FinishedRun):
     from tunesmith.models.merge import merged_model as merge
 
     _require_generative(run)
-    return merge(run.base_dir, run.adapter_dir, run.trust_remote_code)
+    return merge(run.base_dir, run.trained_dir, run.trust_remote_code)
 
 
 def export_merged(run: FinishedRun, out: Path) -> Path:
@@ -29,18 +29,18 @@ def export_merged(run: FinishedRun, out: Path) -> Path:
     if run.sentence_model is not None:  # trained in full, or its adapter merged at the end of the run
         save_folder(out, lambda folder: shutil.copytree(run.sentence_model, folder, dirs_exist_ok=True))
         return out
-    return merge_adapter(run.base_dir, run.adapter_dir, out, run.trust_remote_code)
+    return merge_adapter(run.base_dir, run.trained_dir, out, run.trust_remote_code)
 
 
 def export_adapter(run: FinishedRun, out: Path) -> Path:
-    if not (run.adapter_dir / "adapter_config.json").is_file():
+    if not (run.trained_dir / "adapter_config.json").is_file():
         raise ExportError(f"{run.path}: the run trained the whole model, not an adapter; export it as merged")
     save_folder(out, lambda folder: _copy_adapter(run, folder))
     return out
 
 
 def _copy_adapter(run: FinishedRun, folder: Path) -> None:
-    shutil.copytree(run.adapter_dir, folder, dirs_exist_ok=True)
+    shutil.copytree(run.trained_dir, folder, dirs_exist_ok=True)
     if run.base_dir is not None:  # the chat template travels with the adapter: prompts as formatted in training
         from tunesmith.models.load import load_tokenizer
 

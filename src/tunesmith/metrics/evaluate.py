@@ -1,5 +1,6 @@
-"""Score the test split: generate with the tuned model (and the base model, adapter disabled), per example,
-overall, and broken down by category and difficulty; write metrics.json, metrics.csv and predictions.jsonl."""
+"""Score the test split: generate with the tuned model (and the base model: adapter disabled, or its weights read
+back into a full fine-tune), per example, overall, and broken down by category and difficulty; write
+metrics.json, metrics.csv and predictions.jsonl."""
 
 from __future__ import annotations
 
@@ -44,11 +45,12 @@ def evaluate_bundle(
     Each model's overall scores also carry the corpus BLEU and the perplexity of the reference answers.
     """
     from tunesmith.models.chat import prompt_text
+    from tunesmith.models.load import base_weights
 
     prompts = [prompt_text(bundle.tokenizer, example.prompt, bundle.system_prompt) for example in examples]
     models = {"tuned": nullcontext}
     if compare_base:
-        models = {"base": bundle.model.disable_adapter, **models}
+        models = {"base": lambda: base_weights(bundle), **models}
     rows = [_row(example) for example in examples]
     corpus: dict[str, dict] = {}
     decoding = {"max_new_tokens": max_new_tokens, "batch_size": batch_size, "bf16": bf16, "max_length": max_length}

@@ -8,6 +8,7 @@ transformers refuses such a model (a ModelError naming the setting) instead of a
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,47 @@ from tunesmith.errors import ModelError
 
 @dataclass
 class CausalBundle:
-    """What training and evaluation need: the LoRA-wrapped model and its tokenizer."""
+    """What training and evaluation need: the LoRA-wrapped model (or, fine-tuned in full, the plain model) and its
+    tokenizer."""
 
     model: Any
     tokenizer: Any
     system_prompt: str | None
     residual_base: bool = False  # PiSSA: the adapter's start was cut out of the base, which holds the rest
+    base_dir: Path | None = None  # fine-tuned in full: the base model's folder, read back for its answers
+
+    @property
+    def full(self) -> bool:
+        return self.base_dir is not None
+
+
+def is_full_model(folder: Path) -> bool:
+    """Whether a run's trained weights ``folder`` is a whole model (a full fine-tune), not a LoRA adapter."""
+    return (Path(folder) / "config.json").is_file() and not (Path(folder) / "adapter_config.json").is_file()
+
+
+@contextmanager
+def base_weights(bundle: CausalBundle):
+    """The bundle's model answers as its base for the duration: its adapter off or, fine-tuned in full, the base
+    weights loaded into it (the trained ones are kept aside in memory and put back after)."""
+    if not bundle.full:
+        with bundle.model.disable_adapter():
+            yield
+        return
+    import torch
+
+    model = bundle.model
+    trained = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+    load = load_seq2seq_model if is_encoder_decoder(bundle.base_dir) else load_base_model
+    base = load(bundle.base_dir).state_dict()
+    with torch.no_grad():
+        model.load_state_dict(base, strict=False)
+    del base
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            model.load_state_dict(trained, strict=False)
 
 
 def is_encoder_decoder(folder: Path) -> bool:
@@ -148,34 +184,47 @@ def save_adapter(model, folder: Path, state_dict: dict | None = None, initial: P
 def load_trained_model(
     folder: Path, adapter: Path, system_prompt: str | None, trust_remote_code: bool = False
 ) -> CausalBundle:
-    """A finished run's model: its base (either family) with the saved adapter attached."""
-    from peft import PeftModel
-
+    """A finished run's model: its base (either family) with the saved adapter attached, or, where ``adapter`` is a
+    whole model (:func:`is_full_model`: the run fine-tuned every weight), that model, ``folder`` its base."""
     seq2seq = is_encoder_decoder(folder)
     load = load_seq2seq_model if seq2seq else load_base_model
-    model = PeftModel.from_pretrained(load(folder, trust_remote_code), adapter)
     tokenizer = load_tokenizer(folder, trust_remote_code)
-    return CausalBundle(model, tokenizer, None if seq2seq else system_prompt)
+    prompt = None if seq2seq else system_prompt
+    if is_full_model(adapter):
+        return CausalBundle(load(adapter, trust_remote_code), tokenizer, prompt, base_dir=Path(folder))
+    from peft import PeftModel
+
+    model = PeftModel.from_pretrained(load(folder, trust_remote_code), adapter)
+    return CausalBundle(model, tokenizer, prompt)
 
 
 def build_causal(
     folder: Path, plan, lora_dropout: float, system_prompt: str | None, trust_remote_code: bool = False, **options
 ) -> CausalBundle:
     """Load the decoder from ``folder`` and wrap it with a fresh LoRA adapter shaped by the plan (``options``:
-    see :func:`add_lora`)."""
+    see :func:`add_lora`); the plan's ``method`` 'full' trains the plain model, every weight."""
     tokenizer = load_tokenizer(folder, trust_remote_code)
     model = load_base_model(folder, trust_remote_code)
+    if _full(plan):
+        return CausalBundle(model, tokenizer, system_prompt, base_dir=Path(folder))
     model = add_lora(model, plan["lora_r"], plan["lora_alpha"], lora_dropout, plan["target_modules"], **options)
     return CausalBundle(model, tokenizer, system_prompt, _cuts_the_base(options))
 
 
 def build_seq2seq(folder: Path, plan, lora_dropout: float, trust_remote_code: bool = False, **options) -> CausalBundle:
     """Load the encoder-decoder from ``folder`` (the prompt's text goes to the encoder, the answer is the decoder's
-    target) and wrap it with a fresh LoRA adapter shaped by the plan."""
+    target) and wrap it with a fresh LoRA adapter shaped by the plan (``method`` 'full': no adapter)."""
     model = load_seq2seq_model(folder, trust_remote_code)
+    tokenizer = load_tokenizer(folder, trust_remote_code)
+    if _full(plan):
+        return CausalBundle(model, tokenizer, None, base_dir=Path(folder))
     shape = (plan["lora_r"], plan["lora_alpha"], lora_dropout, plan["target_modules"])
     model = add_lora(model, *shape, "SEQ_2_SEQ_LM", **options)
-    return CausalBundle(model, load_tokenizer(folder, trust_remote_code), None, _cuts_the_base(options))
+    return CausalBundle(model, tokenizer, None, _cuts_the_base(options))
+
+
+def _full(plan) -> bool:
+    return plan.get("method", "lora") == "full"  # plans written before the choice existed trained LoRA
 
 
 def _cuts_the_base(options: dict) -> bool:

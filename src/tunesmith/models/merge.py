@@ -10,10 +10,11 @@ from tunesmith.models.load import load_trained_model
 
 
 def merged_model(base_dir: Path, adapter_dir: Path, trust_remote_code: bool = False):
-    """(model, tokenizer): the base model (either family) with the adapter's weights folded in, in eval mode;
-    ``trust_remote_code``: the run's ``model.trust_remote_code``."""
+    """(model, tokenizer): the base model (either family) with the adapter's weights folded in, in eval mode (a
+    full fine-tune's ``adapter_dir`` is the whole model: loaded as it is); ``trust_remote_code``: the run's
+    ``model.trust_remote_code``."""
     bundle = load_trained_model(base_dir, adapter_dir, None, trust_remote_code)
-    model = bundle.model.merge_and_unload()
+    model = bundle.model if bundle.full else bundle.model.merge_and_unload()
     model.eval()
     return model, bundle.tokenizer
 

@@ -364,6 +364,27 @@ CONSTANTS: dict[str, Constant] = {
         "fitted with lm.RUNTIME_OVERHEAD_GB to measured peaks (SmolLM2-135M, bf16, CPU): 3.9 GiB on the "
         "PressCrafters demo, 4.5 GiB on the MSU CS Q&A",
     ),
+    "lm.FULL_LEARNING_RATE_BY_PARAMS": Constant(
+        ((500e6, 5e-5), (3e9, 2e-5), (math.inf, 1e-5)),
+        "(model parameters below, learning rate) of a full fine-tune (training.method 'full')",
+        "estimate (not measured)",
+    ),
+    "lm.FULL_BYTES_PER_PARAM": Constant(
+        16,
+        "bytes a weight holds in a full fine-tune: fp32 weight, its gradient and AdamW's two moments (4 x 4)",
+        "estimate (arithmetic of torch's AdamW in fp32, not measured)",
+    ),
+    "lm.FULL_MEMORY_SHARE": Constant(
+        0.5,
+        "largest share of the machine's memory a full fine-tune's weights, gradients and optimiser state may take "
+        "for the plan to consider it (the rest: activations, logits, the runtime)",
+        "estimate (not measured)",
+    ),
+    "lm.FULL_BY_DEFAULT": Constant(
+        False,
+        "whether the plan fine-tunes every weight (training.method 'full') where the model fits the machine",
+        "estimate (full fine-tuning not yet measured against LoRA on tunesmith's data)",
+    ),
     # --- embedding (plan/embedding.py) ---
     "embedding.EPOCHS_BY_SIZE": Constant(
         ((1_000, 4), (10_000, 2), (math.inf, 1)),

@@ -18,7 +18,7 @@ from tunesmith.plan.choices import (
     fit_epochs_to_budget,
     round_up,
 )
-from tunesmith.plan.constants import value, values
+from tunesmith.plan.constants import CONSTANTS, value, values
 from tunesmith.plan.hardware import Hardware
 from tunesmith.plan.model_info import ModelInfo
 from tunesmith.plan.profile import DataProfile, LengthStats
@@ -68,6 +68,11 @@ RUNTIME_OVERHEAD_GB = value("lm.RUNTIME_OVERHEAD_GB")
 BF16_WEIGHT_COPIES = value("lm.BF16_WEIGHT_COPIES")
 ACTIVATION_BYTES = values("lm.ACTIVATION_BYTES")
 LOGIT_BYTES = value("lm.LOGIT_BYTES")
+FULL_LEARNING_RATE_BY_PARAMS = value("lm.FULL_LEARNING_RATE_BY_PARAMS")
+FULL_BYTES_PER_PARAM = value("lm.FULL_BYTES_PER_PARAM")
+FULL_MEMORY_SHARE = value("lm.FULL_MEMORY_SHARE")
+FULL_BY_DEFAULT = value("lm.FULL_BY_DEFAULT")
+FULL_MEASURED = CONSTANTS["lm.FULL_BY_DEFAULT"].source
 BF16_GAIN = f"~{BF16_SPEEDUP:.1f}x faster than fp32 (bench/train_step_speed.py)"
 DEFAULT_TEMPLATE_REASON = (
     "the tokenizer has no chat template (a base model): tunesmith's default, ChatML markup with each turn closed by "
@@ -88,21 +93,9 @@ def make_plan(profile: DataProfile, config, hardware: Hardware, model: ModelInfo
     if not model.has_chat_template and not model.encoder_decoder:
         chooser.pick("chat_template", None, "default (ChatML)", DEFAULT_TEMPLATE_REASON)
     chooser.pick("max_length", training.max_length, *_max_length(profile, model, hardware))
-    rank = by_size(RANK_BY_SIZE, n)
-    chooser.pick("lora_r", lora.r, rank, f"{n} training examples: room for their facts, still a small adapter")
-    r = chooser["lora_r"]
-    chooser.pick("lora_alpha", lora.alpha, 2 * r, "2 x rank, the usual scale for LoRA updates")
-    chooser.pick(
-        "target_modules", lora.target_modules, "all-linear", "attention and MLP layers: facts live in the MLP"
-    )
-    variants = (("DoRA", lora.use_dora), ("rsLoRA", lora.use_rslora), ("PiSSA", lora.use_pissa))
-    variant = "+".join(name for name, used in variants if used)
-    chooser.pick(
-        "lora_variant",
-        variant or None,
-        "LoRA",
-        "plain LoRA: PiSSA won on one Q&A set and lost on another (bench/facts.py); DoRA and rsLoRA not yet measured",
-    )
+    chooser.pick("method", training.method, *_method(config, model, hardware, summaries))
+    if chooser["method"] == "lora":
+        _pick_lora(chooser, lora, n)
     if summaries:
         epochs_reason = f"{n} examples: a summary's style and length are learned in a few passes"
         chooser.pick("epochs", training.epochs, by_size(SUMMARY_EPOCHS_BY_SIZE, n), epochs_reason)
@@ -110,7 +103,7 @@ def make_plan(profile: DataProfile, config, hardware: Hardware, model: ModelInfo
         chooser.pick(
             "epochs", training.epochs, by_size(EPOCHS_BY_SIZE, n), f"{n} examples: more passes to learn facts"
         )
-    rate, rate_reason = _task_learning_rate(summaries, model)
+    rate, rate_reason = _task_learning_rate(summaries, model, chooser["method"] == "full")
     chooser.pick("learning_rate", training.learning_rate, rate, rate_reason)
     effective = min(by_size(EFFECTIVE_BATCH_BY_SIZE, n), max(1, n))
     world = hardware.world_size
@@ -213,6 +206,8 @@ def _compiling(chooser: Chooser, hardware: Hardware, model: ModelInfo, saving: f
         return False, f"measured on {', '.join(COMPILE_MODEL_TYPES)} decoders only (training.compile: true tries it)"
     if hardware.world_size > 1 or chooser["gradient_checkpointing"]:
         return False, "measured in one process without recomputed activations only"
+    if _full(chooser):
+        return False, "measured with LoRA adapters only (training.compile: true tries it on a full fine-tune)"
     if not hardware.cpp_compiler:
         return False, "no C++ compiler found for torch.compile's CPU code"
     compiling = COMPILE_SECONDS[hardware.device]
@@ -220,6 +215,43 @@ def _compiling(chooser: Chooser, hardware: Hardware, model: ModelInfo, saving: f
     if saving < compiling:
         return False, f"would save under {compiling:.0f} s of training ({gain})"
     return True, f"saves ~{saving / 60:.1f} min of training ({gain}; the estimate counts both)"
+
+
+def _pick_lora(chooser: Chooser, lora, n: int) -> None:
+    rank = by_size(RANK_BY_SIZE, n)
+    chooser.pick("lora_r", lora.r, rank, f"{n} training examples: room for their facts, still a small adapter")
+    r = chooser["lora_r"]
+    chooser.pick("lora_alpha", lora.alpha, 2 * r, "2 x rank, the usual scale for LoRA updates")
+    chooser.pick(
+        "target_modules", lora.target_modules, "all-linear", "attention and MLP layers: facts live in the MLP"
+    )
+    variants = (("DoRA", lora.use_dora), ("rsLoRA", lora.use_rslora), ("PiSSA", lora.use_pissa))
+    variant = "+".join(name for name, used in variants if used)
+    chooser.pick(
+        "lora_variant",
+        variant or None,
+        "LoRA",
+        "plain LoRA: PiSSA won on one Q&A set and lost on another (bench/facts.py); DoRA and rsLoRA not yet measured",
+    )
+
+
+def _method(config, model: ModelInfo, hardware: Hardware, summaries: bool) -> tuple[str, str]:
+    """LoRA or full fine-tuning: full only where the model's weights, gradients and optimiser state fit
+    FULL_MEMORY_SHARE of the machine's memory and bench/facts.py measured it ahead (FULL_BY_DEFAULT)."""
+    if config.lora.model_fields_set:
+        return "lora", "the config shapes a LoRA adapter (lora section)"
+    if config.continue_from and config.continual.parent_kl_weight > 0:
+        return "lora", "continual.parent_kl_weight reads the previous round as the model with its adapter off"
+    state_gb = model.n_params * FULL_BYTES_PER_PARAM / 2**30
+    fits = bool(hardware.memory_gb) and state_gb <= hardware.memory_gb * FULL_MEMORY_SHARE
+    room = f"weights, gradients and optimiser state of a full fine-tune ~{state_gb:.1f} GiB" + (
+        f" of {hardware.memory_gb:.0f} GiB" if hardware.memory_gb else " (memory unreadable)"
+    )
+    if not fits:
+        return "lora", f"{room}: too large for this machine, a LoRA adapter instead"
+    if summaries or not FULL_BY_DEFAULT:
+        return "lora", f"{room} would fit, but {FULL_MEASURED}"
+    return "full", f"{room} fit; {FULL_MEASURED}"
 
 
 def _max_length(profile: DataProfile, model: ModelInfo, hardware: Hardware) -> tuple[int, str]:
@@ -234,18 +266,26 @@ def _learning_rate(model: ModelInfo) -> float:
     return next(rate for below, rate in LEARNING_RATE_BY_PARAMS if model.n_params < below)
 
 
-def _task_learning_rate(summaries: bool, model: ModelInfo) -> tuple[float, str]:
+def _task_learning_rate(summaries: bool, model: ModelInfo, full: bool = False) -> tuple[float, str]:
+    if full:
+        rate = next(rate for below, rate in FULL_LEARNING_RATE_BY_PARAMS if model.n_params < below)
+        if summaries:
+            return round(rate * SUMMARY_RATE_SHARE, 12), "30% of the full fine-tuning rate: summaries teach a style"
+        return rate, "every weight moves: a rate well below an adapter's"
     if summaries:
         return round(_learning_rate(model) * SUMMARY_RATE_SHARE, 12), "30% of the facts rate: summaries teach a style"
     return _learning_rate(model), "high for a small model: facts, not only style"
 
 
-def _train_seconds(tokens: float, hardware: Hardware, model: ModelInfo, bf16: bool, context: float) -> float:
+def _train_seconds(
+    tokens: float, hardware: Hardware, model: ModelInfo, bf16: bool, context: float, full: bool = False
+) -> float:
     """Training steps over ``tokens`` in sequences of ``context`` tokens on average. LoRA: forward (2N) and backward
-    through activations (2N) flops a token, frozen weights getting no gradients, and each token's attention over
-    its sequence (4 x layers x hidden flops a token of context, TRAIN_CONTEXT_COST times over)."""
+    through activations (2N) flops a token, frozen weights getting no gradients (a full fine-tune: 2N more for the
+    weights' gradients), and each token's attention over its sequence (4 x layers x hidden flops a token of
+    context, TRAIN_CONTEXT_COST times over)."""
     attention = 4 * model.n_layers * model.hidden_size * context * TRAIN_CONTEXT_COST[hardware.device]
-    flops = (4 * model.n_params + attention) * tokens
+    flops = ((6 if full else 4) * model.n_params + attention) * tokens
     speed = _run_gflops(hardware) * 1e9 * TRAIN_EFFICIENCY[hardware.device]
     if hardware.bf16 and not bf16:
         speed /= FP32_SLOWDOWN_ON_BF16_HARDWARE  # the measured peak is bf16's; fp32 runs at a fraction of it
@@ -276,7 +316,7 @@ def _answer_budget(profile: DataProfile, model: ModelInfo) -> tuple[int, str]:
 
 def _fit_time_budget(chooser, profile, hardware, model, config) -> None:
     epoch = _epoch_tokens(chooser, profile)
-    per_epoch = _train_seconds(epoch, hardware, model, chooser["bf16"], profile.sequence.mean)
+    per_epoch = _train_seconds(epoch, hardware, model, chooser["bf16"], profile.sequence.mean, _full(chooser))
     per_epoch += _epoch_end_seconds(profile, hardware, model, config)
     fit_epochs_to_budget(chooser, per_epoch / 60, config.training.time_budget_minutes)
 
@@ -298,7 +338,7 @@ def _forward_seconds(
 def _estimate(chooser, profile, hardware, model, steps_per_epoch, total_steps, config) -> Estimate:
     epochs = total_steps / steps_per_epoch if steps_per_epoch else 0
     tokens = _epoch_tokens(chooser, profile) * epochs
-    train_seconds = _train_seconds(tokens, hardware, model, chooser["bf16"], profile.sequence.mean)
+    train_seconds = _train_seconds(tokens, hardware, model, chooser["bf16"], profile.sequence.mean, _full(chooser))
     train_seconds += math.ceil(epochs) * _epoch_end_seconds(profile, hardware, model, config)
     tuned_seconds, base_seconds = _eval_parts(
         profile, config.evaluation, chooser, hardware, model, chooser["num_beams"]
@@ -568,11 +608,17 @@ def generation_batch(plan: Plan, config, beams: int = 1) -> int:
 def _peak_memory_gb(chooser: Chooser, model: ModelInfo, profile: DataProfile) -> float:
     """Fitted to measured peaks (SmolLM2-135M, bf16, CPU: 3.9 GiB on the demo, 4.5 GiB on the MSU data)."""
     weights = model.n_params * 4 * (BF16_WEIGHT_COPIES if chooser["bf16"] else 1.0)  # fp32 + bf16 autocast copies
+    if _full(chooser):
+        weights += model.n_params * (FULL_BYTES_PER_PARAM - 4)  # every weight's gradient and AdamW's two moments
     typical_tokens = chooser["batch_size"] * min(chooser["max_length"], profile.sequence.p95)
     activations = typical_tokens * model.n_layers * model.hidden_size * ACTIVATION_BYTES[_precision(chooser)]
     answer_tokens = chooser["batch_size"] * min(chooser["max_length"], profile.answer.max)
     logits = answer_tokens * model.vocab_size * LOGIT_BYTES  # fp32 logits of the answer tokens, gradient, bf16 copy
     return RUNTIME_OVERHEAD_GB + (weights + activations + logits) / 2**30
+
+
+def _full(chooser: Chooser) -> bool:
+    return "method" in chooser.choices and chooser["method"] == "full"
 
 
 def _precision(chooser: Chooser) -> str:

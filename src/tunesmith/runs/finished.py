@@ -1,7 +1,8 @@
 """A finished run, read-only: what export and serve need from its folder (base model, adapter, settings).
 
 What a run trained is read off its folder, not off its task's name: ``model/`` holding a sentence-transformers
-folder (``modules.json``) is a sentence model, ready as it is; otherwise ``adapter/`` is a LoRA adapter on a
+folder (``modules.json``) is a sentence model, ready as it is; ``model/`` holding a transformers folder is a
+text-generation model fine-tuned in full, also ready; otherwise ``adapter/`` is a LoRA adapter on a
 text-generation base model, which export and serve merge.
 """
 
@@ -26,7 +27,7 @@ class FinishedRun:
     config: dict[str, Any]
     plan: dict[str, Any]
     base_dir: Path | None
-    adapter_dir: Path
+    trained_dir: Path  # the LoRA adapter (adapter/), or the whole model of a full fine-tune (model/)
     sentence_model: Path | None = None  # the trained sentence-transformers folder (embedding runs)
     record: dict[str, Any] = field(default_factory=dict)  # run.json
 
@@ -58,9 +59,10 @@ def open_finished_run(run_path: Path) -> FinishedRun:
     plan = run.read_json("plan.json") if (run.path / "plan.json").is_file() else {}
     sentence_model = run.path / "model"
     is_sentence_model = (sentence_model / "modules.json").is_file()
-    if not is_sentence_model and not (run.adapter_dir / "adapter_config.json").is_file():
+    trained = run.trained_dir
+    if not is_sentence_model and not (trained / "adapter_config.json").is_file() and trained != run.model_dir:
         raise RunError(
-            f"{run.path}: the run has no trained model (neither adapter/adapter_config.json nor model/modules.json)"
+            f"{run.path}: the run has no trained model (neither adapter/adapter_config.json nor model/config.json)"
         )
     return FinishedRun(
         path=run.path,
@@ -69,7 +71,7 @@ def open_finished_run(run_path: Path) -> FinishedRun:
         config=config,
         plan=plan,
         base_dir=None if is_sentence_model else _base_dir(record, config),
-        adapter_dir=run.adapter_dir,
+        trained_dir=trained,
         sentence_model=sentence_model if is_sentence_model else None,
         record=record,
     )

@@ -6,6 +6,7 @@ Layout::
         config.yaml     the resolved config          plan.json     the plan with reasons
         run.json        status, parent, timings      data/         the exact train/valid/test splits
         adapter/        the trained LoRA adapter      checkpoints/  one per epoch
+        (model/         a full fine-tune, or an embedding run's sentence model, instead of adapter/)
         logs/           train_log.jsonl               metrics.json, metrics.csv, predictions.jsonl
 
 run.json's ``status`` is what the run last wrote: ``running`` stays there when its process is killed. While it
@@ -72,6 +73,16 @@ class RunFolder:
     @property
     def adapter_dir(self) -> Path:
         return self.path / "adapter"
+
+    @property
+    def model_dir(self) -> Path:
+        """The whole trained model: a full fine-tune's transformers folder, or an embedding run's sentence model."""
+        return self.path / "model"
+
+    @property
+    def trained_dir(self) -> Path:
+        """What a generative run trained: ``model/`` where it fine-tuned every weight, else its LoRA ``adapter/``."""
+        return self.model_dir if (self.model_dir / "config.json").is_file() else self.adapter_dir
 
     @property
     def checkpoints_dir(self) -> Path:

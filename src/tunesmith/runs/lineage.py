@@ -44,13 +44,16 @@ def root_model(run: RunFolder) -> str:
 
 
 def merged_model_dir(run: RunFolder, cache_dir: Path) -> Path:
-    """A model folder holding ``run``'s base with every adapter of its lineage merged, built once and cached.
+    """A model folder holding ``run``'s base with every adapter of its lineage merged, built once and cached; for a
+    run that fine-tuned every weight, its own ``model/`` folder (nothing to merge).
 
     The cache key is a hash of the adapters' bytes along the chain, so a changed run never reuses stale weights.
     """
     from tunesmith.models import resolve_model
     from tunesmith.models.merge import merge_adapter
 
+    if run.trained_dir == run.model_dir:
+        return run.model_dir
     parent = run.read_json("run.json")["parent"]
     base = (
         resolve_model(parent["name"])

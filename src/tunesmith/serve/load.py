@@ -87,7 +87,7 @@ def _load_run(path: Path, name: str | None) -> ChatModel | EmbeddingModel:
     run = open_finished_run(path)
     if run.sentence_model is not None:
         return _load_embedding(run.sentence_model, name or run.name, run.trust_remote_code)
-    model, tokenizer = merged_model(run.base_dir, run.adapter_dir, run.trust_remote_code)
+    model, tokenizer = merged_model(run.base_dir, run.trained_dir, run.trust_remote_code)
     served = _chat_model(name or run.name, model, tokenizer, run.system_prompt, run.max_new_tokens)
     served.decoding = generation_settings(run.plan)  # greedy requests get the run's decoding, as eval scored it
     served.retriever = _retriever(run)

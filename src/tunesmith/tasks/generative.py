@@ -1,9 +1,11 @@
 """The generative tasks: ``causal_lm`` (Q&A, chat) and ``summarization`` (a decoder-only instruct model with a
-summarisation prompt, or an encoder-decoder such as T5/BART/Pegasus), both a LoRA adapter scored by generation.
+summarisation prompt, or an encoder-decoder such as T5/BART/Pegasus), both a LoRA adapter (or every weight,
+``training.method: full``) scored by generation.
 
 Data are :class:`tunesmith.data.Example` lists; training is :func:`tunesmith.training.train` (the loss on the
 answer's tokens only); the evaluator generates an answer per test question and scores it against the reference
-(token F1 for Q&A, ROUGE-L for summaries), base model (adapter off) and tuned side by side.
+(token F1 for Q&A, ROUGE-L for summaries), base model (adapter off, or its weights read back) and tuned side by
+side.
 """
 
 from __future__ import annotations
@@ -87,7 +89,8 @@ class GenerativeTask:
 
     # -- model and plan ---------------------------------------------------------------------------------------
     def model_dir(self, config, parent) -> Path:
-        """The base model, or the parent run's lineage with every adapter merged (cached under TUNESMITH_HOME)."""
+        """The base model, or the parent run's lineage with every adapter merged (cached under TUNESMITH_HOME; a
+        parent fine-tuned in full: its own model folder)."""
         from tunesmith.models import resolve_model
         from tunesmith.models.gguf import home_dir
         from tunesmith.runs.lineage import merged_model_dir
@@ -129,11 +132,12 @@ class GenerativeTask:
         return build_causal(model_dir, plan, config.lora.dropout, config.model.system_prompt, **options)
 
     def load_trained(self, run_path: Path, config, model_dir: Path):
-        """The base (either family) with the run's saved adapter attached."""
+        """The base (either family) with the run's saved adapter attached, or the run's whole model."""
         from tunesmith.models.load import load_trained_model
+        from tunesmith.runs import RunFolder
 
-        adapter, trust = Path(run_path) / "adapter", config.model.trust_remote_code
-        return load_trained_model(model_dir, adapter, config.model.system_prompt, trust)
+        trained, trust = RunFolder(Path(run_path)).trained_dir, config.model.trust_remote_code
+        return load_trained_model(model_dir, trained, config.model.system_prompt, trust)
 
     # -- training ---------------------------------------------------------------------------------------------
     def train(self, bundle, data: TaskData, plan: Plan, config, run, resume_from: Path | None):

@@ -214,7 +214,8 @@ def train(
     resume_from: Path | None = None,
     scorer: ValidationScorer | None = None,
 ) -> TrainResult:
-    """Train the bundle's LoRA adapter and save it atomically to ``run/adapter``.
+    """Train the bundle's LoRA adapter and save it atomically to ``run/adapter`` (a full fine-tune: the whole
+    model, with its tokenizer, to ``run/model``).
 
     With ``resume_from`` (a complete checkpoint of this run), training continues from it with the optimiser,
     schedule, random state and data order it had, and ends where an uninterrupted run would. With ``scorer``
@@ -261,7 +262,7 @@ def train(
     initial = run.path / INITIAL_ADAPTER if bundle.residual_base else None
     if initial is not None and trainer.is_world_process_zero() and not (initial / "adapter_config.json").is_file():
         save_folder(initial, lambda folder: save_adapter(bundle.model, folder))  # kept for a resumed run
-    base_config = bundle.model.get_base_model().config
+    base_config = (bundle.model.get_base_model() if hasattr(bundle.model, "get_base_model") else bundle.model).config
     use_cache, base_config.use_cache = base_config.use_cache, False  # a cache disables the packed attention mask
     started = time.time()
     try:
@@ -279,8 +280,9 @@ def train(
     # Sharded weights (FSDP, ZeRO-3) are gathered by every process together; the main one writes them.
     state_dict = trainer.accelerator.get_state_dict(trainer.model) if sharded else None
     if trainer.is_world_process_zero():
-        save_folder(run.adapter_dir, lambda folder: _save_adapter(bundle, folder, state_dict, initial))
-        log_saved_model(callbacks, run.adapter_dir, "adapter")
+        target, kind = (run.model_dir, "model") if bundle.full else (run.adapter_dir, "adapter")
+        save_folder(target, lambda folder: _save_adapter(bundle, folder, state_dict, initial))
+        log_saved_model(callbacks, target, kind)
     history = trainer.state.log_history
     losses = [entry["loss"] for entry in history if "loss" in entry]
     best = trainer.state.best_model_checkpoint if args.load_best_model_at_end else None
@@ -301,7 +303,10 @@ def train(
 
 
 def _save_adapter(bundle, folder: Path, state_dict: dict | None = None, initial: Path | None = None) -> None:
-    save_adapter(bundle.model, folder, state_dict, initial)
+    if bundle.full:
+        bundle.model.save_pretrained(folder, state_dict=state_dict)
+    else:
+        save_adapter(bundle.model, folder, state_dict, initial)
     bundle.tokenizer.save_pretrained(folder)
 
 
