@@ -351,6 +351,16 @@ def test_full_fine_tuning_trains_every_weight_at_a_lower_rate_and_costs_more_tim
     assert full.estimate.train_minutes > 1.2 * lora.estimate.train_minutes
     extra_gb = full.estimate.peak_memory_gb - lora.estimate.peak_memory_gb
     assert extra_gb == pytest.approx(SMOL.n_params * 12 / 2**30, rel=1e-6)
+
+    def checkpoint_minutes(method: str) -> float:
+        kept = make_plan(profile(200), config(training={"method": method}), CPU, SMOL)
+        unsaved = config(training={"method": method}, output={"save_checkpoints": False})
+        return kept.estimate.train_minutes - make_plan(profile(200), unsaved, CPU, SMOL).estimate.train_minutes
+
+    from tunesmith.plan.make import CHECKPOINT_WRITE_GBPS
+
+    written = SMOL.n_params * 12 / 2**30 / CHECKPOINT_WRITE_GBPS * full["epochs"] / 60  # weights and moments
+    assert checkpoint_minutes("full") - checkpoint_minutes("lora") == pytest.approx(written)
     compiler, llama = replace(CPU, cpp_compiler=True), replace(SMOL, model_type="llama")
     uncompiled = make_plan(profile(20_000), config(training={"method": "full"}), compiler, llama)
     assert uncompiled["compile"] is False and "LoRA adapters only" in uncompiled.choices["compile"].reason

@@ -26,6 +26,7 @@ class CausalBundle:
     system_prompt: str | None
     residual_base: bool = False  # PiSSA: the adapter's start was cut out of the base, which holds the rest
     base_dir: Path | None = None  # fine-tuned in full: the base model's folder, read back for its answers
+    trust_remote_code: bool = False  # the run's model.trust_remote_code, for reading base_dir back
 
     @property
     def full(self) -> bool:
@@ -50,7 +51,7 @@ def base_weights(bundle: CausalBundle):
     model = bundle.model
     trained = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
     load = load_seq2seq_model if is_encoder_decoder(bundle.base_dir) else load_base_model
-    base = load(bundle.base_dir).state_dict()
+    base = load(bundle.base_dir, bundle.trust_remote_code).state_dict()
     with torch.no_grad():
         model.load_state_dict(base, strict=False)
     del base
@@ -191,7 +192,8 @@ def load_trained_model(
     tokenizer = load_tokenizer(folder, trust_remote_code)
     prompt = None if seq2seq else system_prompt
     if is_full_model(adapter):
-        return CausalBundle(load(adapter, trust_remote_code), tokenizer, prompt, base_dir=Path(folder))
+        model = load(adapter, trust_remote_code)
+        return CausalBundle(model, tokenizer, prompt, base_dir=Path(folder), trust_remote_code=trust_remote_code)
     from peft import PeftModel
 
     model = PeftModel.from_pretrained(load(folder, trust_remote_code), adapter)
@@ -206,7 +208,9 @@ def build_causal(
     tokenizer = load_tokenizer(folder, trust_remote_code)
     model = load_base_model(folder, trust_remote_code)
     if _full(plan):
-        return CausalBundle(model, tokenizer, system_prompt, base_dir=Path(folder))
+        return CausalBundle(
+            model, tokenizer, system_prompt, base_dir=Path(folder), trust_remote_code=trust_remote_code
+        )
     model = add_lora(model, plan["lora_r"], plan["lora_alpha"], lora_dropout, plan["target_modules"], **options)
     return CausalBundle(model, tokenizer, system_prompt, _cuts_the_base(options))
 
@@ -217,7 +221,7 @@ def build_seq2seq(folder: Path, plan, lora_dropout: float, trust_remote_code: bo
     model = load_seq2seq_model(folder, trust_remote_code)
     tokenizer = load_tokenizer(folder, trust_remote_code)
     if _full(plan):
-        return CausalBundle(model, tokenizer, None, base_dir=Path(folder))
+        return CausalBundle(model, tokenizer, None, base_dir=Path(folder), trust_remote_code=trust_remote_code)
     shape = (plan["lora_r"], plan["lora_alpha"], lora_dropout, plan["target_modules"])
     model = add_lora(model, *shape, "SEQ_2_SEQ_LM", **options)
     return CausalBundle(model, tokenizer, None, _cuts_the_base(options))

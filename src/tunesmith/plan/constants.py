@@ -335,6 +335,12 @@ CONSTANTS: dict[str, Constant] = {
         "each epoch's checkpoint took 9.1 s against 6.3 s for the next 5; on the PressCrafters demo 0-1.4 s; the "
         "validation loss pass is counted apart, from its tokens",
     ),
+    "lm.CHECKPOINT_WRITE_GBPS": Constant(
+        0.53,
+        "GiB a second a full fine-tune's checkpoint (weights and optimiser state) is written at (time estimate)",
+        "PressCrafters demo, bench/facts.py --cells full (2 CPU cores, 2026-12-06): the last checkpoint's 1.50 GiB "
+        "(model.safetensors 0.50, optimizer.pt 1.00) written in 2.8 s by the files' times",
+    ),
     "lm.RUNTIME_OVERHEAD_GB": Constant(
         1.2,
         "memory of Python, torch, transformers and the tokenizer before the model (peak memory estimate)",

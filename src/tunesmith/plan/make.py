@@ -57,6 +57,7 @@ ANSWER_LENGTH_MARGIN = value("lm.ANSWER_LENGTH_MARGIN")
 MAX_NEW_TOKENS_CAP = value("lm.MAX_NEW_TOKENS_CAP")
 PADDING_OVERHEAD = value("lm.PADDING_OVERHEAD")
 CHECKPOINT_SECONDS = value("lm.CHECKPOINT_SECONDS")
+CHECKPOINT_WRITE_GBPS = value("lm.CHECKPOINT_WRITE_GBPS")
 COMPILE_SPEEDUP = values("lm.COMPILE_SPEEDUP")
 COMPILE_SPEEDUP_EAGER_ATTENTION = value("lm.COMPILE_SPEEDUP_EAGER_ATTENTION.cpu")
 EAGER_ATTENTION_MAX_LENGTH = value("lm.EAGER_ATTENTION_MAX_LENGTH.cpu")
@@ -317,14 +318,21 @@ def _answer_budget(profile: DataProfile, model: ModelInfo) -> tuple[int, str]:
 def _fit_time_budget(chooser, profile, hardware, model, config) -> None:
     epoch = _epoch_tokens(chooser, profile)
     per_epoch = _train_seconds(epoch, hardware, model, chooser["bf16"], profile.sequence.mean, _full(chooser))
-    per_epoch += _epoch_end_seconds(profile, hardware, model, config)
+    per_epoch += _epoch_end_seconds(profile, hardware, model, config, _full(chooser))
     fit_epochs_to_budget(chooser, per_epoch / 60, config.training.time_budget_minutes)
 
 
-def _epoch_end_seconds(profile: DataProfile, hardware: Hardware, model: ModelInfo, config) -> float:
-    """What ends each epoch: the validation loss (a forward pass over the validation split) and the checkpoint."""
+def _epoch_end_seconds(
+    profile: DataProfile, hardware: Hardware, model: ModelInfo, config, full: bool = False
+) -> float:
+    """What ends each epoch: the validation loss (a forward pass over the validation split) and the checkpoint
+    (a full fine-tune's holds the weights and AdamW's two moments, 12 bytes a weight, written at
+    CHECKPOINT_WRITE_GBPS)."""
     reading = _forward_seconds(profile.n_valid * profile.sequence.mean, _run_gflops(hardware), hardware, model)
-    return reading + (CHECKPOINT_SECONDS if config.output.save_checkpoints else 0.0)
+    if not config.output.save_checkpoints:
+        return reading
+    written = model.n_params * (FULL_BYTES_PER_PARAM - 4) / 2**30 / CHECKPOINT_WRITE_GBPS if full else 0.0
+    return reading + CHECKPOINT_SECONDS + written
 
 
 def _forward_seconds(
@@ -339,7 +347,7 @@ def _estimate(chooser, profile, hardware, model, steps_per_epoch, total_steps, c
     epochs = total_steps / steps_per_epoch if steps_per_epoch else 0
     tokens = _epoch_tokens(chooser, profile) * epochs
     train_seconds = _train_seconds(tokens, hardware, model, chooser["bf16"], profile.sequence.mean, _full(chooser))
-    train_seconds += math.ceil(epochs) * _epoch_end_seconds(profile, hardware, model, config)
+    train_seconds += math.ceil(epochs) * _epoch_end_seconds(profile, hardware, model, config, _full(chooser))
     tuned_seconds, base_seconds = _eval_parts(
         profile, config.evaluation, chooser, hardware, model, chooser["num_beams"]
     )
