@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> ts.Run:
     config = ts.config(CONFIG, **overrides)
 
     plan = ts.plan(config)
-    for name in ("lora_r", "epochs", "learning_rate", "select_by"):
+    for name in ("method", "epochs", "learning_rate", "select_by"):
         print(f"{name:>14} = {plan[name]!s:<10} {plan.choices[name].reason}")
     print(f"estimated training: {plan.estimate.train_minutes:.1f} min")
 

@@ -16,7 +16,7 @@ def test_the_example_script_plans_trains_scores_loads_and_answers(tiny_model_dir
     example = runpy.run_path(str(EXAMPLE))
     run = example["main"](["--model", str(tiny_model_dir), "--epochs", "1", "--runs-dir", str(tmp_path / "runs")])
     printed = capsys.readouterr().out
-    assert "lora_r" in printed and "estimated training" in printed and "answer:" in printed
+    assert "method" in printed and "estimated training" in printed and "answer:" in printed
     assert run.status == "done" and run.path.parent == tmp_path / "runs"
     assert 0.0 <= run.scores("tuned")["token_f1"] <= 1.0 and "token_f1" in run.scores("base")
     assert run.choice("epochs") == 1 and run.config["model"]["name"] == str(tiny_model_dir)

@@ -25,6 +25,7 @@ def make_config(tmp_path, model_dir, **overrides):
         "output": {"runs_dir": str(tmp_path / "runs"), "logging_steps": 1},
         **overrides,
     }
+    config["training"] = {"method": "lora", **config["training"]}  # the plan would train the tiny model in full
     write_jsonl(tmp_path / "train.jsonl", train)
     write_jsonl(tmp_path / "test.jsonl", test)
     path = tmp_path / "run.yaml"

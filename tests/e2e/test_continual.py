@@ -28,7 +28,7 @@ def round_config(tmp_path, model_dir, stage: int, continue_from=None, **continua
         "name": f"round{stage}",
         "model": {"name": str(model_dir)},
         "data": {"train": "train.jsonl", "test": "test.jsonl", "valid_fraction": 0.0},
-        "training": {"epochs": 1, "batch_size": 8, "grad_accum": 1, "bf16": False},
+        "training": {"epochs": 1, "batch_size": 8, "grad_accum": 1, "bf16": False, "method": "lora"},
         "evaluation": {"max_new_tokens": 4, "compare_base": False},
         "output": {"runs_dir": str(tmp_path / "runs"), "logging_steps": 1, "save_checkpoints": False},
     }

@@ -14,7 +14,7 @@ def test_analyze_writes_json_histograms_and_recommends_a_plan(tmp_path, tiny_mod
     output = run_cli(
         "analyze", SAMPLES / "train.jsonl", SAMPLES / "test.jsonl", "--model", tiny_model_dir, "--out", out
     )
-    for expected in ("Examples and token lengths", "Categories", "Recommendation", "Training plan", "lora_r"):
+    for expected in ("Examples and token lengths", "Categories", "Recommendation", "Training plan", "method"):
         assert expected in output
     analysis = json.loads((out / "analysis.json").read_text())
     assert analysis["counts"] == {"train": 200, "test": 100}

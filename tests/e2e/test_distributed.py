@@ -40,7 +40,10 @@ def _config(folder: Path, model_dir: Path, batch_size: int) -> Path:
         "model": {"name": str(model_dir)},
         "data": {"train": "train.jsonl", "valid": "valid.jsonl", "test": "test.jsonl"},
         "lora": {"dropout": 0.0},  # dropout draws differ between processes
-        "training": {"epochs": 3, "batch_size": batch_size, "grad_accum": 1, "bf16": False, "learning_rate": 1e-2},
+        "training": {
+            **{"epochs": 3, "batch_size": batch_size, "grad_accum": 1, "bf16": False, "learning_rate": 1e-2},
+            "method": "lora",
+        },
         "evaluation": {"max_new_tokens": 4, "compare_base": False},
         "output": {"runs_dir": str(folder / "runs"), "logging_steps": 1},
     }

@@ -29,7 +29,11 @@ def test_presscrafters_config_trains_and_scores_smollm2(tmp_path):
     assert result.exit_code == 0, result.output
     [run] = [path.parent for path in (tmp_path / "runs").glob("*/run.json")]
     plan = json.loads((run / "plan.json").read_text())
-    assert plan["model"]["n_params"] > 134e6 and plan["choices"]["target_modules"]["value"] == "all-linear"
+    assert plan["model"]["n_params"] > 134e6
+    if plan["choices"]["method"]["value"] == "lora":  # full where its 2 GiB of state fit half the memory
+        assert plan["choices"]["target_modules"]["value"] == "all-linear"
+    else:
+        assert (run / "model" / "model.safetensors").is_file()
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["tuned"]["overall"]["n"] == 4
     predictions = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]

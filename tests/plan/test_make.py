@@ -19,8 +19,13 @@ def config(**sections):
     return config_from_dict({"data": {"train": "t.jsonl"}, **sections})
 
 
+def lora_config(**sections):
+    """A config that trains a LoRA adapter (the plan would fine-tune SMOL in full on CPU's 24 GiB)."""
+    return config(**{**sections, "training": {**sections.get("training", {}), "method": "lora"}})
+
+
 def test_small_datasets_get_more_epochs_and_smaller_batches_than_large_ones():
-    small, large = make_plan(profile(200), config(), CPU, SMOL), make_plan(profile(20_000), config(), CPU, SMOL)
+    small, large = (make_plan(profile(n), lora_config(), CPU, SMOL) for n in (200, 20_000))
     assert small["epochs"] > large["epochs"]
     assert small["batch_size"] * small["grad_accum"] < large["batch_size"] * large["grad_accum"]
     assert small["lora_r"] <= large["lora_r"]
@@ -28,7 +33,7 @@ def test_small_datasets_get_more_epochs_and_smaller_batches_than_large_ones():
 
 
 def test_every_choice_has_a_reason_and_the_plan_is_the_source_by_default():
-    plan = make_plan(profile(300), config(), CPU, SMOL)
+    plan = make_plan(profile(300), lora_config(), CPU, SMOL)
     for name in (
         "lora_r",
         "lora_alpha",
@@ -49,7 +54,7 @@ def test_values_set_in_the_config_win_over_the_plan():
     plan = make_plan(profile(300), chosen, CPU, SMOL)
     assert (plan["lora_r"], plan["lora_alpha"], plan["epochs"], plan["batch_size"]) == (4, 4, 1, 2)
     assert (plan["max_length"], plan["learning_rate"]) == (64, 1e-4)
-    assert make_plan(profile(300), config(), CPU, SMOL)["target_modules"] == "all-linear"
+    assert make_plan(profile(300), lora_config(), CPU, SMOL)["target_modules"] == "all-linear"
     attention = make_plan(profile(300), config(lora={"target_modules": ["q_proj", "v_proj"]}), CPU, SMOL)
     assert (
         attention["target_modules"] == ["q_proj", "v_proj"] and attention.choices["target_modules"].source == "config"
@@ -129,19 +134,21 @@ def test_compiling_where_it_pays_twice_over_on_a_measured_decoder_and_the_estima
 
     compiler, llama = replace(CPU, cpp_compiler=True), replace(SMOL, model_type="llama")
     small, large = profile(30), profile(20_000)
-    assert make_plan(large, config(), CPU, llama)["compile"] is False  # no C++ compiler
-    assert "no C++ compiler" in make_plan(large, config(), CPU, llama).choices["compile"].reason
-    assert make_plan(large, config(), compiler, SMOL)["compile"] is False  # model type not measured
-    assert make_plan(small, config(), compiler, llama)["compile"] is False  # ~1 min of training: would not pay twice
-    eager = make_plan(large, config(training={"compile": False}), compiler, llama)
-    compiled = make_plan(large, config(), compiler, llama)
+    assert make_plan(large, lora_config(), CPU, llama)["compile"] is False  # no C++ compiler
+    assert "no C++ compiler" in make_plan(large, lora_config(), CPU, llama).choices["compile"].reason
+    assert make_plan(large, lora_config(), compiler, SMOL)["compile"] is False  # model type not measured
+    assert (
+        make_plan(small, lora_config(), compiler, llama)["compile"] is False
+    )  # ~1 min of training: would not pay twice
+    eager = make_plan(large, lora_config(training={"compile": False}), compiler, llama)
+    compiled = make_plan(large, lora_config(), compiler, llama)
     assert compiled["compile"] is True and "saves ~" in compiled.choices["compile"].reason
     step_minutes = eager.estimate.train_minutes - compiled.estimate.train_minutes
     assert step_minutes > 0.5  # 1/1.23 of the steps' time plus 30 s
     gpu = Hardware(device="cuda", name="gpu", cores=8, memory_gb=80, bf16=True, matmul_gflops=4e5, cpp_compiler=True)
-    assert make_plan(large, config(), gpu, llama)["compile"] is False  # not measured on a GPU
-    forced = make_plan(small, config(training={"compile": True}), compiler, llama)
-    unforced = make_plan(small, config(training={"compile": False}), compiler, llama)
+    assert make_plan(large, lora_config(), gpu, llama)["compile"] is False  # not measured on a GPU
+    forced = make_plan(small, lora_config(training={"compile": True}), compiler, llama)
+    unforced = make_plan(small, lora_config(training={"compile": False}), compiler, llama)
     assert forced["compile"] is True and forced.estimate.train_minutes > unforced.estimate.train_minutes
 
 
@@ -168,12 +175,12 @@ def test_each_epoch_adds_its_checkpoint_and_validation_pass_to_the_training_esti
     from dataclasses import replace
 
     saved, unsaved = (
-        make_plan(profile(300), config(output={"save_checkpoints": on}), CPU, SMOL).estimate.train_minutes
+        make_plan(profile(300), lora_config(output={"save_checkpoints": on}), CPU, SMOL).estimate.train_minutes
         for on in (True, False)
     )
-    epochs = make_plan(profile(300), config(), CPU, SMOL)["epochs"]
+    epochs = make_plan(profile(300), lora_config(), CPU, SMOL)["epochs"]
     assert (saved - unsaved) * 60 == pytest.approx(epochs * 2.5)  # lm.CHECKPOINT_SECONDS a checkpoint
-    unvalidated = make_plan(replace(profile(300), n_valid=0), config(), CPU, SMOL).estimate.train_minutes
+    unvalidated = make_plan(replace(profile(300), n_valid=0), lora_config(), CPU, SMOL).estimate.train_minutes
     assert unvalidated < saved
 
 
@@ -339,14 +346,14 @@ def test_training_time_counts_each_tokens_attention_over_its_sequence():
     assert short > weights  # even short sequences pay for their attention
 
 
-def test_full_fine_tuning_trains_every_weight_at_a_lower_rate_and_costs_more_time_and_memory():
+def test_full_fine_tuning_trains_every_weight_at_its_own_rate_and_costs_more_time_and_memory():
     from dataclasses import replace
 
-    lora = make_plan(profile(200), config(), CPU, SMOL)
+    lora = make_plan(profile(200), lora_config(), CPU, SMOL)
     full = make_plan(profile(200), config(training={"method": "full"}), CPU, SMOL)
     assert lora["method"] == "lora" and full["method"] == "full" and full.choices["method"].source == "config"
     assert "lora_r" not in full.choices and "lora_variant" not in full.choices
-    assert full["learning_rate"] < lora["learning_rate"] / 4
+    assert full["learning_rate"] == 4e-4 < lora["learning_rate"]  # lm.FULL_LEARNING_RATE_BY_PARAMS under 500M
     # 6 flops a weight and token instead of 4; 12 bytes a weight more (gradient and AdamW's two moments)
     assert full.estimate.train_minutes > 1.2 * lora.estimate.train_minutes
     extra_gb = full.estimate.peak_memory_gb - lora.estimate.peak_memory_gb
@@ -371,9 +378,9 @@ def test_the_plan_trains_in_full_only_where_measured_ahead_and_the_model_fits_th
 
     import tunesmith.plan.make as make
 
-    assert make_plan(profile(200), config(), CPU, SMOL)["method"] == "lora"  # FULL_BY_DEFAULT: as measured
-    monkeypatch.setattr(make, "FULL_BY_DEFAULT", True)
-    assert make_plan(profile(200), config(), CPU, SMOL)["method"] == "full"
+    planned = make_plan(profile(200), config(), CPU, SMOL)  # FULL_BY_DEFAULT: as measured
+    assert planned["method"] == "full" and planned.choices["method"].reason.startswith("weights, gradients")
+    assert planned["learning_rate"] == 4e-4 and "lora_r" not in planned.choices
     small = make_plan(profile(200), config(), replace(CPU, memory_gb=3), SMOL)  # 2 GiB of state > half of 3
     assert small["method"] == "lora" and "too large for this machine" in small.choices["method"].reason
     unknown = make_plan(profile(200), config(), replace(CPU, memory_gb=None), SMOL)
@@ -382,3 +389,5 @@ def test_the_plan_trains_in_full_only_where_measured_ahead_and_the_model_fits_th
     kl = config(continue_from="runs/earlier", continual={"parent_kl_weight": 0.1})
     assert make_plan(profile(200), kl, CPU, SMOL)["method"] == "lora"
     assert make_plan(profile(200), config(), CPU, SMOL, summaries=True)["method"] == "lora"
+    monkeypatch.setattr(make, "FULL_BY_DEFAULT", False)
+    assert make_plan(profile(200), config(), CPU, SMOL)["method"] == "lora"

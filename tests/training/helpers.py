@@ -40,8 +40,10 @@ def train_tiny(
     lora_options=None,
     **sections,
 ):
-    """Plan and train (``scorer``: a function of the bundle giving train()'s ValidationScorer; ``lora_options``:
-    add_lora's further settings); returns (bundle, run folder, TrainResult)."""
+    """Plan and train a LoRA adapter unless ``training`` says otherwise (``scorer``: a function of the bundle giving
+    train()'s ValidationScorer; ``lora_options``: add_lora's further settings); returns (bundle, run folder,
+    TrainResult)."""
+    sections["training"] = {"method": "lora", **sections.get("training", {})}
     config = config_from_dict({"data": {"train": "unused.jsonl"}, **sections})
     stats = LengthStats(30, 30, 30, 30, 30, 480)
     profile = DataProfile(len(train_examples), len(valid_examples), 0, 0, stats, stats, train_tokens=480)

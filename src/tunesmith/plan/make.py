@@ -18,7 +18,7 @@ from tunesmith.plan.choices import (
     fit_epochs_to_budget,
     round_up,
 )
-from tunesmith.plan.constants import CONSTANTS, value, values
+from tunesmith.plan.constants import value, values
 from tunesmith.plan.hardware import Hardware
 from tunesmith.plan.model_info import ModelInfo
 from tunesmith.plan.profile import DataProfile, LengthStats
@@ -73,7 +73,6 @@ FULL_LEARNING_RATE_BY_PARAMS = value("lm.FULL_LEARNING_RATE_BY_PARAMS")
 FULL_BYTES_PER_PARAM = value("lm.FULL_BYTES_PER_PARAM")
 FULL_MEMORY_SHARE = value("lm.FULL_MEMORY_SHARE")
 FULL_BY_DEFAULT = value("lm.FULL_BY_DEFAULT")
-FULL_MEASURED = CONSTANTS["lm.FULL_BY_DEFAULT"].source
 BF16_GAIN = f"~{BF16_SPEEDUP:.1f}x faster than fp32 (bench/train_step_speed.py)"
 DEFAULT_TEMPLATE_REASON = (
     "the tokenizer has no chat template (a base model): tunesmith's default, ChatML markup with each turn closed by "
@@ -250,9 +249,11 @@ def _method(config, model: ModelInfo, hardware: Hardware, summaries: bool) -> tu
     )
     if not fits:
         return "lora", f"{room}: too large for this machine, a LoRA adapter instead"
-    if summaries or not FULL_BY_DEFAULT:
-        return "lora", f"{room} would fit, but {FULL_MEASURED}"
-    return "full", f"{room} fit; {FULL_MEASURED}"
+    if summaries:
+        return "lora", f"{room} would fit, but summaries were measured with LoRA only"
+    if not FULL_BY_DEFAULT:
+        return "lora", f"{room} would fit, but was not measured ahead of LoRA (lm.FULL_BY_DEFAULT)"
+    return "full", f"{room} fit; it learned more of the facts than LoRA on both Q&A sets measured (bench/facts.py)"
 
 
 def _max_length(profile: DataProfile, model: ModelInfo, hardware: Hardware) -> tuple[int, str]:
@@ -272,7 +273,7 @@ def _task_learning_rate(summaries: bool, model: ModelInfo, full: bool = False) -
         rate = next(rate for below, rate in FULL_LEARNING_RATE_BY_PARAMS if model.n_params < below)
         if summaries:
             return round(rate * SUMMARY_RATE_SHARE, 12), "30% of the full fine-tuning rate: summaries teach a style"
-        return rate, "every weight moves: a rate well below an adapter's"
+        return rate, "every weight moves: below an adapter's rate, high enough for facts (bench/facts.py)"
     if summaries:
         return round(_learning_rate(model) * SUMMARY_RATE_SHARE, 12), "30% of the facts rate: summaries teach a style"
     return _learning_rate(model), "high for a small model: facts, not only style"
