@@ -391,3 +391,11 @@ def test_the_plan_trains_in_full_only_where_measured_ahead_and_the_model_fits_th
     assert make_plan(profile(200), config(), CPU, SMOL, summaries=True)["method"] == "lora"
     monkeypatch.setattr(make, "FULL_BY_DEFAULT", False)
     assert make_plan(profile(200), config(), CPU, SMOL)["method"] == "lora"
+
+
+def test_cpu_processes_of_one_run_share_the_memory_a_full_fine_tune_needs():
+    from dataclasses import replace
+
+    assert make_plan(profile(200), config(), replace(CPU, memory_gb=6), SMOL)["method"] == "full"  # 2.0 <= 3
+    two = make_plan(profile(200), config(), replace(CPU, memory_gb=6, world_size=2), SMOL)  # 4.0 > 3
+    assert two["method"] == "lora" and "~4.0 GiB" in two.choices["method"].reason

@@ -163,8 +163,7 @@ def micro_batch_cap(device: str, max_length: int) -> int:
 
 def _checkpointing(estimate: Estimate, hardware: Hardware) -> tuple[bool, str]:
     """Recompute activations (about a third more compute) only when the estimated peak does not fit."""
-    # CPU processes of one run share the machine's memory; each GPU process has its own device.
-    sharing = hardware.world_size if hardware.device == "cpu" else 1
+    sharing = _memory_sharers(hardware)
     needed = estimate.peak_memory_gb * sharing
     what = f"estimated peak {estimate.peak_memory_gb:.1f} GiB" + (f" x {sharing} processes" if sharing > 1 else "")
     if not hardware.memory_gb:  # unreadable: the estimate cannot be checked, so take the safe side
@@ -172,6 +171,11 @@ def _checkpointing(estimate: Estimate, hardware: Hardware) -> tuple[bool, str]:
     if needed > hardware.memory_gb:
         return True, f"{what} > {hardware.memory_gb:.1f} GiB of memory: recompute activations in the backward pass"
     return False, f"{what} fits in {hardware.memory_gb:.1f} GiB"
+
+
+def _memory_sharers(hardware: Hardware) -> int:
+    """Processes of one run that share the machine's memory: CPU processes do; each GPU process has its device."""
+    return hardware.world_size if hardware.device == "cpu" else 1
 
 
 def _compile_saving_seconds(
@@ -242,7 +246,7 @@ def _method(config, model: ModelInfo, hardware: Hardware, summaries: bool) -> tu
         return "lora", "the config shapes a LoRA adapter (lora section)"
     if config.continue_from and config.continual.parent_kl_weight > 0:
         return "lora", "continual.parent_kl_weight reads the previous round as the model with its adapter off"
-    state_gb = model.n_params * FULL_BYTES_PER_PARAM / 2**30
+    state_gb = model.n_params * FULL_BYTES_PER_PARAM / 2**30 * _memory_sharers(hardware)
     fits = bool(hardware.memory_gb) and state_gb <= hardware.memory_gb * FULL_MEMORY_SHARE
     room = f"weights, gradients and optimiser state of a full fine-tune ~{state_gb:.1f} GiB" + (
         f" of {hardware.memory_gb:.0f} GiB" if hardware.memory_gb else " (memory unreadable)"
@@ -264,13 +268,13 @@ def _max_length(profile: DataProfile, model: ModelInfo, hardware: Hardware) -> t
     return min(model.max_positions, round_up(p99, 16)), f"covers 99% of examples ({p99} tokens; longest {longest})"
 
 
-def _learning_rate(model: ModelInfo) -> float:
-    return next(rate for below, rate in LEARNING_RATE_BY_PARAMS if model.n_params < below)
+def _learning_rate(model: ModelInfo, table: tuple = LEARNING_RATE_BY_PARAMS) -> float:
+    return next(rate for below, rate in table if model.n_params < below)
 
 
 def _task_learning_rate(summaries: bool, model: ModelInfo, full: bool = False) -> tuple[float, str]:
     if full:
-        rate = next(rate for below, rate in FULL_LEARNING_RATE_BY_PARAMS if model.n_params < below)
+        rate = _learning_rate(model, FULL_LEARNING_RATE_BY_PARAMS)
         if summaries:
             return round(rate * SUMMARY_RATE_SHARE, 12), "30% of the full fine-tuning rate: summaries teach a style"
         return rate, "every weight moves: below an adapter's rate, high enough for facts (bench/facts.py)"
