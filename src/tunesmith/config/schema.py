@@ -593,29 +593,30 @@ class RunConfig(Section):
         return self
 
     @model_validator(mode="after")
-    def _pissa_keeps_no_parent(self) -> RunConfig:
-        if self.lora.use_pissa and self.continue_from and self.continual.parent_kl_weight > 0:
+    def _parent_pull_reads_the_adapter_off(self) -> RunConfig:
+        """continual.parent_kl_weight pulls toward the model with its adapter off: it needs a plain adapter."""
+        if not (self.continue_from and self.continual.parent_kl_weight > 0):
+            return self
+        pull = "the pull toward the parent reads the model with its adapter off"
+        if self.training.method == "full":
             raise ValueError(
-                "lora.use_pissa cannot be combined with continual.parent_kl_weight: the pull toward the parent "
-                "reads the model with its adapter off, and PiSSA moves the adapter's part out of the base; set "
-                "one of them off"
+                f"training.method 'full' cannot be combined with continual.parent_kl_weight: {pull}, and a full "
+                "fine-tune has none; set one of them off"
+            )
+        if self.lora.use_pissa:
+            raise ValueError(
+                f"lora.use_pissa cannot be combined with continual.parent_kl_weight: {pull}, and PiSSA moves the "
+                "adapter's part out of the base; set one of them off"
             )
         return self
 
     @model_validator(mode="after")
     def _full_training_has_no_adapter(self) -> RunConfig:
-        if self.training.method != "full":
-            return self
         lora = sorted(self.lora.model_fields_set)
-        if lora:
+        if self.training.method == "full" and lora:
             raise ValueError(
                 f"training.method is 'full' (every weight trained, no adapter): lora.{', lora.'.join(lora)} "
                 "does not apply; remove it or set training.method to 'lora'"
-            )
-        if self.continue_from and self.continual.parent_kl_weight > 0:
-            raise ValueError(
-                "training.method 'full' cannot be combined with continual.parent_kl_weight: the pull toward the "
-                "parent reads the model with its adapter off, and a full fine-tune has none; set one of them off"
             )
         return self
 

@@ -8,13 +8,18 @@ from __future__ import annotations
 IGNORE_INDEX = -100
 
 
+def plain_model(model):
+    """The transformers model under a PEFT wrapper (a full fine-tune's model is one already)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
 def supports_answer_only_head(model) -> bool:
     """Whether :func:`answer_only_loss` computes the same loss as the model's own forward.
 
     It does for decoders whose logits are a plain linear map of the last hidden state (Llama, Qwen, Mistral, ...),
     not for those that scale or soft-cap their logits.
     """
-    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    causal_lm = plain_model(model)
     config = causal_lm.config
     if (
         config.is_encoder_decoder
@@ -51,7 +56,7 @@ def answer_only_loss(model, inputs: dict, num_items_in_batch=None, parent_kl_wei
 
 def answer_logits(model, inputs: dict):
     """fp32 logits of the labelled positions only, their target tokens, and the mask that picked them."""
-    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    causal_lm = plain_model(model)
     hidden = causal_lm.get_decoder()(
         input_ids=inputs["input_ids"],
         attention_mask=inputs.get("attention_mask"),

@@ -50,8 +50,7 @@ def base_weights(bundle: CausalBundle):
 
     model = bundle.model
     trained = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
-    load = load_seq2seq_model if is_encoder_decoder(bundle.base_dir) else load_base_model
-    base = load(bundle.base_dir, bundle.trust_remote_code).state_dict()
+    base = load_either_model(bundle.base_dir, bundle.trust_remote_code).state_dict()
     with torch.no_grad():
         model.load_state_dict(base, strict=False)
     del base
@@ -138,6 +137,12 @@ def load_seq2seq_model(folder: Path, trust_remote_code: bool = False):
         raise ModelError(f"{folder}: cannot load the encoder-decoder model: {_remote_code_hint(err)}") from err
 
 
+def load_either_model(folder: Path, trust_remote_code: bool = False):
+    """The folder's model, encoder-decoder or decoder-only, as its config.json says."""
+    load = load_seq2seq_model if is_encoder_decoder(folder) else load_base_model
+    return load(folder, trust_remote_code)
+
+
 def _remote_code_hint(err: Exception) -> str:
     """transformers' message, with the tunesmith setting that allows a folder's own code where that is the cause."""
     text = str(err)
@@ -167,9 +172,10 @@ def add_lora(model, r: int, alpha: float, dropout: float, target_modules, task_t
 
 
 def save_adapter(model, folder: Path, state_dict: dict | None = None, initial: Path | None = None) -> None:
-    """The model's adapter saved to ``folder``; with ``initial`` (the adapter as it started, PiSSA) converted to a
-    plain LoRA adapter of twice the rank on the untouched base (PEFT's path_initial_model_for_weight_conversion).
-    PEFT rewrites the initial adapter's config while converting, so it reads a scratch copy."""
+    """The model's adapter saved to ``folder`` (a plain model, fine-tuned in full: the whole model); with
+    ``initial`` (the adapter as it started, PiSSA) converted to a plain LoRA adapter of twice the rank on the
+    untouched base (PEFT's path_initial_model_for_weight_conversion). PEFT rewrites the initial adapter's config
+    while converting, so it reads a scratch copy."""
     import shutil
     import tempfile
 
@@ -187,16 +193,14 @@ def load_trained_model(
 ) -> CausalBundle:
     """A finished run's model: its base (either family) with the saved adapter attached, or, where ``adapter`` is a
     whole model (:func:`is_full_model`: the run fine-tuned every weight), that model, ``folder`` its base."""
-    seq2seq = is_encoder_decoder(folder)
-    load = load_seq2seq_model if seq2seq else load_base_model
     tokenizer = load_tokenizer(folder, trust_remote_code)
-    prompt = None if seq2seq else system_prompt
+    prompt = None if is_encoder_decoder(folder) else system_prompt
     if is_full_model(adapter):
-        model = load(adapter, trust_remote_code)
+        model = load_either_model(adapter, trust_remote_code)
         return CausalBundle(model, tokenizer, prompt, base_dir=Path(folder), trust_remote_code=trust_remote_code)
     from peft import PeftModel
 
-    model = PeftModel.from_pretrained(load(folder, trust_remote_code), adapter)
+    model = PeftModel.from_pretrained(load_either_model(folder, trust_remote_code), adapter)
     return CausalBundle(model, tokenizer, prompt)
 
 

@@ -57,7 +57,7 @@ def open_finished_run(run_path: Path) -> FinishedRun:
         raise RunError(f"{run.path}: the run has status '{record.get('status')}', not 'done'; finish it first")
     config = yaml.safe_load((run.path / "config.yaml").read_text()) or {}
     plan = run.read_json("plan.json") if (run.path / "plan.json").is_file() else {}
-    sentence_model = run.path / "model"
+    sentence_model = run.model_dir
     is_sentence_model = (sentence_model / "modules.json").is_file()
     trained = run.trained_dir
     if not is_sentence_model and not (trained / "adapter_config.json").is_file() and trained != run.model_dir:

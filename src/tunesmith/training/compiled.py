@@ -24,6 +24,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from tunesmith.errors import ConfigError
+from tunesmith.models.heads import plain_model
 from tunesmith.plan.make import compiled_eager_attention
 
 
@@ -85,7 +86,7 @@ def compiled_blocks(model, enabled: bool, on_cpu: bool, max_length: int | None =
 def attention_implementation(model, name: str | None):
     """The model's attention implementation set to ``name`` (transformers' ``set_attn_implementation``: "eager",
     "sdpa", ...) for the duration, then the one it had; ``None`` changes nothing."""
-    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    causal_lm = plain_model(model)
     before = causal_lm.config._attn_implementation
     if name is None or name == before:
         yield

@@ -17,7 +17,7 @@ from transformers import PrinterCallback, Trainer, TrainingArguments
 from tunesmith.atomic import save_folder
 from tunesmith.errors import ConfigError
 from tunesmith.models.chat import training_collator
-from tunesmith.models.heads import answer_only_loss, supports_answer_only_head
+from tunesmith.models.heads import answer_only_loss, plain_model, supports_answer_only_head
 from tunesmith.models.load import save_adapter
 from tunesmith.runs import RunFolder
 from tunesmith.schedules import PlateauReducer, plateau_reducer, schedule_settings
@@ -262,7 +262,7 @@ def train(
     initial = run.path / INITIAL_ADAPTER if bundle.residual_base else None
     if initial is not None and trainer.is_world_process_zero() and not (initial / "adapter_config.json").is_file():
         save_folder(initial, lambda folder: save_adapter(bundle.model, folder))  # kept for a resumed run
-    base_config = (bundle.model.get_base_model() if hasattr(bundle.model, "get_base_model") else bundle.model).config
+    base_config = plain_model(bundle.model).config
     use_cache, base_config.use_cache = base_config.use_cache, False  # a cache disables the packed attention mask
     started = time.time()
     try:
@@ -303,10 +303,7 @@ def train(
 
 
 def _save_adapter(bundle, folder: Path, state_dict: dict | None = None, initial: Path | None = None) -> None:
-    if bundle.full:
-        bundle.model.save_pretrained(folder, state_dict=state_dict)
-    else:
-        save_adapter(bundle.model, folder, state_dict, initial)
+    save_adapter(bundle.model, folder, state_dict, initial)  # a full fine-tune's plain model: the whole model
     bundle.tokenizer.save_pretrained(folder)
 
 
