@@ -9,6 +9,26 @@ from pathlib import Path
 import pytest
 
 SAMPLES = Path(__file__).resolve().parents[1] / "src" / "tunesmith" / "samples" / "presscrafters"
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def load_bench(filename: str):
+    """A bench script as a module. The benches import their helpers as top-level modules (bench/ is on sys.path
+    when one is run as a script): bench/ is on the path while it loads, and the helpers are forgotten after."""
+    import importlib.util
+    import sys
+
+    helpers = {path.stem for path in BENCH.glob("*.py")}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(BENCH))
+        spec = importlib.util.spec_from_file_location(f"bench_{Path(filename).stem}", BENCH / filename)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        for name in helpers & set(sys.modules):
+            sys.modules.pop(name)
+    return module
+
+
 CHATML = (
     "{% for message in messages %}"
     "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"

@@ -1,15 +1,10 @@
 """bench/estimates.py: the plan's time estimates beside what a finished run measured (training and scoring)."""
 
-import importlib.util
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+from tests.conftest import load_bench
 
 
 def test_a_finished_run_shows_both_estimates_beside_its_measured_times(tiny_run_dir, capsys):
-    spec = importlib.util.spec_from_file_location("bench_estimates", BENCH / "estimates.py")
-    estimates = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(estimates)
+    estimates = load_bench("estimates.py")
 
     rows = estimates.estimate_rows(tiny_run_dir)
     assert [what for what, _, _ in rows] == ["training", "scoring"]
@@ -24,9 +19,7 @@ def test_a_finished_run_shows_both_estimates_beside_its_measured_times(tiny_run_
 def test_a_run_whose_base_answers_came_from_the_cache_is_held_to_the_tuned_models_estimate(tmp_path, capsys):
     import json
 
-    spec = importlib.util.spec_from_file_location("bench_estimates", BENCH / "estimates.py")
-    estimates = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(estimates)
+    estimates = load_bench("estimates.py")
     estimate = {"train_minutes": 2.0, "selection_minutes": 0.5, "eval_minutes": 1.0, "base_eval_minutes": 0.75}
     (tmp_path / "plan.json").write_text(json.dumps({"estimate": estimate}))
     (tmp_path / "run.json").write_text(json.dumps({"training": {"train_seconds": 150.0}, "scoring_seconds": 15.0}))
@@ -40,9 +33,7 @@ def test_a_run_whose_base_answers_came_from_the_cache_is_held_to_the_tuned_model
 def test_replanning_a_run_makes_its_plan_again_for_the_machine_speed_it_measured(tiny_run_dir, capsys):
     import json
 
-    spec = importlib.util.spec_from_file_location("bench_estimates", BENCH / "estimates.py")
-    estimates = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(estimates)
+    estimates = load_bench("estimates.py")
 
     planned = json.loads((tiny_run_dir / "plan.json").read_text())["estimate"]
     again = estimates.replanned_estimate(tiny_run_dir)  # today's planner, the same config, data and machine speed

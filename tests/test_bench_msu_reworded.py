@@ -4,27 +4,18 @@ Reads shared/data/msu/msu_cs_106.json beside the checkout; skips where it is abs
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+from tests.conftest import load_bench
 
 
 @pytest.fixture(scope="module")
 def bench():
-    # the bench imports its helper as `from _shared import ...` (bench/ is on sys.path when it is run as a script)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(BENCH))
-        spec = importlib.util.spec_from_file_location("bench_msu_reworded", BENCH / "msu_reworded.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules.pop("_shared", None)
-    return module
+    return load_bench("msu_reworded.py")
 
 
 @pytest.fixture(scope="module")

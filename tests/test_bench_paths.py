@@ -4,13 +4,14 @@ as text (two are started, and exit before importing anything but the standard li
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import load_bench
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "bench"
@@ -21,10 +22,7 @@ ABSOLUTE = re.compile(r"(?<![\w.~])/(?:work|home|root|mnt|media|Users|srv|scratc
 
 @pytest.fixture(scope="module")
 def shared():
-    spec = importlib.util.spec_from_file_location("bench_shared", BENCH / "_shared.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("_shared.py")
 
 
 def test_there_are_benches_to_check():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,8 +88,23 @@ def show_plan(config: RunConfig, processes: int | None = None) -> Prepared:
 def train_run(config: RunConfig) -> RunFolder:
     """Plan, train, evaluate base vs tuned, and leave a finished run folder."""
     prepared = show_plan(config)
+    if distributed.is_main():
+        check_disk(prepared.plan, Path(config.output.runs_dir))
     run = RunFolder(distributed.share_from_main(lambda: _new_run_folder(prepared)))
     return _train_and_score(run, prepared)
+
+
+def check_disk(plan: Plan, runs_dir: Path) -> None:
+    """Refuse, before anything is trained or written, a full fine-tune whose checkpoints would fill the disk."""
+    needed = plan.estimate.disk_gb
+    existing = next(folder for folder in (runs_dir.absolute(), *runs_dir.absolute().parents) if folder.exists())
+    free = shutil.disk_usage(existing).free / 2**30
+    if needed > free:
+        raise RunError(
+            f"{runs_dir}: a full fine-tune's checkpoints and model take up to ~{needed:.1f} GiB and {free:.1f} GiB is "
+            "free; lower output.keep_checkpoints, set output.save_checkpoints: false, delete finished runs' "
+            "checkpoints (tunesmith prune --checkpoints-only RUN ...), or train a LoRA adapter (training.method: lora)"
+        )
 
 
 def _new_run_folder(prepared: Prepared) -> Path:

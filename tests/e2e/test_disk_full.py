@@ -99,3 +99,20 @@ def test_a_full_disk_while_writing_a_report_or_an_export_is_one_clear_error_and_
     code, err = run_main(monkeypatch, capsys, "export", run, "--out", out, "--runs-dir", runs)
     assert code == 2 and "No space left on device" in err and "Traceback" not in err
     assert not out.exists() and not list(config_path.parent.glob(".merged-*"))  # no half-written model folder
+
+
+def test_a_full_fine_tune_whose_checkpoints_would_not_fit_is_refused_before_anything_is_written(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    import shutil
+
+    import tunesmith.pipeline
+
+    path = make_config(tmp_path, tiny_model_dir, training={"method": "full", "epochs": 2, "bf16": False})
+    free = shutil.disk_usage(tmp_path)._replace(free=1024)  # 1 KiB: less than the tiny model's fp32 weights
+    monkeypatch.setattr(tunesmith.pipeline.shutil, "disk_usage", lambda folder: free)
+    code, err = run_main(monkeypatch, capsys, "train", path)
+    assert code != 0 and "Traceback" not in err
+    message = " ".join(err.split())
+    assert "a full fine-tune's checkpoints and model take up to" in message and "output.keep_checkpoints" in message
+    assert not (tmp_path / "runs").exists()  # refused before the run folder

@@ -44,3 +44,19 @@ def test_system_prompt_is_prepended_and_not_learned(tiny_tokenizer):
 def test_long_examples_are_cut_at_max_length(tiny_tokenizer):
     encoded = encode_example(tiny_tokenizer, qa("Q?", "word " * 200), max_length=32)
     assert len(encoded["input_ids"]) == 32 == len(encoded["labels"])
+
+
+def test_train_on_prompt_learns_the_user_turns_text_but_not_the_markup_or_the_system_prompt(tiny_tokenizer):
+    example = Example(
+        messages=(
+            {"role": "user", "content": "terse hours?"},
+            {"role": "assistant", "content": "Nine to six"},
+            {"role": "user", "content": "And Sunday?"},
+            {"role": "assistant", "content": "Closed"},
+        )
+    )
+    encoded = encode_example(tiny_tokenizer, example, 128, system_prompt="You are terse.", prompt_loss=True)
+    learned = labelled_text(tiny_tokenizer, encoded)
+    assert learned == "terse hours?Nine to six<|im_end|>\nAnd Sunday?Closed<|im_end|>\n"
+    plain = encode_example(tiny_tokenizer, example, 128, system_prompt="You are terse.")
+    assert plain["input_ids"] == encoded["input_ids"]  # the same tokens: only what is learned differs

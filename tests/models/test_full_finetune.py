@@ -41,6 +41,19 @@ def test_a_full_run_saves_the_whole_model_and_no_adapter(full_run, tiny_model_di
     assert not torch.allclose(_logits(full_run / "model", inputs), _logits(tiny_model_dir, inputs), atol=1e-3)
 
 
+def test_frozen_embeddings_stay_as_they_were_while_the_other_weights_move(tmp_path, tiny_model_dir):
+    from safetensors.torch import load_file
+
+    run = train_tiny_run(tmp_path, tiny_model_dir, training={"method": "full", "freeze_embeddings": True})
+    choices = json.loads((run / "plan.json").read_text())["choices"]
+    assert choices["freeze_embeddings"]["value"] is True
+    base, tuned = load_file(tiny_model_dir / "model.safetensors"), load_file(run / "model" / "model.safetensors")
+    embeddings = "model.embed_tokens.weight"
+    assert torch.equal(base[embeddings], tuned[embeddings])
+    moved = [name for name in base if name != embeddings and not torch.equal(base[name], tuned[name])]
+    assert any("mlp" in name for name in moved) and any("self_attn" in name for name in moved)
+
+
 def test_a_full_run_scores_its_base_from_the_base_weights(full_run, tiny_model_dir):
     """The base column comes from the untouched base model, as a LoRA run's does with its adapter off."""
     from tunesmith.data import load_examples

@@ -399,3 +399,53 @@ def test_cpu_processes_of_one_run_share_the_memory_a_full_fine_tune_needs():
     assert make_plan(profile(200), config(), replace(CPU, memory_gb=6), SMOL)["method"] == "full"  # 2.0 <= 3
     two = make_plan(profile(200), config(), replace(CPU, memory_gb=6, world_size=2), SMOL)  # 4.0 > 3
     assert two["method"] == "lora" and "~4.0 GiB" in two.choices["method"].reason
+
+
+def test_a_full_fine_tunes_disk_is_its_kept_checkpoints_one_being_written_and_the_model():
+    weights, moments = SMOL.n_params * 4, SMOL.n_params * 8  # fp32 weights; AdamW's two fp32 moments
+    full = make_plan(profile(200), config(training={"method": "full", "epochs": 10}), CPU, SMOL)
+    assert full.estimate.disk_gb == pytest.approx((4 * (weights + moments) + weights) / 2**30)  # 3 kept + 1
+    every = config(training={"method": "full", "epochs": 10}, output={"keep_checkpoints": None})
+    assert make_plan(profile(200), every, CPU, SMOL).estimate.disk_gb == pytest.approx(
+        (10 * (weights + moments) + weights) / 2**30
+    )
+    unsaved = config(training={"method": "full"}, output={"save_checkpoints": False})
+    assert make_plan(profile(200), unsaved, CPU, SMOL).estimate.disk_gb == pytest.approx(weights / 2**30)
+    assert make_plan(profile(200), lora_config(), CPU, SMOL).estimate.disk_gb == 0.0
+
+
+def test_frozen_embeddings_leave_their_gradient_and_moments_out_of_memory_and_checkpoints():
+    trained = config(training={"method": "full", "freeze_embeddings": False})
+    frozen = make_plan(profile(200), config(training={"method": "full", "freeze_embeddings": True}), CPU, SMOL)
+    plain = make_plan(profile(200), trained, CPU, SMOL)
+    assert frozen["freeze_embeddings"] is True and frozen.choices["freeze_embeddings"].source == "config"
+    embeddings = SMOL.vocab_size * SMOL.hidden_size
+    saved = plain.estimate.peak_memory_gb - frozen.estimate.peak_memory_gb
+    assert saved == pytest.approx(embeddings * 12 / 2**30, rel=1e-6)  # gradient and two moments
+    assert plain.estimate.disk_gb - frozen.estimate.disk_gb == pytest.approx(4 * embeddings * 8 / 2**30)
+
+
+def test_freezing_embeddings_is_refused_where_an_adapter_is_trained():
+    from tunesmith.errors import ConfigError
+
+    for sections in ({"training": {"method": "lora"}}, {"lora": {"r": 8}}):
+        sections["training"] = {**sections.get("training", {}), "freeze_embeddings": True}
+        with pytest.raises(ConfigError, match="training.freeze_embeddings applies to a full fine-tune"):
+            config(**sections)
+    small = Hardware(device="cpu", name="small", cores=2, memory_gb=3, bf16=True, matmul_gflops=800.0)
+    with pytest.raises(ConfigError, match="the plan trains a LoRA adapter \\(weights, gradients"):
+        make_plan(profile(200), config(training={"freeze_embeddings": False}), small, SMOL)
+
+
+def test_train_on_prompt_is_for_decoders_and_generative_tasks_only():
+    from dataclasses import replace
+
+    from tunesmith.errors import ConfigError
+
+    prompts = config(training={"train_on_prompt": True})
+    assert make_plan(profile(200), prompts, CPU, SMOL)["method"] == "full"  # a decoder: planned as any run
+    with pytest.raises(ConfigError, match="training.train_on_prompt applies to decoder-only models"):
+        make_plan(profile(200), prompts, CPU, replace(SMOL, encoder_decoder=True))
+    for setting in ("train_on_prompt", "neftune_alpha", "freeze_embeddings"):
+        with pytest.raises(ConfigError, match=f"training.{setting}: does not apply to task 'embedding'"):
+            config_from_dict({"task": "embedding", "data": {"train": "p.jsonl"}, "training": {setting: True}})

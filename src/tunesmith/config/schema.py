@@ -67,6 +67,9 @@ NOT_FOR_TASK: dict[str, tuple[str, ...]] = {
         "lora.use_rslora",  # the encoder's adapter is plain LoRA
         "lora.use_pissa",  # the encoder's adapter is plain LoRA
         "training.method",  # an encoder's full or LoRA training is embedding.method
+        "training.freeze_embeddings",  # a causal model's full fine-tune; an encoder's is embedding.method
+        "training.train_on_prompt",  # the loss on a chat prompt's user turns
+        "training.neftune_alpha",  # noise on a generative model's input embeddings in the Hugging Face trainer
     ),
 }
 # Where a setting rejected for a task lives for that task, named in the error.
@@ -231,6 +234,12 @@ class TrainingConfig(Section):
         description="What is trained: a LoRA adapter (the lora section), or every weight of the model (full "
         "fine-tuning, saved as a whole model folder); the plan picks when unset.",
     )
+    freeze_embeddings: bool | None = Field(
+        None,
+        description="A full fine-tune leaves the input token embeddings as they are (and the output layer where it "
+        "shares them): words the training data never uses keep their place beside their synonyms. Unset: the "
+        "plan's choice.",
+    )
     epochs: float | None = Field(None, gt=0, description="Passes over the training data; plan chooses when unset.")
     max_steps: int | None = Field(None, gt=0, description="Stop after this many optimiser steps (overrides epochs).")
     batch_size: int | None = Field(None, ge=1, description="Examples per forward pass.")
@@ -238,6 +247,17 @@ class TrainingConfig(Section):
     learning_rate: float | None = Field(None, gt=0, lt=1, description="Peak learning rate.")
     weight_decay: float = Field(0.0, ge=0)
     max_grad_norm: float = Field(1.0, gt=0)
+    neftune_alpha: float | None = Field(
+        None,
+        gt=0,
+        description="NEFTune: uniform noise of this scale / sqrt(tokens x width) added to the input embeddings in "
+        "training steps only (Jain et al. 2023; transformers' own hook); 5 is the paper's usual value. Unset: none.",
+    )
+    train_on_prompt: bool = Field(
+        False,
+        description="The loss on the user turns' text too, not only the answers (Axolotl's train_on_inputs, "
+        "LLaMA-Factory's train_on_prompt); the validation loss stays the answers'. Decoder-only models.",
+    )
     max_length: int | None = Field(None, ge=16, description="Tokens per example; longer ones are cut.")
     bf16: bool | None = Field(None, description="bf16 autocast; plan enables it where the CPU/GPU supports it.")
     gradient_checkpointing: bool | None = Field(
@@ -617,6 +637,12 @@ class RunConfig(Section):
             raise ValueError(
                 f"training.method is 'full' (every weight trained, no adapter): lora.{', lora.'.join(lora)} "
                 "does not apply; remove it or set training.method to 'lora'"
+            )
+        if self.training.freeze_embeddings is not None and (self.training.method == "lora" or lora):
+            adapter = "training.method is 'lora'" if self.training.method == "lora" else "the lora section is set"
+            raise ValueError(
+                f"training.freeze_embeddings applies to a full fine-tune, and {adapter} (an adapter leaves the "
+                "embeddings as they are); remove it or set training.method to 'full'"
             )
         return self
 

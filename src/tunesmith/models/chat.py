@@ -155,9 +155,12 @@ def token_lengths(examples: Sequence[Example], tokenizer, system_prompt: str | N
     }
 
 
-def encode_example(tokenizer, example: Example, max_length: int, system_prompt: str | None = None) -> dict:
-    """Tokenise one example; labels are -100 everywhere but on assistant turns (answer and end-of-turn token), or
-    on every token of a training document.
+def encode_example(
+    tokenizer, example: Example, max_length: int, system_prompt: str | None = None, prompt_loss: bool = False
+) -> dict:
+    """Tokenise one example; labels are -100 everywhere but on assistant turns (answer and end-of-turn token), and
+    with ``prompt_loss`` the user turns' text (not the template's markup or the system prompt); or on every token
+    of a training document.
 
     Raises:
         DataError: the chat template does not render the conversation as a growing prefix, so the answer
@@ -171,6 +174,8 @@ def encode_example(tokenizer, example: Example, max_length: int, system_prompt: 
     messages = conversation(tokenizer, example.messages, system_prompt)
     full = render(tokenizer, messages)
     spans = answer_spans(tokenizer, messages, full, example.source)
+    if prompt_loss:
+        spans += user_spans(messages, full)
     encoded = tokenizer(
         full, add_special_tokens=False, return_offsets_mapping=True, truncation=True, max_length=max_length
     )
@@ -179,6 +184,21 @@ def encode_example(tokenizer, example: Example, max_length: int, system_prompt: 
         for token, (begin, finish) in zip(encoded["input_ids"], encoded["offset_mapping"])
     ]
     return {"input_ids": encoded["input_ids"], "labels": labels}
+
+
+def user_spans(messages: list[dict], full: str) -> list[tuple[int, int]]:
+    """Character spans of ``full`` (the rendered conversation) that hold the user turns' text: every turn's text is
+    found after the one before it, so a user turn's words are never matched inside the system prompt."""
+    spans, start = [], 0
+    for message in messages:
+        text = message["content"]
+        begin = full.find(text, start) if isinstance(text, str) and text else -1
+        if begin < 0:
+            continue
+        start = begin + len(text)
+        if message["role"] == "user":
+            spans.append((begin, start))
+    return spans
 
 
 def answer_spans(tokenizer, messages: list[dict], full: str, source: str = "") -> list[tuple[int, int]]:
@@ -211,15 +231,21 @@ def answer_spans(tokenizer, messages: list[dict], full: str, source: str = "") -
 
 
 def encode_examples(
-    tokenizer, examples: Sequence[Example], max_length: int, system_prompt: str | None, with_difficulty: bool = False
+    tokenizer,
+    examples: Sequence[Example],
+    max_length: int,
+    system_prompt: str | None,
+    with_difficulty: bool = False,
+    prompt_loss: bool = False,
 ):
     """A datasets.Dataset of input_ids/labels; examples whose answer was cut away entirely are dropped.
 
-    ``with_difficulty`` adds each example's difficulty label and source as columns (for a curriculum).
+    ``with_difficulty`` adds each example's difficulty label and source as columns (for a curriculum);
+    ``prompt_loss`` learns the user turns too (training.train_on_prompt).
     """
     from datasets import Dataset
 
-    rows = [encode_example(tokenizer, example, max_length, system_prompt) for example in examples]
+    rows = [encode_example(tokenizer, example, max_length, system_prompt, prompt_loss) for example in examples]
     if with_difficulty:
         for row, example in zip(rows, examples):
             row.update(difficulty=example.difficulty, source=example.source)

@@ -212,6 +212,7 @@ def build_causal(
     tokenizer = load_tokenizer(folder, trust_remote_code)
     model = load_base_model(folder, trust_remote_code)
     if _full(plan):
+        _freeze_embeddings(model, plan)
         return CausalBundle(
             model, tokenizer, system_prompt, base_dir=Path(folder), trust_remote_code=trust_remote_code
         )
@@ -225,6 +226,7 @@ def build_seq2seq(folder: Path, plan, lora_dropout: float, trust_remote_code: bo
     model = load_seq2seq_model(folder, trust_remote_code)
     tokenizer = load_tokenizer(folder, trust_remote_code)
     if _full(plan):
+        _freeze_embeddings(model, plan)
         return CausalBundle(model, tokenizer, None, base_dir=Path(folder), trust_remote_code=trust_remote_code)
     shape = (plan["lora_r"], plan["lora_alpha"], lora_dropout, plan["target_modules"])
     model = add_lora(model, *shape, "SEQ_2_SEQ_LM", **options)
@@ -233,6 +235,12 @@ def build_seq2seq(folder: Path, plan, lora_dropout: float, trust_remote_code: bo
 
 def _full(plan) -> bool:
     return plan.get("method", "lora") == "full"  # plans written before the choice existed trained LoRA
+
+
+def _freeze_embeddings(model, plan) -> None:
+    """The plan's ``freeze_embeddings``: the input embeddings (and an output layer tied to them) stay frozen."""
+    if plan.get("freeze_embeddings"):
+        model.get_input_embeddings().weight.requires_grad_(False)
 
 
 def _cuts_the_base(options: dict) -> bool:

@@ -29,6 +29,7 @@ class Estimate:
     search_minutes: float = 0.0  # choosing the decoding on the validation split after training (at most its limit)
     selection_minutes: float = 0.0  # answering validation questions after each epoch (training.select_by answers)
     base_eval_minutes: float = 0.0  # the base model's part of eval_minutes (none when its answers are cached)
+    disk_gb: float = 0.0  # the most a full fine-tune's run folder holds at once (an adapter's few MB: not counted)
 
 
 @dataclass

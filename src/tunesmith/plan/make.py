@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from tunesmith.errors import ConfigError
 from tunesmith.plan.choices import (
     Choice,
     Chooser,
@@ -73,6 +74,7 @@ FULL_LEARNING_RATE_BY_PARAMS = value("lm.FULL_LEARNING_RATE_BY_PARAMS")
 FULL_BYTES_PER_PARAM = value("lm.FULL_BYTES_PER_PARAM")
 FULL_MEMORY_SHARE = value("lm.FULL_MEMORY_SHARE")
 FULL_BY_DEFAULT = value("lm.FULL_BY_DEFAULT")
+FREEZE_EMBEDDINGS = value("lm.FREEZE_EMBEDDINGS")
 BF16_GAIN = f"~{BF16_SPEEDUP:.1f}x faster than fp32 (bench/train_step_speed.py)"
 DEFAULT_TEMPLATE_REASON = (
     "the tokenizer has no chat template (a base model): tunesmith's default, ChatML markup with each turn closed by "
@@ -92,10 +94,22 @@ def make_plan(profile: DataProfile, config, hardware: Hardware, model: ModelInfo
 
     if not model.has_chat_template and not model.encoder_decoder:
         chooser.pick("chat_template", None, "default (ChatML)", DEFAULT_TEMPLATE_REASON)
+    if training.train_on_prompt and model.encoder_decoder:
+        raise ConfigError(
+            "training.train_on_prompt applies to decoder-only models: an encoder-decoder model reads the prompt "
+            "with its encoder and generates only the answer; remove it"
+        )
     chooser.pick("max_length", training.max_length, *_max_length(profile, model, hardware))
     chooser.pick("method", training.method, *_method(config, model, hardware, summaries))
     if chooser["method"] == "lora":
+        if training.freeze_embeddings is not None:
+            raise ConfigError(
+                "training.freeze_embeddings applies to a full fine-tune, and the plan trains a LoRA adapter ("
+                f"{chooser.choices['method'].reason}); set training.method: full, or remove it"
+            )
         _pick_lora(chooser, lora, n)
+    else:
+        chooser.pick("freeze_embeddings", training.freeze_embeddings, *_freezing(model))
     if summaries:
         epochs_reason = f"{n} examples: a summary's style and length are learned in a few passes"
         chooser.pick("epochs", training.epochs, by_size(SUMMARY_EPOCHS_BY_SIZE, n), epochs_reason)
@@ -147,6 +161,8 @@ def make_plan(profile: DataProfile, config, hardware: Hardware, model: ModelInfo
     if chooser["select_by"] == "answers":
         estimate = replace(estimate, selection_minutes=selection_minutes)
     _pick_patience(chooser, training, profile.n_valid)
+    if _full(chooser):
+        estimate = replace(estimate, disk_gb=_disk_gb(chooser, model, config, estimate))
     return Plan(
         choices=chooser.choices,
         estimate=estimate,
@@ -260,6 +276,14 @@ def _method(config, model: ModelInfo, hardware: Hardware, summaries: bool) -> tu
     return "full", f"{room} fit; it learned more of the facts than LoRA on both Q&A sets measured (bench/facts.py)"
 
 
+def _freezing(model: ModelInfo) -> tuple[bool, str]:
+    """A full fine-tune's input embeddings: frozen or trained as lm.FREEZE_EMBEDDINGS says (bench/facts.py)."""
+    share = model.vocab_size * model.hidden_size / model.n_params if model.n_params else 0.0
+    if FREEZE_EMBEDDINGS:
+        return True, f"frozen: {share:.0%} of the weights with no gradient or optimiser state (bench/facts.py)"
+    return False, f"trained: freezing them ({share:.0%} of the weights) answered no better (bench/facts.py)"
+
+
 def _max_length(profile: DataProfile, model: ModelInfo, hardware: Hardware) -> tuple[int, str]:
     # Cut answers lose the facts they carry, so cover the longest example unless it is an outlier.
     longest, p99 = profile.sequence.max, profile.sequence.p99
@@ -323,20 +347,19 @@ def _answer_budget(profile: DataProfile, model: ModelInfo) -> tuple[int, str]:
 def _fit_time_budget(chooser, profile, hardware, model, config) -> None:
     epoch = _epoch_tokens(chooser, profile)
     per_epoch = _train_seconds(epoch, hardware, model, chooser["bf16"], profile.sequence.mean, _full(chooser))
-    per_epoch += _epoch_end_seconds(profile, hardware, model, config, _full(chooser))
+    per_epoch += _epoch_end_seconds(profile, hardware, model, config, _checkpoint_bytes(chooser, model))
     fit_epochs_to_budget(chooser, per_epoch / 60, config.training.time_budget_minutes)
 
 
 def _epoch_end_seconds(
-    profile: DataProfile, hardware: Hardware, model: ModelInfo, config, full: bool = False
+    profile: DataProfile, hardware: Hardware, model: ModelInfo, config, checkpoint_bytes: float = 0.0
 ) -> float:
     """What ends each epoch: the validation loss (a forward pass over the validation split) and the checkpoint
-    (a full fine-tune's holds the weights and AdamW's two moments, 12 bytes a weight, written at
-    CHECKPOINT_WRITE_GBPS)."""
+    (a full fine-tune's ``checkpoint_bytes``, written at CHECKPOINT_WRITE_GBPS)."""
     reading = _forward_seconds(profile.n_valid * profile.sequence.mean, _run_gflops(hardware), hardware, model)
     if not config.output.save_checkpoints:
         return reading
-    written = model.n_params * (FULL_BYTES_PER_PARAM - 4) / 2**30 / CHECKPOINT_WRITE_GBPS if full else 0.0
+    written = checkpoint_bytes / 2**30 / CHECKPOINT_WRITE_GBPS
     return reading + CHECKPOINT_SECONDS + written
 
 
@@ -352,7 +375,8 @@ def _estimate(chooser, profile, hardware, model, steps_per_epoch, total_steps, c
     epochs = total_steps / steps_per_epoch if steps_per_epoch else 0
     tokens = _epoch_tokens(chooser, profile) * epochs
     train_seconds = _train_seconds(tokens, hardware, model, chooser["bf16"], profile.sequence.mean, _full(chooser))
-    train_seconds += math.ceil(epochs) * _epoch_end_seconds(profile, hardware, model, config, _full(chooser))
+    checkpoint = _checkpoint_bytes(chooser, model)
+    train_seconds += math.ceil(epochs) * _epoch_end_seconds(profile, hardware, model, config, checkpoint)
     tuned_seconds, base_seconds = _eval_parts(
         profile, config.evaluation, chooser, hardware, model, chooser["num_beams"]
     )
@@ -621,13 +645,36 @@ def generation_batch(plan: Plan, config, beams: int = 1) -> int:
 def _peak_memory_gb(chooser: Chooser, model: ModelInfo, profile: DataProfile) -> float:
     """Fitted to measured peaks (SmolLM2-135M, bf16, CPU: 3.9 GiB on the demo, 4.5 GiB on the MSU data)."""
     weights = model.n_params * 4 * (BF16_WEIGHT_COPIES if chooser["bf16"] else 1.0)  # fp32 + bf16 autocast copies
-    if _full(chooser):
-        weights += model.n_params * (FULL_BYTES_PER_PARAM - 4)  # every weight's gradient and AdamW's two moments
+    if _full(chooser):  # each trained weight's gradient and AdamW's two moments
+        weights += _trained_params(chooser, model) * (FULL_BYTES_PER_PARAM - 4)
     typical_tokens = chooser["batch_size"] * min(chooser["max_length"], profile.sequence.p95)
     activations = typical_tokens * model.n_layers * model.hidden_size * ACTIVATION_BYTES[_precision(chooser)]
     answer_tokens = chooser["batch_size"] * min(chooser["max_length"], profile.answer.max)
     logits = answer_tokens * model.vocab_size * LOGIT_BYTES  # fp32 logits of the answer tokens, gradient, bf16 copy
     return RUNTIME_OVERHEAD_GB + (weights + activations + logits) / 2**30
+
+
+def _trained_params(chooser: Chooser, model: ModelInfo) -> int:
+    """The weights a full fine-tune trains: all, less the input embeddings where the plan freezes them."""
+    frozen = "freeze_embeddings" in chooser.choices and chooser["freeze_embeddings"]
+    return model.n_params - (model.vocab_size * model.hidden_size if frozen else 0)
+
+
+def _disk_gb(chooser: Chooser, model: ModelInfo, config, estimate: Estimate) -> float:
+    """The most a full fine-tune's run folder holds at once: the checkpoints kept, one more while the newest is
+    written before the oldest goes, and the saved model (fp32)."""
+    weights = model.n_params * 4
+    if not config.output.save_checkpoints:
+        return weights / 2**30
+    epochs = math.ceil(estimate.total_steps / max(1, estimate.steps_per_epoch))
+    kept = min(epochs, (config.output.keep_checkpoints or epochs) + 1)
+    return (kept * _checkpoint_bytes(chooser, model) + weights) / 2**30
+
+
+def _checkpoint_bytes(chooser: Chooser, model: ModelInfo) -> float:
+    """A full fine-tune's checkpoint: every weight in fp32 and AdamW's two fp32 moments of each trained one (an
+    adapter's: counted as nothing)."""
+    return model.n_params * 4 + _trained_params(chooser, model) * 8 if _full(chooser) else 0.0
 
 
 def _full(chooser: Chooser) -> bool:

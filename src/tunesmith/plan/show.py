@@ -37,6 +37,7 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
         + f"evaluation ~{est.eval_minutes:.1f} min"
         + (f" (the base model's ~{est.base_eval_minutes:.1f}: none if cached)" if est.base_eval_minutes else "")
         + f", peak memory ~{est.peak_memory_gb:.1f} GiB"
+        + (f", disk ~{est.disk_gb:.1f} GiB at most (checkpoints and the model)" if est.disk_gb else "")
     )
 
 

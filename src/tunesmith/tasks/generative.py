@@ -143,11 +143,11 @@ class GenerativeTask:
     def train(self, bundle, data: TaskData, plan: Plan, config, run, resume_from: Path | None):
         from tunesmith.training import train
 
-        encode = lambda examples, difficulty=False: encode_for(  # noqa: E731
-            bundle, examples, plan["max_length"], plan["max_new_tokens"], difficulty
+        encode = lambda examples, difficulty=False, prompts=False: encode_for(  # noqa: E731
+            bundle, examples, plan["max_length"], plan["max_new_tokens"], difficulty, prompts
         )
-        valid = encode(data.valid) if data.valid else None
-        train_data = encode(data.train, config.training.curriculum == "difficulty")
+        valid = encode(data.valid) if data.valid else None  # the validation loss stays the answers' alone
+        train_data = encode(data.train, config.training.curriculum == "difficulty", config.training.train_on_prompt)
         use_cpu = plan.hardware["device"] == "cpu"
         scorer = self.validation_scorer(bundle, data, plan, config)
         return train(bundle, train_data, valid, plan, config, run, use_cpu, resume_from, scorer)
@@ -249,8 +249,11 @@ class GenerativeTask:
         return scores.models["retrieved"]["overall"]
 
 
-def encode_for(bundle, examples, max_length: int, max_target_length: int, with_difficulty: bool = False):
-    """Training rows for the bundle's family: chat-formatted with answer-only labels, or source/target pairs.
+def encode_for(
+    bundle, examples, max_length: int, max_target_length: int, with_difficulty: bool = False, prompts: bool = False
+):
+    """Training rows for the bundle's family: chat-formatted with answer-only labels (``prompts``: the user turns'
+    too), or source/target pairs.
 
     ``with_difficulty`` adds the difficulty and source columns a difficulty curriculum reads (decoder-only).
     """
@@ -260,7 +263,7 @@ def encode_for(bundle, examples, max_length: int, max_target_length: int, with_d
         if with_difficulty:
             raise ConfigError("training.curriculum 'difficulty' is not supported for encoder-decoder models yet")
         return encode_seq2seq_examples(bundle.tokenizer, examples, max_length, max_target_length)
-    return encode_examples(bundle.tokenizer, examples, max_length, bundle.system_prompt, with_difficulty)
+    return encode_examples(bundle.tokenizer, examples, max_length, bundle.system_prompt, with_difficulty, prompts)
 
 
 CAUSAL_LM = GenerativeTask("causal_lm", "token_f1")

@@ -167,6 +167,7 @@ def training_arguments(
         learning_rate=plan["learning_rate"],
         weight_decay=training.weight_decay,
         max_grad_norm=training.max_grad_norm,
+        neftune_noise_alpha=training.neftune_alpha,
         bf16=bool(plan["bf16"]),
         use_cpu=use_cpu,
         activation_checkpointing=bool(plan.get("gradient_checkpointing", training.gradient_checkpointing)),
