@@ -88,8 +88,6 @@ def show_plan(config: RunConfig, processes: int | None = None) -> Prepared:
 def train_run(config: RunConfig) -> RunFolder:
     """Plan, train, evaluate base vs tuned, and leave a finished run folder."""
     prepared = show_plan(config)
-    if distributed.is_main():
-        check_disk(prepared.plan, Path(config.output.runs_dir))
     run = RunFolder(distributed.share_from_main(lambda: _new_run_folder(prepared)))
     return _train_and_score(run, prepared)
 
@@ -111,6 +109,7 @@ def _new_run_folder(prepared: Prepared) -> Path:
     """The run's folder with its config, plan and splits; run.json comes first (stage ``preparing``), so that a
     process killed while writing the rest leaves a run that ``runs`` shows as failed, not an unexplained folder."""
     config, task = prepared.config, prepared.task
+    check_disk(prepared.plan, Path(config.output.runs_dir))
     run = RunFolder.create(config.output.runs_dir, config.name)
     console.print(f"run folder: [bold]{run.path}[/bold]")
     run.start(parent=continual.parent_record(config, prepared.model_dir), data_files=_data_files(config))

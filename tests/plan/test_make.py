@@ -437,15 +437,23 @@ def test_freezing_embeddings_is_refused_where_an_adapter_is_trained():
         make_plan(profile(200), config(training={"freeze_embeddings": False}), small, SMOL)
 
 
-def test_train_on_prompt_is_for_decoders_and_generative_tasks_only():
+def test_train_on_prompt_is_for_decoders_and_generative_tasks_only(monkeypatch):
     from dataclasses import replace
 
+    import tunesmith.plan.make as make
     from tunesmith.errors import ConfigError
 
-    prompts = config(training={"train_on_prompt": True})
-    assert make_plan(profile(200), prompts, CPU, SMOL)["method"] == "full"  # a decoder: planned as any run
+    t5 = replace(SMOL, encoder_decoder=True)
+    planned = make_plan(profile(200), config(), CPU, SMOL)  # lm.TRAIN_ON_PROMPT: off, as measured
+    assert planned["train_on_prompt"] is False and "behind on the other" in planned.choices["train_on_prompt"].reason
+    assert "encoder" in make_plan(profile(200), config(), CPU, t5).choices["train_on_prompt"].reason
+    prompts = make_plan(profile(200), config(training={"train_on_prompt": True}), CPU, SMOL)
+    assert prompts["train_on_prompt"] is True and prompts.choices["train_on_prompt"].source == "config"
+    monkeypatch.setattr(make, "TRAIN_ON_PROMPT", True)
+    assert make_plan(profile(200), config(), CPU, SMOL)["train_on_prompt"] is True
+    assert make_plan(profile(200), config(), CPU, SMOL, summaries=True)["train_on_prompt"] is False
     with pytest.raises(ConfigError, match="training.train_on_prompt applies to decoder-only models"):
-        make_plan(profile(200), prompts, CPU, replace(SMOL, encoder_decoder=True))
+        make_plan(profile(200), config(training={"train_on_prompt": True}), CPU, t5)
     for setting in ("train_on_prompt", "neftune_alpha", "freeze_embeddings"):
         with pytest.raises(ConfigError, match=f"training.{setting}: does not apply to task 'embedding'"):
             config_from_dict({"task": "embedding", "data": {"train": "p.jsonl"}, "training": {setting: True}})

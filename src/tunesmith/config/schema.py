@@ -253,10 +253,11 @@ class TrainingConfig(Section):
         description="NEFTune: uniform noise of this scale / sqrt(tokens x width) added to the input embeddings in "
         "training steps only (Jain et al. 2023; transformers' own hook); 5 is the paper's usual value. Unset: none.",
     )
-    train_on_prompt: bool = Field(
-        False,
+    train_on_prompt: bool | None = Field(
+        None,
         description="The loss on the user turns' text too, not only the answers (Axolotl's train_on_inputs, "
-        "LLaMA-Factory's train_on_prompt); the validation loss stays the answers'. Decoder-only models.",
+        "LLaMA-Factory's train_on_prompt); the validation loss stays the answers'. Decoder-only models. Unset: the "
+        "plan's choice (on for Q&A, as measured; off for summaries).",
     )
     max_length: int | None = Field(None, ge=16, description="Tokens per example; longer ones are cut.")
     bf16: bool | None = Field(None, description="bf16 autocast; plan enables it where the CPU/GPU supports it.")

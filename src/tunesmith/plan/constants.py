@@ -390,6 +390,16 @@ CONSTANTS: dict[str, Constant] = {
         "epoch by the validation answers): token F1 0.419 / fact recall 0.385 / exact match 0.21 in 6.5 min of "
         "training, against 0.441 / 0.399 / 0.28 in 7.7 min with them trained: not ahead",
     ),
+    "lm.TRAIN_ON_PROMPT": Constant(
+        False,
+        "whether a Q&A run on a decoder-only model learns the user turns' text as well as the answers",
+        "bench/facts.py (2026-12-06, 2 CPU cores, SmolLM2-135M fine-tuned in full, 10 epochs, kept epoch by the "
+        "validation answers), test questions in unseen words, token F1 / fact recall / exact match, seeds 42, 1, 2: "
+        "PressCrafters demo 0.456 / 0.424 / 0.27, 0.409 / 0.373 / 0.26, 0.459 / 0.439 / 0.29 against the answers "
+        "alone 0.441 / 0.399 / 0.28, 0.399 / 0.341 / 0.18, 0.425 / 0.420 / 0.21 (means 0.441 / 0.412 / 0.273 against "
+        "0.422 / 0.387 / 0.223; F1 and fact recall ahead at every seed); MSU CS Q&A re-worded (bench/msu_reworded.py, "
+        "seed 42) 0.486 / 0.616 / 0.175 against 0.568 / 0.715 / 0.175: ahead on one set, behind on the other",
+    ),
     "lm.FULL_MEMORY_SHARE": Constant(
         0.5,
         "largest share of the machine's memory a full fine-tune's weights, gradients and optimiser state may take "

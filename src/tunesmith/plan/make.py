@@ -75,6 +75,7 @@ FULL_BYTES_PER_PARAM = value("lm.FULL_BYTES_PER_PARAM")
 FULL_MEMORY_SHARE = value("lm.FULL_MEMORY_SHARE")
 FULL_BY_DEFAULT = value("lm.FULL_BY_DEFAULT")
 FREEZE_EMBEDDINGS = value("lm.FREEZE_EMBEDDINGS")
+TRAIN_ON_PROMPT = value("lm.TRAIN_ON_PROMPT")
 BF16_GAIN = f"~{BF16_SPEEDUP:.1f}x faster than fp32 (bench/train_step_speed.py)"
 DEFAULT_TEMPLATE_REASON = (
     "the tokenizer has no chat template (a base model): tunesmith's default, ChatML markup with each turn closed by "
@@ -99,6 +100,7 @@ def make_plan(profile: DataProfile, config, hardware: Hardware, model: ModelInfo
             "training.train_on_prompt applies to decoder-only models: an encoder-decoder model reads the prompt "
             "with its encoder and generates only the answer; remove it"
         )
+    chooser.pick("train_on_prompt", training.train_on_prompt, *_prompt_loss(model, summaries))
     chooser.pick("max_length", training.max_length, *_max_length(profile, model, hardware))
     chooser.pick("method", training.method, *_method(config, model, hardware, summaries))
     if chooser["method"] == "lora":
@@ -282,6 +284,17 @@ def _freezing(model: ModelInfo) -> tuple[bool, str]:
     if FREEZE_EMBEDDINGS:
         return True, f"frozen: {share:.0%} of the weights with no gradient or optimiser state (bench/facts.py)"
     return False, f"trained: freezing them ({share:.0%} of the weights) answered no better (bench/facts.py)"
+
+
+def _prompt_loss(model: ModelInfo, summaries: bool) -> tuple[bool, str]:
+    """The loss on the questions' text too (lm.TRAIN_ON_PROMPT) where measured: Q&A on a decoder-only model."""
+    if model.encoder_decoder:
+        return False, "an encoder-decoder model reads the prompt with its encoder and generates only the answer"
+    if summaries:
+        return False, "summaries: not measured (a dialogue is several times its summary, and would outweigh it)"
+    if TRAIN_ON_PROMPT:
+        return True, "the questions' words learned too (lm.TRAIN_ON_PROMPT)"
+    return False, "the answers alone: learning the questions too was ahead on one Q&A set, behind on the other"
 
 
 def _max_length(profile: DataProfile, model: ModelInfo, hardware: Hardware) -> tuple[int, str]:

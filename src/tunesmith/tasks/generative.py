@@ -147,7 +147,7 @@ class GenerativeTask:
             bundle, examples, plan["max_length"], plan["max_new_tokens"], difficulty, prompts
         )
         valid = encode(data.valid) if data.valid else None  # the validation loss stays the answers' alone
-        train_data = encode(data.train, config.training.curriculum == "difficulty", config.training.train_on_prompt)
+        train_data = encode(data.train, config.training.curriculum == "difficulty", plan.get("train_on_prompt", False))
         use_cpu = plan.hardware["device"] == "cpu"
         scorer = self.validation_scorer(bundle, data, plan, config)
         return train(bundle, train_data, valid, plan, config, run, use_cpu, resume_from, scorer)
