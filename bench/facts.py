@@ -25,7 +25,7 @@ shows. The base model is scored once, in the first cell. Prints token F1, fact r
 the tuned model on the test split, the epoch kept, the training rows and minutes.
 
 Usage: python bench/facts.py [--config examples/presscrafters.yaml] [--k 4] [--cells loss,answers,...] [--grid]
-       [--full-rates 1e-4,2e-4] [--epochs N] [--max-examples N] [--out DIR]
+       [--full-rates 1e-4,2e-4] [--seeds 42,1,2] [--epochs N] [--max-examples N] [--out DIR]
 """
 
 from __future__ import annotations
@@ -74,17 +74,24 @@ def cell_settings(name: str) -> dict[str, dict]:
             merge({"training": {"neftune_alpha": 5.0}})
         elif word == "prompts":
             merge({"training": {"train_on_prompt": True}})
-        elif word in ("rewrites", "k", "lr", "seed") and words:
-            number = words.pop(0)
-            if word == "lr":
-                merge({"training": {"learning_rate": float(number)}})
-            elif word == "seed":
-                merge({"training": {"seed": int(number)}})
-            elif int(number):
-                merge({"rewrites": {"k": int(number), "generator": "rules"}})
+        elif word == "lr" and words and _is_number(words[0]):
+            merge({"training": {"learning_rate": float(words.pop(0))}})
+        elif word == "seed" and words and words[0].isdigit():
+            merge({"training": {"seed": int(words.pop(0))}})
+        elif word in ("rewrites", "k") and words and words[0].isdigit():
+            k = int(words.pop(0))
+            merge({"rewrites": {"k": k, "generator": "rules"}} if k else {})
         else:
-            raise SystemExit(f"cell {name!r}: unknown word {word!r} (see python bench/facts.py --help)")
+            raise SystemExit(f"cell {name!r}: {word!r} is no cell word, or lacks its number (bench/facts.py -h)")
     return settings
+
+
+def _is_number(word: str) -> bool:
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
 
 
 def grid_cells() -> list[str]:

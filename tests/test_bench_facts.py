@@ -45,8 +45,10 @@ def test_a_cells_words_set_what_they_name_in_any_order(bench):
     assert pissa.training.method == "lora" and pissa.lora.use_pissa
     frozen = configured(bench.cell_settings("frozen"))
     assert frozen.training.method == "full" and frozen.training.freeze_embeddings
-    with pytest.raises(SystemExit, match="unknown word 'ful'"):
+    with pytest.raises(SystemExit, match="'ful' is no cell word"):
         bench.cell_settings("ful lr 1e-4")
+    with pytest.raises(SystemExit, match="'rewrites' is no cell word, or lacks its number"):
+        bench.cell_settings("full rewrites four")
 
 
 def test_cells_that_differ_only_in_their_seed_are_averaged_with_their_range(bench):
