@@ -422,8 +422,7 @@ def _selection_minutes(chooser, profile: DataProfile, config, hardware: Hardware
     """Answering up to SELECTION_EXAMPLES validation questions greedily after each epoch, tuned model only."""
     if not profile.n_valid:
         return 0.0
-    epochs = math.ceil(estimate.total_steps / max(1, estimate.steps_per_epoch))
-    return _valid_answers_seconds(chooser, profile, hardware, model, SELECTION_EXAMPLES) / 60 * epochs
+    return _valid_answers_seconds(chooser, profile, hardware, model, SELECTION_EXAMPLES) / 60 * _epochs_begun(estimate)
 
 
 def _valid_answers_seconds(chooser, profile, hardware, model, most: int, beams: int = 1) -> float:
@@ -679,9 +678,15 @@ def _disk_gb(chooser: Chooser, model: ModelInfo, config, estimate: Estimate) -> 
     weights = model.n_params * 4
     if not config.output.save_checkpoints:
         return weights / 2**30
-    epochs = math.ceil(estimate.total_steps / max(1, estimate.steps_per_epoch))
+    epochs = _epochs_begun(estimate)
     kept = min(epochs, (config.output.keep_checkpoints or epochs) + 1)
     return (kept * _checkpoint_bytes(chooser, model) + weights) / 2**30
+
+
+def _epochs_begun(estimate: Estimate) -> int:
+    """Epochs the estimate's steps begin, a fractional last one included: each ends with an evaluation and a
+    checkpoint."""
+    return math.ceil(estimate.total_steps / max(1, estimate.steps_per_epoch))
 
 
 def _checkpoint_bytes(chooser: Chooser, model: ModelInfo) -> float:
