@@ -257,7 +257,7 @@ class TrainingConfig(Section):
         None,
         description="The loss on the user turns' text too, not only the answers (Axolotl's train_on_inputs, "
         "LLaMA-Factory's train_on_prompt); the validation loss stays the answers'. Decoder-only models. Unset: the "
-        "plan's choice (on for Q&A, as measured; off for summaries).",
+        "plan's choice (lm.TRAIN_ON_PROMPT: off, measured ahead on one Q&A set and behind on the other).",
     )
     max_length: int | None = Field(None, ge=16, description="Tokens per example; longer ones are cut.")
     bf16: bool | None = Field(None, description="bf16 autocast; plan enables it where the CPU/GPU supports it.")
