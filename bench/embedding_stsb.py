@@ -36,6 +36,22 @@ STSB = ("data", "stsb")  # under shared/: sts-train.csv, sts-dev.csv
 DIMS = [384, 256, 128, 64]
 
 
+def stock_arguments(output_dir: Path, epochs: float, learning_rate: float, seed: int = 42) -> dict:
+    """The docs' training arguments: batch 16, 10% warmup, linear decay, fp32, nothing saved, on the CPU."""
+    return {
+        "output_dir": str(output_dir),
+        "num_train_epochs": epochs,
+        "per_device_train_batch_size": 16,
+        "learning_rate": learning_rate,
+        "warmup_steps": 0.1,  # a float is a share of all steps (transformers v5's spelling of warmup_ratio)
+        "save_strategy": "no",
+        "report_to": "none",
+        "disable_tqdm": True,
+        "seed": seed,
+        "use_cpu": True,
+    }
+
+
 def recipe(train, dev, model_dir: Path, output_dir: Path) -> dict:
     """The docs' recipe, written as a user would, scored with the same code as tunesmith's runs."""
     from datasets import Dataset
@@ -56,18 +72,7 @@ def recipe(train, dev, model_dir: Path, output_dir: Path) -> dict:
             "score": [p.score for p in train.records],
         }
     )
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(output_dir),
-        num_train_epochs=4,
-        per_device_train_batch_size=16,
-        learning_rate=2e-5,
-        warmup_steps=0.1,  # a float is a share of all steps (transformers v5's spelling of warmup_ratio)
-        save_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        seed=42,
-        use_cpu=True,
-    )
+    args = SentenceTransformerTrainingArguments(**stock_arguments(output_dir, epochs=4, learning_rate=2e-5))
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=CoSENTLoss(model))
     started = time.perf_counter()
     trainer.train()
@@ -76,17 +81,28 @@ def recipe(train, dev, model_dir: Path, output_dir: Path) -> dict:
 
 
 def tunesmith_run(
-    config_path: Path, runs_dir: Path, subset: int | None, stsb: Path, loss: str = "auto", members: int | None = None
+    config_path: Path,
+    runs_dir: Path,
+    subset: int | None,
+    stsb: Path,
+    loss: str = "auto",
+    members: int | None = None,
+    train_file: Path | None = None,
+    seed: int | None = None,
 ) -> dict:
+    """One tunesmith run as the plan sets it, trained on sts-train (or ``train_file``, STS-B's shape) and scored
+    on sts-dev (with ``seed``: training.seed)."""
     from tunesmith.config import load_config
     from tunesmith.pipeline import train_run
 
     config = load_config(config_path)
     config.embedding.loss = loss
     config.embedding.ensemble_members = members
-    config.data.train, config.data.test = stsb / "sts-train.csv", stsb / "sts-dev.csv"
+    config.data.train, config.data.test = train_file or stsb / "sts-train.csv", stsb / "sts-dev.csv"
     config.output.runs_dir = runs_dir
     config.embedding.max_train_examples = subset
+    if seed is not None:
+        config.training.seed = seed
     started = time.perf_counter()
     run = train_run(config)
     wall = time.perf_counter() - started
