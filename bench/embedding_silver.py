@@ -25,14 +25,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import tempfile
 import time
 from pathlib import Path
 
-from _shared import require, shared_path
-from embedding_stsb import DIMS, EXAMPLE, STSB, stock_arguments, tunesmith_run
+from embedding_stsb import DIMS, EXAMPLE, stock_arguments, stsb_folder, tunesmith_run
 
 
 def train_cross_encoder(records, model_dir: Path, output_dir: Path, epochs: float, learning_rate: float, seed: int):
@@ -138,11 +136,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--data", type=Path, default=None, help="the STS-B folder (default: shared/data/stsb)")
     args = parser.parse_args()
-    stsb = (args.data or shared_path(*STSB)).resolve()
-    for name in ("sts-train.csv", "sts-dev.csv"):
-        require(stsb / name, "--data DIR (a folder with sts-train.csv and sts-dev.csv)")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    stsb = stsb_folder(args.data)
     from scipy.stats import spearmanr
 
     from tunesmith.data.pairs import load_pairs

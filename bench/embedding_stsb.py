@@ -36,6 +36,16 @@ STSB = ("data", "stsb")  # under shared/: sts-train.csv, sts-dev.csv
 DIMS = [384, 256, 128, 64]
 
 
+def stsb_folder(data: Path | None) -> Path:
+    """The STS-B folder (``--data``, else shared/data/stsb) once both its files are found; the hub is off from here."""
+    stsb = (data or shared_path(*STSB)).resolve()
+    for name in ("sts-train.csv", "sts-dev.csv"):
+        require(stsb / name, "--data DIR (a folder with sts-train.csv and sts-dev.csv)")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return stsb
+
+
 def stock_arguments(output_dir: Path, epochs: float, learning_rate: float, seed: int = 42) -> dict:
     """The docs' training arguments: batch 16, 10% warmup, linear decay, fp32, nothing saved, on the CPU."""
     return {
@@ -134,11 +144,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--data", type=Path, default=None, help="the STS-B folder (default: shared/data/stsb)")
     args = parser.parse_args()
-    stsb = (args.data or shared_path(*STSB)).resolve()
-    for name in ("sts-train.csv", "sts-dev.csv"):
-        require(stsb / name, "--data DIR (a folder with sts-train.csv and sts-dev.csv)")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    stsb = stsb_folder(args.data)
 
     from tunesmith.config import load_config
     from tunesmith.models.embedding import resolve_embedding_model
