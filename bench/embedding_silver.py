@@ -96,17 +96,24 @@ def label_silver(bi_folder: Path, cross, gold: list, dev: list, top_k: int):
 
     bi = SentenceTransformer(str(bi_folder), device="cpu")
 
-    def cosine(pairs: list) -> np.ndarray:
-        first = bi.encode([pair.text1 for pair in pairs], normalize_embeddings=True, batch_size=128)
-        second = bi.encode([pair.text2 for pair in pairs], normalize_embeddings=True, batch_size=128)
-        return (first * second).sum(1)
+    def cosine(pairs: list, texts: list[str], embeddings) -> np.ndarray:
+        """Each pair's cosine, its texts' unit ``embeddings`` looked up by their place in ``texts``."""
+        row = {text: i for i, text in enumerate(texts)}
+        first = embeddings[[row[pair.text1] for pair in pairs]]
+        second = embeddings[[row[pair.text2] for pair in pairs]]
+        return (first * second).sum(1).cpu().numpy()
 
-    slope, intercept = np.polyfit(cosine(gold), [pair.score for pair in gold], 1)  # the cosine on the score scale
-    dev_teacher = (
-        cross_scores(cross, [(pair.text1, pair.text2) for pair in dev]) + slope * cosine(dev) + intercept
-    ) / 2
+    def unit(texts: list[str]):
+        return bi.encode(texts, normalize_embeddings=True, convert_to_tensor=True, batch_size=128)
+
     texts = sorted({pair.text1 for pair in gold} | {pair.text2 for pair in gold})
-    embeddings = bi.encode(texts, normalize_embeddings=True, convert_to_tensor=True, batch_size=128)
+    embeddings = unit(texts)  # every training sentence encoded once: the line's fit and the neighbours read them
+    slope, intercept = np.polyfit(cosine(gold, texts, embeddings), [pair.score for pair in gold], 1)
+    dev_texts = sorted({pair.text1 for pair in dev} | {pair.text2 for pair in dev})
+    dev_cosine = cosine(dev, dev_texts, unit(dev_texts))
+    dev_teacher = (
+        cross_scores(cross, [(pair.text1, pair.text2) for pair in dev]) + slope * dev_cosine + intercept
+    ) / 2
     found = nearest_pairs(texts, embeddings, {frozenset((pair.text1, pair.text2)) for pair in gold}, top_k)
     pairs = [(texts[i], texts[j]) for i, j, _ in found]
     teacher = (cross_scores(cross, pairs) + slope * np.array([cos for _, _, cos in found]) + intercept) / 2

@@ -66,3 +66,32 @@ def test_a_soup_holds_the_mean_of_its_models_weights(tmp_path):
         if tensor.is_floating_point():
             assert tensor.allclose((states[0][name] + states[1][name]) / 2)
     assert any(not states[0][name].equal(states[1][name]) for name in states[0])
+
+
+def test_silver_pairs_are_labelled_by_the_teacher_and_never_a_gold_pair(tmp_path):
+    import numpy as np
+    from scipy.stats import pearsonr
+    from sentence_transformers import SentenceTransformer
+
+    from tunesmith.data.pairs import Pair
+
+    silver = load_bench("embedding_silver.py")
+    bert = build_tiny_bert(tmp_path / "bert")
+    words = ["a cat sits on a mat", "a cat is on a mat", "a dog runs", "a man cooks rice", "the dog ran", "a red car"]
+    gold = [Pair(words[0], words[1], 0.9), Pair(words[2], words[4], 0.8), Pair(words[3], words[5], 0.1)]
+    dev = [Pair(words[0], words[2], 0.2), Pair(words[1], words[3], 0.0)]
+    cross, _ = silver.train_cross_encoder(gold, (bert / ".." / "transformer").resolve(), tmp_path / "out", 1, 5e-4, 42)
+
+    pairs, dev_teacher, sentences = silver.label_silver(bert, cross, gold, dev, top_k=2)
+    assert sentences == len(words) and len(dev_teacher) == len(dev)
+    assert pairs and not {frozenset((a, b)) for a, b, _ in pairs} & {frozenset((p.text1, p.text2)) for p in gold}
+    assert all(0 <= score <= 1 for _, _, score in pairs)
+    # the teacher is the cross-encoder's score averaged with the bi-encoder's cosine on a line: it follows both
+    bi = SentenceTransformer(str(bert), device="cpu")
+    first, second = ([pair[side] for pair in pairs] for side in (0, 1))
+    cosines = (bi.encode(first, normalize_embeddings=True) * bi.encode(second, normalize_embeddings=True)).sum(1)
+    cross_part = silver.cross_scores(cross, [(a, b) for a, b, _ in pairs])
+    rest = 2 * np.array([score for _, _, score in pairs]) - cross_part  # slope * cosine + intercept, where unclipped
+    unclipped = [0 < score < 1 for _, _, score in pairs]
+    assert sum(unclipped) > 2
+    assert pearsonr(cosines[unclipped], rest[unclipped])[0] == pytest.approx(1, abs=1e-3)
